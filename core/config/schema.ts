@@ -1,0 +1,326 @@
+// Every config key of a node: YAML path, environment variables, CLI flag, default and why.
+// Precedence: defaults <- YAML file (--config) <- OLLAMA_* environment <- CLI flags.
+
+import { cpus, hostname } from 'node:os';
+import { join } from 'node:path';
+import { PERMISSIONS } from '../contracts/auth.js';
+import { durationSetting, setting, type ConfigOf, type SchemaTree } from './setting.js';
+import {
+  ConfigValueError,
+  parseBoolean,
+  parseDuration,
+  parseEnum,
+  parseHostPort,
+  parseInteger,
+  parseList,
+  parseMultiaddr,
+  parseSize,
+  parseString,
+  parseUrl,
+} from './values.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+export interface RoleConfig {
+  name: string;
+  permissions: string[];
+}
+
+function parseRoles(raw: unknown): RoleConfig[] {
+  return parseList(raw, (item) => {
+    const role = item as Partial<RoleConfig> | null;
+    if (typeof role !== 'object' || role === null || typeof role.name !== 'string' || role.name === '') {
+      throw new ConfigValueError('a list of {name, permissions} roles');
+    }
+    const permissions = parseList(role.permissions ?? [], (p) => parseEnum(p, ['*', ...PERMISSIONS]));
+    return { name: role.name, permissions };
+  });
+}
+
+/** A plugin is chosen by a built-in name, a file path (./my-plugin.js) or an installed npm package. */
+function parsePluginRef(raw: unknown): string {
+  return parseString(raw, false).trim();
+}
+
+function parseOptions(raw: unknown): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigValueError('a map of options');
+  return raw as Record<string, unknown>;
+}
+
+const duration = (allowNegative = false) => (raw: unknown) => parseDuration(raw, allowNegative);
+const integer = (min: number, max?: number) => (raw: unknown) => parseInteger(raw, min, max);
+const str = (raw: unknown) => parseString(raw);
+const path = (raw: unknown) => parseString(raw, false);
+
+export const schema = {
+  node: {
+    name: setting((raw) => parseString(raw, false), {
+      default: () => hostname(),
+      env: ['OLLAMA_NODE_NAME'],
+      flag: 'node-name',
+      why: 'How this node appears in logs, the cluster view and the web panel.',
+    }),
+  },
+  api: {
+    listen: setting(parseHostPort, {
+      default: '127.0.0.1:11434',
+      env: ['OLLAMA_API_LISTEN'],
+      flag: 'listen',
+      why: "Where the Ollama API and the /api/v1 cluster API listen; loopback until you open it on purpose.",
+    }),
+    timeout: durationSetting(duration(), {
+      default: 30_000,
+      env: ['OLLAMA_API_TIMEOUT'],
+      why: 'How long a client may take to send a whole request; streaming responses are not cut by it.',
+    }),
+    max_body_size: setting(parseSize, {
+      default: 33_554_432,
+      env: ['OLLAMA_API_MAX_BODY_SIZE'],
+      why: 'Largest JSON request body accepted (413 above it); blob uploads stream and are not bound by it.',
+    }),
+  },
+  p2p: {
+    transport: setting(parsePluginRef, {
+      default: 'libp2p',
+      why: 'Transport plugin between nodes: libp2p, a file path or a package name.',
+    }),
+    listen: setting(parseMultiaddr, {
+      default: '/ip4/127.0.0.1/tcp/4001',
+      env: ['OLLAMA_P2P_LISTEN'],
+      flag: 'p2p-listen',
+      why: 'Multiaddr the node listens on for peers.',
+    }),
+    bootstrap: setting((raw) => parseList(raw, parseMultiaddr), {
+      default: [],
+      env: ['OLLAMA_P2P_BOOTSTRAP'],
+      flag: 'bootstrap',
+      why: 'Peers to dial at start to join a cluster (repeat --bootstrap, or comma-separate in the env).',
+    }),
+    enable_dht: setting(parseBoolean, {
+      default: true,
+      env: ['OLLAMA_P2P_ENABLE_DHT'],
+      why: 'Kademlia DHT: finds which peers hold a model blob.',
+    }),
+    enable_pubsub: setting(parseBoolean, {
+      default: true,
+      env: ['OLLAMA_P2P_ENABLE_PUBSUB'],
+      why: 'Gossipsub: spreads load figures every second without touching the consensus log.',
+    }),
+    conn_mgr_low: setting(integer(0), { default: 50, why: 'Connections kept when the manager prunes.' }),
+    conn_mgr_high: setting(integer(1), { default: 200, why: 'Connections above which the manager prunes.' }),
+    max_streams: setting(integer(1), { default: 1000, why: 'Streams allowed per connection; caps a misbehaving peer.' }),
+    dial_timeout: durationSetting(duration(), { default: 30_000, why: 'Gives up on a peer that does not answer a dial.' }),
+  },
+  consensus: {
+    backend: setting(parsePluginRef, {
+      default: 'raft',
+      why: 'Consensus plugin: raft (built in), etcd (an external cluster), a file path or a package name.',
+    }),
+    bind_addr: setting(parseHostPort, {
+      default: '127.0.0.1:7000',
+      env: ['OLLAMA_CONSENSUS_BIND_ADDR'],
+      why: 'Where the built-in Raft listens for its peers.',
+    }),
+    bootstrap: setting(parseBoolean, {
+      default: false,
+      env: ['OLLAMA_CONSENSUS_BOOTSTRAP'],
+      why: 'Set on exactly one node of a new cluster: it forms the first configuration.',
+    }),
+    data_dir: setting(path, {
+      default: (get) => join(get('storage.data_dir') as string, 'consensus'),
+      env: ['OLLAMA_CONSENSUS_DATA_DIR'],
+      why: 'Raft log, stable store and snapshots.',
+    }),
+    heartbeat_timeout: durationSetting(duration(), {
+      default: 1000,
+      why: 'A follower with no word from the leader for this long starts an election.',
+    }),
+    election_timeout: durationSetting(duration(), {
+      default: 1000,
+      why: 'A candidate with no majority for this long starts a new election.',
+    }),
+    commit_timeout: durationSetting(duration(), {
+      default: 50,
+      why: 'Longest the leader waits before sending entries it has, so small writes batch.',
+    }),
+    max_append_entries: setting(integer(1, 1024), { default: 64, why: 'Entries sent in one append, trading latency for throughput.' }),
+    snapshot_interval: durationSetting(duration(), { default: 120_000, why: 'How often to check whether a snapshot is due.' }),
+    snapshot_threshold: setting(integer(1), { default: 8192, why: 'Log entries since the last snapshot that make one due.' }),
+    etcd: {
+      endpoints: setting((raw) => parseList(raw, parseUrl), {
+        default: ['http://127.0.0.1:2379'],
+        env: ['OLLAMA_CONSENSUS_ETCD_ENDPOINTS'],
+        why: 'etcd client URLs, used when consensus.backend is etcd.',
+      }),
+    },
+  },
+  scheduler: {
+    algorithm: setting(parsePluginRef, {
+      default: 'round_robin',
+      env: ['OLLAMA_SCHEDULER_ALGORITHM'],
+      why: 'Balancer that picks the node: round_robin, least_connections, random, adaptive, a file path or a package name.',
+    }),
+    load_balancing: setting((raw) => parseEnum(raw, ['round_robin', 'least_connections', 'random'] as const), {
+      default: 'least_connections',
+      why: 'Policy the adaptive balancer falls back to while it has no load figures for a candidate.',
+    }),
+    worker_count: setting(integer(1, 256), {
+      default: () => Math.max(1, cpus().length - 1),
+      why: 'Worker threads for WASM scoring and chunk checksums; default leaves one core to the event loop.',
+    }),
+    queue_size: setting(integer(1), {
+      default: 512,
+      env: ['OLLAMA_MAX_QUEUE'],
+      why: "Requests allowed to wait for a slot before new ones get 503, like Ollama's OLLAMA_MAX_QUEUE.",
+    }),
+    options: setting(parseOptions, { default: {}, why: 'Options passed to a balancer plugin loaded from a file or package.' }),
+  },
+  security: {
+    tls: {
+      enabled: setting(parseBoolean, {
+        default: false,
+        env: ['OLLAMA_SECURITY_TLS_ENABLED'],
+        why: 'Serve the API over HTTPS with cert_file and key_file.',
+      }),
+      cert_file: setting(str, { default: '', env: ['OLLAMA_SECURITY_TLS_CERT_FILE'], why: 'PEM certificate chain for HTTPS.' }),
+      key_file: setting(str, { default: '', env: ['OLLAMA_SECURITY_TLS_KEY_FILE'], why: 'PEM private key for HTTPS.' }),
+    },
+    auth: {
+      enabled: setting(parseBoolean, {
+        default: false,
+        env: ['OLLAMA_SECURITY_AUTH_ENABLED'],
+        why: 'Require a JWT or API key on every request except health checks.',
+      }),
+      method: setting(parsePluginRef, {
+        default: 'jwt',
+        env: ['OLLAMA_SECURITY_AUTH_METHOD'],
+        why: 'Auth plugin used when auth is enabled: jwt, a file path or a package name.',
+      }),
+      secret_key: setting(str, {
+        default: '',
+        env: ['OLLAMA_SECURITY_AUTH_SECRET_KEY'],
+        secret: true,
+        why: 'HMAC key that signs JWTs (openssl rand -hex 32); never logged.',
+      }),
+      token_expiry: durationSetting(duration(), { default: 86_400_000, why: 'Lifetime of tokens the node issues.' }),
+      roles: setting(parseRoles, {
+        default: [
+          { name: 'admin', permissions: ['*'] },
+          { name: 'user', permissions: ['read', 'inference'] },
+          { name: 'readonly', permissions: ['read'] },
+        ],
+        why: 'Roles and the permissions each grants (read, inference, write, admin, or * for all).',
+      }),
+    },
+  },
+  web: {
+    enabled: setting(parseBoolean, {
+      default: false,
+      env: ['OLLAMA_WEB_ENABLED'],
+      flag: 'enable-web',
+      why: 'Serve the live web panel.',
+    }),
+    listen: setting(parseHostPort, { default: '127.0.0.1:8080', env: ['OLLAMA_WEB_LISTEN'], why: 'Where the web panel listens.' }),
+  },
+  storage: {
+    backend: setting(parsePluginRef, { default: 'fs', why: 'Model store plugin: fs (Ollama layout on disk), a file path or a package name.' }),
+    data_dir: setting(path, {
+      default: './data',
+      env: ['OLLAMA_STORAGE_DATA_DIR'],
+      flag: 'data-dir',
+      why: 'Node state: id, pid file, logs, consensus data.',
+    }),
+    model_dir: setting(path, {
+      default: (get) => join(get('storage.data_dir') as string, 'models'),
+      env: ['OLLAMA_STORAGE_MODEL_DIR', 'OLLAMA_MODELS'],
+      why: "Model store in Ollama's layout; point it at ~/.ollama/models to share a local Ollama's models.",
+    }),
+    cache_dir: setting(path, {
+      default: (get) => join(get('storage.data_dir') as string, 'cache'),
+      env: ['OLLAMA_STORAGE_CACHE_DIR'],
+      why: 'Partial downloads and chunk transfers in flight; safe to delete while stopped.',
+    }),
+  },
+  engine: {
+    name: setting(parsePluginRef, {
+      default: 'llama-cpp',
+      env: ['OLLAMA_ENGINE'],
+      why: 'Inference engine: llama-cpp (embedded), ollama (a local daemon), sim (simulator), a file path or a package name.',
+    }),
+    keep_alive: durationSetting(duration(true), {
+      default: 300_000,
+      env: ['OLLAMA_KEEP_ALIVE'],
+      why: 'How long an idle model stays loaded; -1 keeps it, 0 unloads after each request.',
+    }),
+    num_parallel: setting(integer(1, 256), {
+      default: 1,
+      env: ['OLLAMA_NUM_PARALLEL'],
+      why: 'Requests one loaded model serves at once; each slot costs context memory.',
+    }),
+    max_loaded_models: setting(integer(0, 1024), {
+      default: 0,
+      env: ['OLLAMA_MAX_LOADED_MODELS'],
+      why: 'Models held at once; 0 means 3 per GPU (3 on CPU), as Ollama does.',
+    }),
+    llama_cpp: {
+      gpu: setting((raw) => (raw === false ? 'off' : parseEnum(raw, ['auto', 'cuda', 'vulkan', 'metal', 'off'] as const)), {
+        default: 'auto',
+        env: ['OLLAMA_LLAMA_GPU'],
+        why: 'GPU backend for llama.cpp; auto picks CUDA, Vulkan or Metal when present.',
+      }),
+      threads: setting(integer(0, 1024), {
+        default: 0,
+        env: ['OLLAMA_NUM_THREAD'],
+        why: 'CPU threads per model; 0 means cores - 1 (all cores contend badly).',
+      }),
+      num_ctx: setting(integer(256), {
+        default: 4096,
+        env: ['OLLAMA_CONTEXT_LENGTH'],
+        why: 'Context length when a request sets no num_ctx.',
+      }),
+    },
+    ollama: {
+      url: setting(parseUrl, {
+        default: 'http://127.0.0.1:11435',
+        env: ['OLLAMA_ENGINE_OLLAMA_URL'],
+        why: 'The Ollama daemon the ollama engine forwards to (run it with OLLAMA_HOST=127.0.0.1:11435).',
+      }),
+    },
+    options: setting(parseOptions, { default: {}, why: 'Options passed to an engine plugin loaded from a file or package.' }),
+  },
+  logging: {
+    level: setting((raw) => parseEnum(raw, LOG_LEVELS), {
+      default: 'info',
+      env: ['OLLAMA_LOGGING_LEVEL'],
+      flag: 'log-level',
+      why: 'Least severe level written to stdout and logs/ollama-distributed.log.',
+    }),
+  },
+} satisfies SchemaTree;
+
+export type NodeConfig = ConfigOf<typeof schema>;
+
+/** Rules between fields, checked after every key parsed. Each returns [keyPath, problem]. */
+export function crossFieldProblems(config: NodeConfig): [string, string][] {
+  const problems: [string, string][] = [];
+  const c = config.consensus;
+  if (c.commit_timeout > c.heartbeat_timeout) {
+    problems.push(['consensus.commit_timeout', 'must not exceed consensus.heartbeat_timeout']);
+  }
+  if (c.heartbeat_timeout > c.election_timeout) {
+    problems.push(['consensus.heartbeat_timeout', 'must not exceed consensus.election_timeout']);
+  }
+  if (config.p2p.conn_mgr_low > config.p2p.conn_mgr_high) {
+    problems.push(['p2p.conn_mgr_low', 'must not exceed p2p.conn_mgr_high']);
+  }
+  if (config.security.tls.enabled && (!config.security.tls.cert_file || !config.security.tls.key_file)) {
+    problems.push(['security.tls.enabled', 'needs security.tls.cert_file and security.tls.key_file']);
+  }
+  if (config.security.auth.enabled && config.security.auth.method === 'jwt' && config.security.auth.secret_key.length < 32) {
+    problems.push(['security.auth.secret_key', 'must be at least 32 characters when jwt auth is enabled']);
+  }
+  if (config.web.enabled && config.web.listen === config.api.listen) {
+    problems.push(['web.listen', 'must differ from api.listen']);
+  }
+  return problems;
+}

@@ -1,0 +1,191 @@
+// The inference engine contract: runs models on this node's GPUs or CPU. Implementations:
+// plugins/engine-llama-cpp (embedded llama.cpp), engine-ollama (a local Ollama daemon),
+// engine-sim (a timing-faithful simulator).
+
+import type { Startable } from './plugin.js';
+
+/** Everything an engine needs to run a model, resolved from the store by the API layer. */
+export interface ModelSpec {
+  /** Display name, e.g. `tiny:latest`. */
+  name: string;
+  /** `sha256:<hex>` of the manifest: a model is identical on every node holding this digest. */
+  digest: string;
+  /** Absolute path of the GGUF model blob. */
+  modelPath: string;
+  /** Size in bytes of the model blob. */
+  modelSize: number;
+  adapterPaths: string[];
+  projectorPath?: string;
+  /** Go-style template from the manifest's template layer; engines fall back to the model's own. */
+  template?: string;
+  system?: string;
+  /** Defaults from the manifest's params layer; request options override them. */
+  parameters: ModelOptions;
+  /** Conversation prefix from the messages layer. */
+  messages: ChatMessage[];
+  details: ModelDetails;
+}
+
+export interface ModelDetails {
+  parent_model: string;
+  format: string;
+  family: string;
+  families: string[] | null;
+  parameter_size: string;
+  quantization_level: string;
+}
+
+/** Ollama's `options` (the subset engines must honour; unknown keys are ignored). */
+export interface ModelOptions {
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  repeat_last_n?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  seed?: number;
+  num_predict?: number;
+  stop?: string[];
+  num_ctx?: number;
+  num_batch?: number;
+  num_gpu?: number;
+  num_thread?: number;
+}
+
+export interface ToolCall {
+  function: { name: string; arguments: Record<string, unknown> };
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  images?: string[];
+  tool_calls?: ToolCall[];
+  tool_name?: string;
+}
+
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+/** `'json'` or a JSON schema the output must satisfy. */
+export type OutputFormat = 'json' | Record<string, unknown>;
+
+interface RunRequest {
+  model: ModelSpec;
+  options: ModelOptions;
+  format?: OutputFormat;
+  /** How long the model stays loaded after this request, in ms; negative keeps it forever. */
+  keepAliveMs: number;
+  signal: AbortSignal;
+}
+
+export interface GenerateRequest extends RunRequest {
+  prompt: string;
+  suffix?: string;
+  system?: string;
+  /** Overrides the model's template for this request. */
+  template?: string;
+  /** When true the prompt is sent as-is, without the template. */
+  raw: boolean;
+  images?: string[];
+  /** Token context returned by an earlier generate call, to continue from. */
+  context?: number[];
+}
+
+export interface ChatRequest extends RunRequest {
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+}
+
+export type DoneReason = 'stop' | 'length' | 'load' | 'unload';
+
+/** Counts and durations (nanoseconds) as Ollama reports them in its final chunk. */
+export interface RunStats {
+  doneReason: DoneReason;
+  loadDuration: number;
+  promptEvalCount: number;
+  promptEvalDuration: number;
+  evalCount: number;
+  evalDuration: number;
+}
+
+export type RunEvent =
+  | { type: 'token'; text: string }
+  | { type: 'tool_calls'; calls: ToolCall[] }
+  | ({ type: 'done'; context?: number[] } & RunStats);
+
+export interface EmbedRequest {
+  model: ModelSpec;
+  input: string[];
+  /** When false, an input longer than the context is an error instead of being cut. */
+  truncate: boolean;
+  options: ModelOptions;
+  keepAliveMs: number;
+  signal: AbortSignal;
+}
+
+export interface EmbedResult {
+  embeddings: number[][];
+  promptEvalCount: number;
+  loadDuration: number;
+}
+
+export type Capability = 'completion' | 'embedding' | 'tools' | 'insert' | 'vision';
+
+export interface LoadedModel {
+  name: string;
+  digest: string;
+  /** Bytes held in RAM and VRAM together, and the VRAM part. */
+  size: number;
+  sizeVram: number;
+  contextLength: number;
+  expiresAt: Date;
+  details: ModelDetails;
+  /** Requests running on it now. */
+  activeRequests: number;
+}
+
+export interface GpuInfo {
+  id: string;
+  name: string;
+  /** 'cuda' | 'vulkan' | 'metal' */
+  backend: string;
+  vramTotal: number;
+  vramFree: number;
+}
+
+export interface MemoryEstimate {
+  /** Bytes needed in total and the part that goes to VRAM with the current GPUs. */
+  total: number;
+  vram: number;
+}
+
+/**
+ * Invariants:
+ * - `generate` and `chat` yield zero or more `token`/`tool_calls` events and end with exactly one
+ *   `done` event, unless they throw. Aborting `signal` ends the stream promptly (an AbortError).
+ * - A model is loaded on first use and unloaded `keepAliveMs` after its last request ends;
+ *   `keepAliveMs === 0` unloads right after the request; negative never expires.
+ * - No more than the configured parallel requests run on one model; the rest wait in order.
+ * - Loading beyond the configured cap on loaded models first unloads the idle model used least
+ *   recently; when none is idle the load waits.
+ * Concurrency: every method may be called concurrently.
+ */
+export interface Engine extends Startable {
+  readonly name: string;
+  generate(request: GenerateRequest): AsyncIterable<RunEvent>;
+  chat(request: ChatRequest): AsyncIterable<RunEvent>;
+  embed(request: EmbedRequest): Promise<EmbedResult>;
+  /** Loads without running anything (Ollama's empty-prompt generate). Returns the load duration in ns. */
+  load(model: ModelSpec, keepAliveMs: number, signal: AbortSignal): Promise<number>;
+  /** Unloads now; resolves once the memory is released. No-op when not loaded. */
+  unload(name: string, signal?: AbortSignal): Promise<void>;
+  loaded(): LoadedModel[];
+  capabilities(model: ModelSpec): Promise<Capability[]>;
+  estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate>;
+  gpus(): Promise<GpuInfo[]>;
+}
