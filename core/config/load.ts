@@ -94,7 +94,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
 
     sources.set(path, from);
     if (from.source === 'default') {
-      resolved.set(path, typeof s.default === 'function' ? (s.default as (get: (p: string) => unknown) => unknown)((p) => resolved.get(p)) : s.default);
+      if (typeof s.default !== 'function') resolved.set(path, s.default);
       continue;
     }
     try {
@@ -105,8 +105,14 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  // Derived defaults (paths under data_dir) read settings that are already resolved.
+  for (const [path, s] of SETTINGS) {
+    if (!resolved.has(path)) resolved.set(path, (s.default as (get: (p: string) => unknown) => unknown)((p) => resolved.get(p)));
+  }
+  // Keep schema order so printing follows it.
+  const ordered = new Map(SETTINGS.map(([path]) => [path, resolved.get(path)]));
 
-  const config = freeze(nest(resolved)) as NodeConfig;
+  const config = freeze(nest(ordered)) as NodeConfig;
   const crossProblems = crossFieldProblems(config);
   if (crossProblems.length > 0) {
     throw new ConfigError(crossProblems.map(([path, message]) => ({ path, ...sources.get(path)!, message })));

@@ -9,7 +9,7 @@ export interface Setting<T> {
   readonly setting: true;
   /** Parses a raw value; throws ConfigValueError describing what is allowed. */
   parse(raw: unknown): T;
-  /** The default, or a function of settings earlier in the schema (e.g. a path under data_dir). */
+  /** The default, or a function of the non-derived settings (e.g. a path under data_dir). */
   readonly default: T | ((get: (path: string) => unknown) => T);
   /** Environment variables, highest precedence first. */
   readonly env?: readonly string[];

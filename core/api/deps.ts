@@ -1,0 +1,22 @@
+// What route modules may use. The API server assembles it from the kernel's components.
+
+import type { Logger } from 'pino';
+import type { Authenticator } from '../contracts/auth.js';
+import type { Engine } from '../contracts/engine.js';
+import type { ModelStore } from '../contracts/storage.js';
+import type { NodeConfig } from '../config/schema.js';
+import type { UnitStatus } from '../kernel/kernel.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+
+export interface ApiDeps {
+  config: NodeConfig;
+  logger: Logger;
+  nodeId: string;
+  store: ModelStore;
+  engine: Engine;
+  scheduler: Scheduler;
+  auth: Authenticator;
+  /** Each unit's lifecycle state, for health checks. */
+  units: () => UnitStatus[];
+  startedAt: Date;
+}

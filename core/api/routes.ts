@@ -1,0 +1,8 @@
+// The route modules every node serves besides the system routes.
+
+import { ollamaRoutes } from './ollama/index.js';
+import { openaiRoutes } from './openai/index.js';
+import { registryRoutes } from './registry-routes.js';
+import type { RouteModule } from './server.js';
+
+export const API_ROUTES: readonly RouteModule[] = [ollamaRoutes, openaiRoutes, registryRoutes];

@@ -1,0 +1,121 @@
+// The node's HTTP server: Ollama's API, the OpenAI-compatible API and the /api/v1 cluster API on
+// api.listen. Every route names the permission it needs; the auth plugin decides before any handler.
+
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Permission } from '../contracts/auth.js';
+import type { Startable } from '../contracts/plugin.js';
+import { splitHostPort } from '../config/values.js';
+import { ProductError } from '../errors.js';
+import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
+import type { ApiDeps } from './deps.js';
+import { handleError } from './errors.js';
+import { systemRoutes } from './system-routes.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the caller must be allowed to do; 'public' needs no identity. */
+    permission?: Permission | 'public';
+  }
+}
+
+export type RouteModule = (app: FastifyInstance, deps: ApiDeps) => void;
+
+export interface ApiHooks {
+  /** Decides who may call a route before its handler; a tap returning an Error refuses the request. */
+  readonly authorize: AsyncSeriesBailHook<[FastifyRequest, Permission], Error | undefined>;
+  /** Before a request is sent to another node, to add headers or veto it. */
+  readonly beforeForward: AsyncSeriesHook<[FastifyRequest, string]>;
+}
+
+/** Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type). */
+function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void): void {
+  if (body.trim() === '') return done(null, undefined);
+  try {
+    done(null, JSON.parse(body));
+  } catch (error) {
+    done(new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`));
+  }
+}
+
+export class ApiServer implements Startable {
+  readonly hooks: ApiHooks = Object.freeze({
+    authorize: new AsyncSeriesBailHook<[FastifyRequest, Permission], Error | undefined>(['request', 'permission']),
+    beforeForward: new AsyncSeriesHook<[FastifyRequest, string]>(['request', 'nodeId']),
+  });
+  private app: FastifyInstance | undefined;
+  private address: string | undefined;
+
+  constructor(
+    private readonly deps: ApiDeps,
+    private readonly routes: readonly RouteModule[],
+  ) {
+    this.hooks.authorize.tapPromise('auth', async (request, permission) => {
+      const identity = await deps.auth.authenticate({
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+        remoteAddress: request.socket.remoteAddress,
+      });
+      if (!identity) return new ProductError('OD_ERR_UNAUTHORIZED', 'unauthorized');
+      if (!deps.auth.authorize(identity, permission)) {
+        return new ProductError('OD_ERR_FORBIDDEN', `forbidden: '${identity.subject}' lacks the ${permission} permission`);
+      }
+      return undefined;
+    });
+  }
+
+  /** The base URL it serves on, once started. */
+  get url(): string | undefined {
+    return this.address;
+  }
+
+  build(): FastifyInstance {
+    const { config } = this.deps;
+    const tls = config.security.tls;
+    const app = Fastify({
+      logger: false,
+      bodyLimit: config.api.max_body_size,
+      requestTimeout: config.api.timeout,
+      forceCloseConnections: 'idle',
+      return503OnClosing: true,
+      ...(tls.enabled ? { https: { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } } : {}),
+    } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
+    app.setErrorHandler(handleError(this.deps.logger));
+    app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: '404 page not found' }));
+    app.addHook('onRequest', async (request) => {
+      const permission = request.routeOptions.config.permission ?? 'admin';
+      if (permission === 'public') return;
+      const refusal = await this.hooks.authorize.promise(request, permission);
+      if (refusal) throw refusal;
+    });
+    systemRoutes(app, this.deps);
+    for (const register of this.routes) register(app, this.deps);
+    return app;
+  }
+
+  async start(): Promise<void> {
+    if (this.app) return;
+    const app = this.build();
+    const { host, port } = splitHostPort(this.deps.config.api.listen);
+    this.app = app;
+    await app.listen({ host, port });
+    const bound = app.server.address();
+    const scheme = this.deps.config.security.tls.enabled ? 'https' : 'http';
+    if (bound && typeof bound === 'object') {
+      const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+      this.address = `${scheme}://${shownHost}:${bound.port}`;
+    }
+    this.deps.logger.info({ url: this.address }, 'API listening');
+  }
+
+  /** Stops accepting, lets in-flight requests finish, then closes. */
+  async stop(): Promise<void> {
+    const app = this.app;
+    this.app = undefined;
+    if (app) await app.close();
+  }
+}

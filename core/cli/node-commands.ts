@@ -1,0 +1,116 @@
+// Commands that run or control a node on this machine: start, stop, status, config print.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { configValue, type LoadedConfig } from '../config/load.js';
+import { OllamaDistributedNode } from '../node/node.js';
+import { resolveNodePlugins } from '../node/plugins.js';
+import { runningPid } from '../node/data-dir.js';
+import { API_ROUTES } from '../api/routes.js';
+import { configFromFlags, reportFatal, type ConfigFlags } from './config-inputs.js';
+
+export async function startCommand(flags: ConfigFlags): Promise<void> {
+  let node: OllamaDistributedNode;
+  try {
+    const loaded = configFromFlags(flags);
+    const plugins = await resolveNodePlugins(loaded);
+    node = new OllamaDistributedNode({ loaded, plugins, routes: API_ROUTES });
+  } catch (error) {
+    return reportFatal(error);
+  }
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      node.logger.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
+      process.exit(130);
+    }
+    node.logger.info({ signal }, 'stop requested');
+    void node.stop();
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  try {
+    await node.start();
+  } catch (error) {
+    await node.stop();
+    process.off('SIGTERM', shutdown);
+    process.off('SIGINT', shutdown);
+    return reportFatal(error);
+  }
+}
+
+export async function stopCommand(flags: ConfigFlags & { timeout?: string }): Promise<void> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = configFromFlags(flags);
+  } catch (error) {
+    return reportFatal(error);
+  }
+  const dataDir = loaded.config.storage.data_dir;
+  const pid = runningPid(dataDir);
+  if (pid === undefined) {
+    process.stderr.write(`Error: no node is running on data dir ${dataDir}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + Number(flags.timeout ?? 60) * 1000;
+  while (runningPid(dataDir) === pid && Date.now() < deadline) await sleep(100);
+  if (runningPid(dataDir) === pid) {
+    process.stderr.write(`Error: node (pid ${pid}) is still finishing requests; run stop again or raise --timeout\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`stopped node (pid ${pid})\n`);
+}
+
+export async function statusCommand(flags: ConfigFlags & { json?: boolean }): Promise<void> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = configFromFlags(flags);
+  } catch (error) {
+    return reportFatal(error);
+  }
+  const { config } = loaded;
+  const scheme = config.security.tls.enabled ? 'https' : 'http';
+  const url = `${scheme}://${config.api.listen.replace(/^(0\.0\.0\.0|\[::\]|):/, '127.0.0.1:')}/api/v1/health`;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const health = (await response.json()) as { status: string; node_id: string; node_name: string; uptime_seconds: number; plugins: { name: string; kind: string; state: string }[] };
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(health, null, 2) + '\n');
+    } else {
+      process.stdout.write(`node     ${health.node_name} (${health.node_id})\nstatus   ${health.status}\nuptime   ${health.uptime_seconds}s\nplugins\n`);
+      for (const p of health.plugins) process.stdout.write(`  ${p.kind.padEnd(10)} ${p.name.padEnd(20)} ${p.state}\n`);
+    }
+    if (health.status !== 'healthy') process.exitCode = 1;
+  } catch (error) {
+    process.stderr.write(`Error: no node answers at ${url}: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+export function configPrintCommand(flags: ConfigFlags & { json?: boolean }): void {
+  let loaded: LoadedConfig;
+  try {
+    loaded = configFromFlags(flags);
+  } catch (error) {
+    return reportFatal(error);
+  }
+  const rows = [...loaded.settings].map(([path, setting]) => {
+    const value = configValue(loaded.config, path);
+    const shown = setting.secret && value ? '<redacted>' : setting.format ? setting.format(value as never) : value;
+    const { source, origin } = loaded.sources.get(path)!;
+    return { path, value: shown, source, origin };
+  });
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return;
+  }
+  for (const row of rows) {
+    const value = stringify(row.value, { flow: true, lineWidth: 0 }).trim();
+    const from = row.source === 'default' ? 'default' : `${row.source} ${row.origin}`;
+    process.stdout.write(`${row.path} = ${value}    # ${from}\n`);
+  }
+}

@@ -1,0 +1,23 @@
+// The plugins that ship with the product, by kind and configured name. Modules load lazily so a
+// node pays only for the plugins its config selects.
+
+import type { PluginKind, PluginModule } from '../contracts/plugin.js';
+
+type Loader = () => Promise<PluginModule>;
+
+export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
+  transport: {},
+  consensus: {},
+  balancer: {
+    round_robin: () => import('../../plugins/balancer-round-robin/index.js'),
+    least_connections: () => import('../../plugins/balancer-least-connections/index.js'),
+    random: () => import('../../plugins/balancer-random/index.js'),
+  },
+  auth: {
+    none: () => import('../../plugins/auth-none/index.js'),
+  },
+  storage: {
+  },
+  engine: {
+  },
+};

@@ -1,0 +1,134 @@
+// One ollama-distributed node: claims its data dir, builds the configured plugins and the core
+// services through the kernel, serves the API, and stops everything in reverse on request.
+
+import type { Logger } from 'pino';
+import type { Authenticator } from '../contracts/auth.js';
+import type { Balancer, Candidate } from '../contracts/balancer.js';
+import type { Engine } from '../contracts/engine.js';
+import type { ModelStore } from '../contracts/storage.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { NodeConfig } from '../config/schema.js';
+import { isLoopbackHost, splitHostPort } from '../config/values.js';
+import { ApiServer, type RouteModule } from '../api/server.js';
+import { Kernel, type Unit } from '../kernel/kernel.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { createLogger } from '../log.js';
+import { claimDataDir } from './data-dir.js';
+import type { ConfiguredPlugin } from './plugins.js';
+
+export interface NodeOptions {
+  loaded: LoadedConfig;
+  plugins: ConfiguredPlugin[];
+  routes: readonly RouteModule[];
+  /** Defaults to a logger writing to stdout and the data dir's log file. */
+  logger?: Logger;
+}
+
+function pluginUnit(plugin: ConfiguredPlugin): Unit {
+  const { meta, default: factory } = plugin.module;
+  return { name: meta.name, kind: meta.kind, provides: meta.provides, requires: meta.requires, build: (components) => factory(plugin.init)(components) };
+}
+
+/** This node as the only candidate, with the load its engine reports. */
+function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): () => Candidate[] {
+  return () => {
+    const loaded = engine.loaded();
+    const active = loaded.reduce((sum, model) => sum + model.activeRequests, 0);
+    return [
+      {
+        nodeId,
+        apiUrl: `http://${config.api.listen}`,
+        local: true,
+        modelLoaded: loaded.length > 0,
+        load: { activeRequests: active, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
+        labels: {},
+      },
+    ];
+  };
+}
+
+export class OllamaDistributedNode {
+  private kernel: Kernel | undefined;
+  private releaseDataDir: (() => void) | undefined;
+  private api: ApiServer | undefined;
+  private stopping: Promise<void> | undefined;
+  readonly logger: Logger;
+  readonly config: NodeConfig;
+
+  constructor(private readonly options: NodeOptions) {
+    this.config = options.loaded.config;
+    const { nodeId, release } = claimDataDir(this.config.storage.data_dir);
+    this.nodeId = nodeId;
+    this.releaseDataDir = release;
+    this.logger =
+      options.logger ?? createLogger({ level: this.config.logging.level, dataDir: this.config.storage.data_dir, name: this.config.node.name });
+  }
+
+  readonly nodeId: string;
+
+  /** The API's base URL once started. */
+  get url(): string | undefined {
+    return this.api?.url;
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const { config, logger, nodeId } = this;
+    const startedAt = new Date();
+    const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId });
+    this.kernel = kernel;
+    const units: Unit[] = this.options.plugins.map(pluginUnit);
+    units.push({
+      name: 'scheduler',
+      kind: 'core',
+      provides: ['scheduler'],
+      requires: ['balancer', 'engine', 'config', 'nodeId'],
+      build: (c) => new Scheduler(c.balancer as Balancer, localCandidates(c.nodeId as string, c.config as NodeConfig, c.engine as Engine)),
+    });
+    units.push({
+      name: 'api',
+      kind: 'core',
+      provides: ['api'],
+      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth'],
+      build: (c) =>
+        (this.api = new ApiServer(
+          {
+            config,
+            logger,
+            nodeId,
+            store: c.storage as ModelStore,
+            engine: c.engine as Engine,
+            scheduler: c.scheduler as Scheduler,
+            auth: c.auth as Authenticator,
+            units: () => kernel.status(),
+            startedAt,
+          },
+          this.options.routes,
+        )),
+    });
+    try {
+      kernel.build(units);
+      await kernel.start(signal);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    const { host } = splitHostPort(config.api.listen);
+    if (!isLoopbackHost(host) && !config.security.auth.enabled) {
+      logger.warn({ listen: config.api.listen }, 'the API is reachable beyond loopback without authentication; set security.auth.enabled');
+    }
+    logger.info({ nodeId, url: this.url, plugins: kernel.status() }, 'node started');
+  }
+
+  /** Lets in-flight requests finish, stops every unit in reverse order and frees the data dir. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info('node stopping');
+      await this.kernel?.stop();
+      this.releaseDataDir?.();
+      this.releaseDataDir = undefined;
+      this.logger.info('node stopped');
+      this.logger.flush();
+    })();
+    return this.stopping;
+  }
+}
