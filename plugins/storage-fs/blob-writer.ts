@@ -1,0 +1,172 @@
+// A blob written while it is hashed. Bytes go to blobs/sha256-<hex>-partial and only a verified
+// digest is renamed to its blob name; a partial left by an earlier writer is re-hashed and continued.
+
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import type { BlobWriter } from '../../core/contracts/storage.js';
+import { ProductError } from '../../core/errors.js';
+import { syncDirectory } from './atomic-write.js';
+import { fileSize, isMissing } from './file-info.js';
+import { acquireLock, type Release } from './lock.js';
+import type { StorePaths } from './paths.js';
+
+/**
+ * Holds the digest's lock from open until commit or abort, so a second writer of the same digest
+ * waits and then either resumes the kept partial or finds the blob complete.
+ */
+export async function openFsBlobWriter(
+  paths: StorePaths,
+  digest: string,
+  onSettled: (writer: FsBlobWriter) => void,
+  signal?: AbortSignal,
+): Promise<FsBlobWriter> {
+  const target = paths.blob(digest);
+  const partial = paths.partialBlob(digest);
+  const release = await acquireLock(partial, signal);
+  try {
+    const complete = await fileSize(target);
+    if (complete !== undefined) {
+      // A partial beside a complete blob is a leftover from a writer that lost the race.
+      await rm(partial, { force: true });
+      return new FsBlobWriter({ digest, target, partial, blobsDir: paths.blobs, offset: complete, release, onSettled });
+    }
+    await mkdir(paths.blobs, { recursive: true });
+    const hash = createHash('sha256');
+    const offset = await hashExisting(partial, hash, signal);
+    const handle = await open(partial, 'a', 0o644);
+    return new FsBlobWriter({ digest, target, partial, blobsDir: paths.blobs, offset, release, onSettled, hash, handle });
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+interface WriterState {
+  digest: string;
+  target: string;
+  partial: string;
+  blobsDir: string;
+  offset: number;
+  release: Release;
+  onSettled: (writer: FsBlobWriter) => void;
+  /** Absent when the blob was already complete at open. */
+  hash?: Hash;
+  handle?: FileHandle;
+}
+
+export class FsBlobWriter implements BlobWriter {
+  readonly digest: string;
+  #state: WriterState;
+  #offset: number;
+  #settled = false;
+  #writing = false;
+  /** A failed write leaves the file and the running hash out of step; only abort is safe after it. */
+  #failure: unknown;
+
+  constructor(state: WriterState) {
+    this.digest = state.digest;
+    this.#state = state;
+    this.#offset = state.offset;
+  }
+
+  get offset(): number {
+    return this.#offset;
+  }
+
+  async write(chunk: Uint8Array, signal?: AbortSignal): Promise<void> {
+    this.#assertUsable();
+    signal?.throwIfAborted();
+    if (chunk.byteLength === 0) return;
+    const { handle, hash } = this.#state;
+    if (!handle || !hash) {
+      throw new ProductError('OD_ERR_DIGEST_MISMATCH', `blob ${this.digest} is already complete; extra bytes cannot match it`);
+    }
+    if (this.#writing) throw new Error('BlobWriter.write called before the previous write resolved');
+    this.#writing = true;
+    try {
+      let written = 0;
+      while (written < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, written, chunk.byteLength - written);
+        written += bytesWritten;
+      }
+      hash.update(chunk);
+      this.#offset += chunk.byteLength;
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async commit(signal?: AbortSignal): Promise<void> {
+    this.#assertUsable();
+    signal?.throwIfAborted();
+    const { handle, hash, partial, target, blobsDir } = this.#state;
+    if (!handle || !hash) return this.#settle();
+    try {
+      await syncAndClose(handle);
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== this.digest) {
+        await rm(partial, { force: true });
+        throw new ProductError('OD_ERR_DIGEST_MISMATCH', `bytes hash to ${actual}, expected ${this.digest}`);
+      }
+      await rename(partial, target);
+      await syncDirectory(blobsDir);
+    } finally {
+      this.#settle();
+    }
+  }
+
+  async abort(options?: { keepPartial?: boolean }): Promise<void> {
+    if (this.#settled) return;
+    const { handle, partial } = this.#state;
+    try {
+      if (handle) {
+        if (options?.keepPartial) await syncAndClose(handle);
+        else await handle.close();
+        if (!options?.keepPartial) await rm(partial, { force: true });
+      }
+    } finally {
+      this.#settle();
+    }
+  }
+
+  #assertUsable(): void {
+    if (this.#settled) throw new Error(`BlobWriter for ${this.digest} is already committed or aborted`);
+    if (this.#failure !== undefined) {
+      throw new Error(`BlobWriter for ${this.digest} failed earlier; abort it`, { cause: this.#failure });
+    }
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#state.release();
+    this.#state.onSettled(this);
+  }
+}
+
+async function syncAndClose(handle: FileHandle): Promise<void> {
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Feeds an existing partial file into `hash`; returns its length (0 when there is none). */
+async function hashExisting(path: string, hash: Hash, signal?: AbortSignal): Promise<number> {
+  let length = 0;
+  try {
+    for await (const chunk of createReadStream(path, signal ? { signal } : {})) {
+      hash.update(chunk as Buffer);
+      length += (chunk as Buffer).byteLength;
+    }
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  return length;
+}
