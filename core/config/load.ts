@@ -46,6 +46,8 @@ const SETTINGS = flattenSchema(schema);
 
 /** The key paths of a parsed YAML document, for finding unknown keys. */
 function yamlLeaves(value: unknown, known: Set<string>, prefix = ''): [string, unknown][] {
+  // An empty section (every key commented out) parses as null.
+  if (value === null && prefix !== '' && [...known].some((k) => k.startsWith(prefix))) return [];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [[prefix.slice(0, -1), value]];
   return Object.entries(value).flatMap(([k, v]) =>
     known.has(prefix + k) ? [[prefix + k, v] as [string, unknown]] : yamlLeaves(v, known, `${prefix}${k}.`),

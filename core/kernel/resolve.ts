@@ -67,7 +67,7 @@ export function checkPluginModule(value: unknown, ref: PluginRef): PluginModule 
         : !PLUGIN_KINDS.includes(meta.kind)
           ? `its meta.kind ${JSON.stringify(meta.kind)} is not one of ${PLUGIN_KINDS.join(', ')}`
           : meta.kind !== ref.kind
-            ? `it is a ${meta.kind} plugin, not a ${ref.kind} plugin`
+            ? `its meta.kind is '${meta.kind}', expected '${ref.kind}'`
             : ![meta.provides, meta.requires].every((list) => Array.isArray(list) && list.every((s) => typeof s === 'string'))
               ? 'its meta.provides and meta.requires must be lists of component names'
               : undefined;
