@@ -54,6 +54,7 @@ export interface ModelStore {
   blobSize(digest: string): Promise<number | undefined>;
   /** Absolute path of a present blob, for engines that memory-map model files. */
   blobPath(digest: string): string;
+  /** `end` is exclusive, like `subarray`; HTTP Range's inclusive end is `end - 1`. */
   readBlob(digest: string, range?: { start: number; end?: number }): Readable;
   /** Opens (or resumes) a writer for a blob with a known digest. */
   openBlobWriter(digest: string, signal?: AbortSignal): Promise<BlobWriter>;

@@ -17,6 +17,7 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
     none: () => import('../../plugins/auth-none/index.js'),
   },
   storage: {
+    fs: () => import('../../plugins/storage-fs/index.js'),
   },
   engine: {
   },

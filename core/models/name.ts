@@ -45,6 +45,7 @@ export class InvalidModelNameError extends Error {
   readonly code = 'OD_ERR_INVALID_MODEL_NAME';
   constructor(readonly input: string) {
     super(`invalid model name '${input}'`);
+    this.name = 'InvalidModelNameError';
   }
 }
 
