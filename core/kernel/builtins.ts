@@ -1,9 +1,10 @@
 // The plugins that ship with the product, by kind and configured name. Modules load lazily so a
 // node pays only for the plugins its config selects.
 
-import type { PluginKind, PluginModule } from '../contracts/plugin.js';
+import type { PluginKind } from '../contracts/plugin.js';
 
-type Loader = () => Promise<PluginModule>;
+/** Loads the module; the resolver checks its shape like any other plugin's. */
+type Loader = () => Promise<unknown>;
 
 export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
   transport: {},
