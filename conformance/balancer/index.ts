@@ -1,0 +1,60 @@
+// The conformance suite every balancer plugin runs: the Balancer contract's invariants. A
+// third-party balancer feeds its factory in from a test file of its own.
+
+import type { Balancer, Candidate, RouteRequest } from '../../core/contracts/balancer.js';
+
+/** The part of tap's Test this suite uses. */
+export interface BalancerTest {
+  test(name: string, fn: (t: BalancerTest) => Promise<void> | void): unknown;
+  ok(value: unknown, message?: string): unknown;
+  equal(actual: unknown, expected: unknown, message?: string): unknown;
+}
+
+export function candidate(nodeId: string, activeRequests = 0, local = false): Candidate {
+  return {
+    nodeId,
+    apiUrl: `http://${nodeId}.invalid:11434`,
+    local,
+    modelLoaded: true,
+    load: { activeRequests, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
+    labels: {},
+  };
+}
+
+const REQUEST: RouteRequest = { model: 'tiny:latest', kind: 'generate' };
+
+export function balancerConformance(t: BalancerTest, create: () => Balancer | Promise<Balancer>): void {
+  t.test('returns undefined when there is no candidate', async (t) => {
+    const balancer = await create();
+    t.equal(balancer.pickNode(REQUEST, []), undefined);
+  });
+
+  t.test('returns one of the candidates, the same object', async (t) => {
+    const balancer = await create();
+    const candidates = [candidate('a', 3), candidate('b', 1, true), candidate('c', 2)];
+    for (let i = 0; i < 50; i++) {
+      const pick = balancer.pickNode(REQUEST, candidates);
+      t.ok(candidates.includes(pick!), `pick ${i} is a given candidate`);
+    }
+  });
+
+  t.test('a single candidate is always picked', async (t) => {
+    const balancer = await create();
+    const only = candidate('only', 100);
+    for (let i = 0; i < 5; i++) t.equal(balancer.pickNode(REQUEST, [only]), only);
+  });
+
+  t.test('started and finished pair up under concurrency without breaking picks', async (t) => {
+    const balancer = await create();
+    const candidates = [candidate('a'), candidate('b')];
+    const picks = Array.from({ length: 20 }, () => balancer.pickNode(REQUEST, candidates)!);
+    for (const pick of picks) balancer.started?.(pick.nodeId, REQUEST);
+    for (const pick of picks) balancer.finished?.(pick.nodeId, REQUEST, 'ok');
+    t.ok(candidates.includes(balancer.pickNode(REQUEST, candidates)!), 'still picks a candidate afterwards');
+  });
+
+  t.test('has a name', async (t) => {
+    const balancer = await create();
+    t.ok(typeof balancer.name === 'string' && balancer.name.length > 0);
+  });
+}
