@@ -1,0 +1,244 @@
+// The simulated engine: the Engine contract over the registry, slots, timing model and synthetic
+// text. Each request sleeps for exactly what the timing model says and reports those figures.
+
+import type {
+  Capability,
+  ChatRequest,
+  EmbedRequest,
+  EmbedResult,
+  Engine,
+  GenerateRequest,
+  GpuInfo,
+  LoadedModel,
+  MemoryEstimate,
+  ModelOptions,
+  ModelSpec,
+  RunEvent,
+  RunStats,
+} from '../../core/contracts/engine.js';
+import { badRequest, ProductError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { sleepUntil } from './abort.js';
+import { GpuInventory } from './gpus.js';
+import type { SimOptions } from './options.js';
+import { ModelRegistry, type LoadedEntry } from './registry.js';
+import { StopFilter } from './stops.js';
+import { BOS, embedding, outputWords, runSeed, tokenId, tokenize } from './synthetic.js';
+import { modelMemory, msToNs, promptEvalMs, tokenMs } from './timing.js';
+
+const CAPABILITIES: readonly Capability[] = ['completion', 'embedding'];
+
+export interface SimSettings {
+  options: SimOptions;
+  numParallel: number;
+  /** Already resolved: 0 in the config means 3 per GPU. */
+  maxLoadedModels: number;
+}
+
+interface Session {
+  registry: ModelRegistry;
+  stopping: AbortController;
+}
+
+function generatePrompt(request: GenerateRequest): number[] {
+  const system = request.raw ? '' : (request.system ?? request.model.system ?? '');
+  const history = request.context?.length ? request.context : [BOS];
+  return [...history, ...tokenize(system), ...tokenize(request.prompt)];
+}
+
+/** Role markers between messages, so a conversation's next turn extends the previous prompt. */
+function chatPrompt(request: ChatRequest): number[] {
+  const { model, messages } = request;
+  const system = model.system && !messages.some((message) => message.role === 'system') ? [{ role: 'system', content: model.system }] : [];
+  const turns = [...system, ...model.messages, ...messages];
+  return [BOS, ...turns.flatMap((turn) => [tokenId(`<|${turn.role}|>`), ...tokenize(turn.content)]), tokenId('<|assistant|>')];
+}
+
+function generateNeeds(request: GenerateRequest): Capability[] {
+  return [...(request.suffix ? (['insert'] as const) : []), ...(request.images?.length ? (['vision'] as const) : [])];
+}
+
+function chatNeeds(request: ChatRequest): Capability[] {
+  const images = request.messages.some((message) => message.images?.length);
+  return [...(request.tools?.length ? (['tools'] as const) : []), ...(images ? (['vision'] as const) : [])];
+}
+
+export class SimEngine implements Engine {
+  readonly name = 'sim';
+  private readonly inventory: GpuInventory;
+  private session: Session | undefined;
+
+  constructor(
+    private readonly settings: SimSettings,
+    private readonly logger: Logger,
+  ) {
+    this.inventory = new GpuInventory(settings.options.gpus, settings.options.vram_bytes);
+  }
+
+  start(): void {
+    if (this.session) return;
+    const stopping = new AbortController();
+    const registry = new ModelRegistry({ ...this.settings, inventory: this.inventory, stopSignal: stopping.signal, logger: this.logger });
+    this.session = { registry, stopping };
+  }
+
+  stop(): void {
+    if (!this.session) return;
+    this.session.stopping.abort(new Error('the sim engine stopped'));
+    this.session.registry.clear();
+    this.session = undefined;
+  }
+
+  generate(request: GenerateRequest): AsyncIterable<RunEvent> {
+    return this.run(request, generateNeeds(request), generatePrompt(request), true);
+  }
+
+  chat(request: ChatRequest): AsyncIterable<RunEvent> {
+    return this.run(request, chatNeeds(request), chatPrompt(request), false);
+  }
+
+  async embed(request: EmbedRequest): Promise<EmbedResult> {
+    const { registry, signal } = this.begin(request.signal);
+    const options = { ...request.model.parameters, ...request.options };
+    const contextLength = this.contextLength(options);
+    const lengths = request.input.map((text) => tokenize(text).length);
+    if (!request.truncate && lengths.some((length) => length > contextLength)) {
+      throw badRequest(`input length exceeds the context length (${contextLength} tokens)`);
+    }
+    const promptEvalCount = lengths.reduce((sum, length) => sum + Math.min(length, contextLength), 0);
+    const { entry, loadMs } = await this.lease(registry, request.model, options, request.keepAliveMs, signal);
+    try {
+      await entry.slots.acquire(signal);
+      try {
+        await sleepUntil(performance.now() + promptEvalMs(promptEvalCount, entry.slots.busy, this.settings.options), signal);
+      } finally {
+        entry.slots.release();
+      }
+    } finally {
+      registry.release(entry, request.keepAliveMs);
+    }
+    const dimensions = this.settings.options.embedding_dim;
+    return {
+      embeddings: request.input.map((text) => embedding(text, dimensions, contextLength)),
+      promptEvalCount,
+      loadDuration: msToNs(loadMs),
+    };
+  }
+
+  async load(model: ModelSpec, keepAliveMs: number, signal: AbortSignal): Promise<number> {
+    const session = this.begin(signal);
+    const { entry, loadMs } = await this.lease(session.registry, model, model.parameters, keepAliveMs, session.signal);
+    session.registry.release(entry, keepAliveMs);
+    return msToNs(loadMs);
+  }
+
+  async unload(name: string, signal?: AbortSignal): Promise<void> {
+    await this.session?.registry.unload(name, signal);
+  }
+
+  loaded(): LoadedModel[] {
+    return this.session?.registry.list() ?? [];
+  }
+
+  async capabilities(_model: ModelSpec): Promise<Capability[]> {
+    return [...CAPABILITIES];
+  }
+
+  async estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate> {
+    return this.memory(model, { ...model.parameters, ...options });
+  }
+
+  async gpus(): Promise<GpuInfo[]> {
+    return this.inventory.list();
+  }
+
+  private async *run(
+    request: GenerateRequest | ChatRequest,
+    needs: Capability[],
+    prompt: number[],
+    withContext: boolean,
+  ): AsyncGenerator<RunEvent> {
+    const { registry, signal } = this.begin(request.signal);
+    const missing = needs.find((capability) => !CAPABILITIES.includes(capability));
+    if (missing) throw new ProductError('OD_ERR_UNSUPPORTED', `${request.model.name} does not support ${missing}`);
+    const options = { ...request.model.parameters, ...request.options };
+    const { entry, loadMs } = await this.lease(registry, request.model, options, request.keepAliveMs, signal);
+    let stats: RunStats;
+    const generated: number[] = [];
+    try {
+      await entry.slots.acquire(signal);
+      try {
+        stats = { ...(yield* this.decode(entry, prompt, options, generated, signal)), loadDuration: msToNs(loadMs) };
+        entry.cache.remember([...prompt, ...generated]);
+      } finally {
+        entry.slots.release();
+      }
+    } finally {
+      // Released before the done event goes out, so keep_alive 0 has unloaded by the time a caller sees it.
+      registry.release(entry, request.keepAliveMs);
+    }
+    yield { type: 'done', ...stats, ...(withContext ? { context: [...prompt, ...generated] } : {}) };
+  }
+
+  /** Prompt evaluation, then one token per decode step until the model stops, num_predict or a stop string. */
+  private async *decode(
+    entry: LoadedEntry,
+    prompt: number[],
+    options: ModelOptions,
+    generated: number[],
+    signal: AbortSignal,
+  ): AsyncGenerator<RunEvent, Omit<RunStats, 'loadDuration'>> {
+    const timing = this.settings.options;
+    const evaluated = prompt.length - entry.cache.cachedPrefix(prompt);
+    const promptMs = promptEvalMs(evaluated, entry.slots.busy, timing);
+    let deadline = performance.now() + promptMs;
+    await sleepUntil(deadline, signal);
+
+    // At num_predict == response_tokens the limit wins: the model's end-of-sequence would be the next token.
+    const limited = options.num_predict !== undefined && options.num_predict > 0 && options.num_predict <= timing.response_tokens;
+    const limit = limited ? options.num_predict! : timing.response_tokens;
+    const nextWord = outputWords(runSeed(options.seed ?? 0, prompt));
+    const stops = new StopFilter(options.stop);
+    let evalMs = 0;
+    let stopped = false;
+    while (!stopped && generated.length < limit) {
+      const stepMs = tokenMs(entry.slots.busy, timing);
+      deadline += stepMs;
+      evalMs += stepMs;
+      await sleepUntil(deadline, signal);
+      const { word, id } = nextWord();
+      generated.push(id);
+      const out = stops.push(generated.length === 1 ? word : ` ${word}`);
+      stopped = out.stopped;
+      if (out.text) yield { type: 'token', text: out.text };
+    }
+    const rest = stops.flush();
+    if (rest) yield { type: 'token', text: rest };
+    return {
+      doneReason: limited && !stopped ? 'length' : 'stop',
+      promptEvalCount: evaluated,
+      promptEvalDuration: msToNs(promptMs),
+      evalCount: generated.length,
+      evalDuration: msToNs(evalMs),
+    };
+  }
+
+  private begin(requestSignal: AbortSignal): { registry: ModelRegistry; signal: AbortSignal } {
+    if (!this.session) throw new ProductError('OD_ERR_INTERNAL', 'the sim engine is not running');
+    return { registry: this.session.registry, signal: AbortSignal.any([requestSignal, this.session.stopping.signal]) };
+  }
+
+  private lease(registry: ModelRegistry, model: ModelSpec, options: ModelOptions, keepAliveMs: number, signal: AbortSignal) {
+    const shape = { memory: this.memory(model, options), contextLength: this.contextLength(options) };
+    return registry.acquire(model, shape, keepAliveMs, signal);
+  }
+
+  private contextLength(options: ModelOptions): number {
+    return options.num_ctx ?? this.settings.options.num_ctx;
+  }
+
+  private memory(model: ModelSpec, options: ModelOptions): MemoryEstimate {
+    const total = modelMemory(model.modelSize, this.contextLength(options), this.settings.numParallel, this.settings.options);
+    return { total, vram: options.num_gpu === 0 ? 0 : Math.min(total, this.inventory.capacity) };
+  }
+}

@@ -1,0 +1,66 @@
+// The simulator's stand-ins for a tokenizer, a language model and an embedding model: a word is a
+// token, output words are `sim-token-N` drawn from a seeded PRNG, vectors come from word hashes.
+
+const VOCABULARY = 32_000;
+/** Output words are `sim-token-0` .. `sim-token-999`. */
+const OUTPUT_WORDS = 1000;
+/** Beginning of sequence: every prompt starts with it, so no prompt is empty. */
+export const BOS = 1;
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  return hash >>> 0;
+}
+
+/** mulberry32: a fast, well-mixed 32-bit PRNG; returns numbers in [0, 1). */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), state | 1);
+    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+const words = (text: string): string[] => text.split(/\s+/).filter((word) => word.length > 0);
+
+export function tokenId(word: string): number {
+  return 3 + (fnv1a(word) % (VOCABULARY - 3));
+}
+
+export function tokenize(text: string): number[] {
+  return words(text).map(tokenId);
+}
+
+/** The seed of one run: the request's seed mixed with every prompt token, so each prompt reads differently. */
+export function runSeed(seed: number, prompt: readonly number[]): number {
+  let hash = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b);
+  for (const token of prompt) hash = Math.imul(hash ^ token, 0x01000193);
+  return hash >>> 0;
+}
+
+/** The next output word of a run and its token id. */
+export function outputWords(seed: number): () => { word: string; id: number } {
+  const random = prng(seed);
+  return () => {
+    const word = `sim-token-${Math.floor(random() * OUTPUT_WORDS)}`;
+    return { word, id: tokenId(word) };
+  };
+}
+
+/**
+ * A unit vector: the sum of one pseudo-random vector per word. Texts sharing words point alike,
+ * which keeps similarity search over simulated embeddings meaningful.
+ */
+export function embedding(text: string, dimensions: number, maxWords = Infinity): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  const picked = words(text).slice(0, maxWords);
+  for (const word of picked.length > 0 ? picked : ['']) {
+    const random = prng(fnv1a(word));
+    for (let index = 0; index < dimensions; index++) vector[index]! += random() * 2 - 1;
+  }
+  const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0)) || 1;
+  return vector.map((value) => value / norm);
+}
