@@ -1,14 +1,8 @@
 // The conformance suite every balancer plugin runs: the Balancer contract's invariants. A
 // third-party balancer feeds its factory in from a test file of its own.
 
+import type { Test } from 'tap';
 import type { Balancer, Candidate, RouteRequest } from '../../core/contracts/balancer.js';
-
-/** The part of tap's Test this suite uses. */
-export interface BalancerTest {
-  test(name: string, fn: (t: BalancerTest) => Promise<void> | void): unknown;
-  ok(value: unknown, message?: string): unknown;
-  equal(actual: unknown, expected: unknown, message?: string): unknown;
-}
 
 export function candidate(nodeId: string, activeRequests = 0, local = false): Candidate {
   return {
@@ -23,7 +17,7 @@ export function candidate(nodeId: string, activeRequests = 0, local = false): Ca
 
 const REQUEST: RouteRequest = { model: 'tiny:latest', kind: 'generate' };
 
-export function balancerConformance(t: BalancerTest, create: () => Balancer | Promise<Balancer>): void {
+export function balancerConformance(t: Test, create: () => Balancer | Promise<Balancer>): void {
   t.test('returns undefined when there is no candidate', async (t) => {
     const balancer = await create();
     t.equal(balancer.pickNode(REQUEST, []), undefined);

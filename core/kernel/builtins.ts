@@ -21,5 +21,6 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
     fs: () => import('../../plugins/storage-fs/index.js'),
   },
   engine: {
+    sim: () => import('../../plugins/engine-sim/index.js'),
   },
 };
