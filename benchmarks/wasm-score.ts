@@ -5,15 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { defaultScoreThreads, scorePool, type ScoreImplementation } from '../wasm/pool.js';
 import { randomFeatures, seededRandom } from '../wasm/random-features.js';
 import { bestCandidateJs, loadScoreWasm, weightVector } from '../wasm/score.js';
-
-export interface BenchmarkRow {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  /** value / baseline: above 1 is faster than the twin. */
-  ratio: number;
-}
+import { formatRow, type BenchmarkRow } from './row.js';
 
 export interface WasmScoreBenchOptions {
   /** Candidates per scoring; one row set per size. 1,000 matches the stack notes, 16 a typical cluster. */
@@ -116,7 +108,7 @@ export async function run(options: WasmScoreBenchOptions = {}): Promise<Benchmar
       settings.durationMs,
     ) as [number, number, number];
     const row = (name: string, value: number) =>
-      rows.push({ name: `${name} (${n} candidates)`, value, unit: UNIT, baseline, ratio: value / baseline });
+      rows.push({ name: `${name} (${n} candidates)`, value, unit: UNIT, baseline, baselineName: 'js twin', ratio: value / baseline, better: 'higher' });
     row('js twin', baseline);
     row('wasm, inputs in linear memory', inLinearMemory);
     row('wasm, inputs copied per call', copied);
@@ -131,10 +123,5 @@ export async function run(options: WasmScoreBenchOptions = {}): Promise<Benchmar
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const { name, value, unit, baseline, ratio } of await run()) {
-    console.log(
-      `${name.padEnd(62)} ${Math.round(value).toLocaleString('en').padStart(11)} ${unit}` +
-        `  baseline ${Math.round(baseline).toLocaleString('en').padStart(11)}  ×${ratio.toFixed(2)}`,
-    );
-  }
+  for (const row of await run()) console.log(formatRow(row));
 }
