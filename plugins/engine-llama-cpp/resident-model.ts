@@ -1,0 +1,98 @@
+// One loaded model: llama.cpp weights (plus LoRA adapters), a context with one sequence per parallel
+// slot, an embedding context made on first use, and what they all occupy in RAM and VRAM.
+
+import {
+  resolveChatWrapper,
+  type ChatWrapper,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaEmbeddingContext,
+  type LlamaModel,
+} from 'node-llama-cpp';
+import type { ModelSpec } from '../../core/contracts/engine.js';
+import type { Resident } from './residency.js';
+import { SlotPool } from './slots.js';
+
+export interface ResidentSettings {
+  contextLength: number;
+  /** Requests served at once: one llama.cpp sequence each. */
+  parallel: number;
+  threads: number;
+  batchSize?: number;
+  /** Layers to offload (Ollama's num_gpu); absent lets llama.cpp fit what VRAM allows. */
+  gpuLayers?: number;
+}
+
+export class ResidentModel implements Resident {
+  readonly slots: SlotPool<LlamaContextSequence>;
+  private embedding: Promise<LlamaEmbeddingContext> | undefined;
+  private embedQueue: Promise<unknown> = Promise.resolve();
+  private wrapper: ChatWrapper | undefined;
+
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly settings: ResidentSettings,
+  ) {
+    this.slots = new SlotPool(Array.from({ length: settings.parallel }, () => context.getSequence()));
+  }
+
+  static async load(llama: Llama, spec: ModelSpec, settings: ResidentSettings): Promise<ResidentModel> {
+    const model = await llama.loadModel({
+      modelPath: spec.modelPath,
+      gpuLayers: llama.gpu === false ? 0 : (settings.gpuLayers ?? 'auto'),
+    });
+    try {
+      const context = await model.createContext({
+        contextSize: settings.contextLength,
+        sequences: settings.parallel,
+        threads: settings.threads,
+        ...(settings.batchSize ? { batchSize: settings.batchSize } : {}),
+        ...(spec.adapterPaths.length > 0 ? { lora: { adapters: spec.adapterPaths.map((filePath) => ({ filePath })) } } : {}),
+      });
+      return new ResidentModel(spec, model, context, settings);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+  }
+
+  /** Tokens each slot can hold (llama.cpp may round the requested length up). */
+  get contextLength(): number {
+    return this.context.contextSize;
+  }
+
+  /** The chat format from the model's own metadata (its Jinja chat template or a known family). */
+  get chatWrapper(): ChatWrapper {
+    return (this.wrapper ??= resolveChatWrapper(this.model));
+  }
+
+  memory(): { size: number; vram: number } {
+    const parts = [this.model.memoryUsage, this.context.memoryUsage];
+    return { size: parts.reduce((sum, p) => sum + p.ram + p.vram, 0), vram: parts.reduce((sum, p) => sum + p.vram, 0) };
+  }
+
+  /** Runs `use` with the embedding context, one call at a time (it has a single sequence). */
+  embedWith<T>(use: (context: LlamaEmbeddingContext) => Promise<T>): Promise<T> {
+    this.embedding ??= this.model.createEmbeddingContext({
+      contextSize: this.settings.contextLength,
+      // Pooled embeddings need the whole input in one batch.
+      batchSize: this.settings.contextLength,
+      threads: this.settings.threads,
+    });
+    const embedding = this.embedding;
+    const run = this.embedQueue.then(async () => use(await embedding));
+    this.embedQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async dispose(): Promise<void> {
+    this.slots.close(new Error(`model ${this.spec.name} was unloaded`));
+    const embedding = await this.embedding?.catch(() => undefined);
+    await embedding?.dispose();
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}
