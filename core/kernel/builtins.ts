@@ -21,6 +21,7 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
     fs: () => import('../../plugins/storage-fs/index.js'),
   },
   engine: {
+    'llama-cpp': () => import('../../plugins/engine-llama-cpp/index.js'),
     sim: () => import('../../plugins/engine-sim/index.js'),
   },
 };

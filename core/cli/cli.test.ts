@@ -1,0 +1,159 @@
+// Runs the built CLI as users do: start, status, stop, config print, and the exit-2 paths.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { PACKAGE_ROOT } from '../version.js';
+
+const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+
+const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OLLAMA_')));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function cli(args: string[], env: Record<string, string> = {}, cwd = PACKAGE_ROOT) {
+  return spawnSync(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env }, cwd, encoding: 'utf8', timeout: 60_000 });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`node exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}/api/v1/health`);
+      if (response.ok) return (await response.json()) as Record<string, unknown>;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('node did not become healthy');
+}
+
+t.test('start serves health, version and root; stop ends it cleanly', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'od-cli-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--node-name', 'cli-test'], {
+    env: BASE_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout!.resume();
+  const exit = exited(child);
+  t.teardown(() => void child.kill('SIGKILL'));
+
+  const health = await waitForHealth(url, child);
+  t.equal(health.status, 'healthy');
+  t.equal(health.node_name, 'cli-test');
+  t.match(health.node_id, /^[0-9a-f-]{36}$/);
+  t.match(health.plugins, [{ kind: 'storage', state: 'running' }, { kind: 'engine', state: 'running' }]);
+
+  const version = await fetch(`${url}/api/version`);
+  t.match(await version.json(), { version: /^\d+\.\d+\.\d+/ });
+  const root = await fetch(`${url}/`);
+  t.equal(await root.text(), 'Ollama is running');
+  t.equal((await fetch(`${url}/`, { method: 'HEAD' })).status, 200);
+  const missing = await fetch(`${url}/api/nope`);
+  t.equal(missing.status, 404);
+  t.same(await missing.json(), { error: '404 page not found' });
+
+  const status = cli(['status', '--listen', `127.0.0.1:${port}`]);
+  t.equal(status.status, 0, status.stderr);
+  t.match(status.stdout, /status\s+healthy/);
+
+  t.ok(existsSync(join(dataDir, 'ollama-distributed.pid')), 'a running node has a pid file');
+  t.ok(existsSync(join(dataDir, 'logs', 'ollama-distributed.log')), 'logs go to the data dir');
+
+  const second = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`]);
+  t.equal(second.status, 1, 'a second node on the same data dir is refused');
+  t.match(second.stderr, /already runs on data dir/);
+
+  const stop = cli(['stop', '--data-dir', dataDir]);
+  t.equal(stop.status, 0, stop.stderr);
+  t.equal(await exit, 0, `the node exits by itself with status 0 (stderr: ${stderr})`);
+  t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'no pid file is left');
+  await t.rejects(fetch(`${url}/`), 'nothing listens any more');
+
+  const again = cli(['stop', '--data-dir', dataDir]);
+  t.equal(again.status, 1, 'stop with no node running fails');
+  t.match(again.stderr, /no node is running/);
+});
+
+t.test('a file balancer named in the config is loaded and used', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'od-plugin-'));
+  copyFileSync(join(PACKAGE_ROOT, 'conformance', 'fixtures', 'prefer-local-balancer.js'), join(dir, 'my-balancer.mjs'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'node.yaml'), `api:\n  listen: 127.0.0.1:${port}\nscheduler:\n  algorithm: ./my-balancer.mjs\n  options:\n    max_active: 2\nstorage:\n  data_dir: ${join(dir, 'data')}\n`);
+  const child = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'node.yaml')], { env: BASE_ENV, stdio: 'ignore' });
+  const exit = exited(child);
+  t.teardown(() => void child.kill('SIGKILL'));
+  const health = await waitForHealth(`http://127.0.0.1:${port}`, child);
+  const balancer = (health.plugins as { name: string; kind: string; state: string }[]).find((p) => p.kind === 'balancer');
+  t.same(balancer, { name: 'prefer-local', kind: 'balancer', state: 'running' });
+  child.kill('SIGTERM');
+  t.equal(await exit, 0);
+});
+
+t.test('invalid config exits 2 naming the key, before touching the data dir', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'od-bad-config-'));
+  const cases: [string, string | undefined, Record<string, string>, RegExp][] = [
+    ['wrong type', 'api: {listen: 42}\n', {}, /api\.listen = 42/],
+    ['value outside its set', 'scheduler:\n  algorithm: fastest\n', {}, /scheduler\.algorithm = "fastest": unknown balancer plugin; must be one of round_robin/],
+    ['unknown plugin name', 'engine:\n  name: turbo\n', {}, /engine\.name = "turbo": unknown engine plugin/],
+    ['bad env value', undefined, { OLLAMA_API_TIMEOUT: 'soon' }, /api\.timeout = "soon" \(from OLLAMA_API_TIMEOUT\)/],
+    ['bad flag value', undefined, {}, /api\.listen = "nowhere" \(from --listen\)/],
+  ];
+  for (const [name, yaml, env, message] of cases) {
+    const dataDir = join(dir, name.replace(/\W+/g, '-'));
+    const args = ['start', '--data-dir', dataDir];
+    if (yaml !== undefined) {
+      writeFileSync(join(dir, 'node.yaml'), yaml);
+      args.push('--config', join(dir, 'node.yaml'));
+    }
+    if (name === 'bad flag value') args.push('--listen', 'nowhere');
+    const result = cli(args, env);
+    t.equal(result.status, 2, `${name}: exit status 2`);
+    t.match(result.stderr, message, `${name}: the message names the key`);
+    t.notOk(existsSync(dataDir), `${name}: the data dir was not created`);
+  }
+  t.same(readdirSync(dir).sort(), ['node.yaml'], 'nothing else was written');
+});
+
+t.test('config print shows each value and where it came from', async (t) => {
+  const env = { OLLAMA_API_LISTEN: '0.0.0.0:11500', OLLAMA_P2P_BOOTSTRAP: '/ip4/10.1.1.1/tcp/4001', OLLAMA_SECURITY_AUTH_SECRET_KEY: 's'.repeat(40), OLLAMA_NODE_NAME: 'n9' };
+  const result = cli(['config', 'print', '--json', '--log-level', 'debug'], env);
+  t.equal(result.status, 0, result.stderr);
+  const rows = new Map((JSON.parse(result.stdout) as { path: string; value: unknown; source: string; origin?: string }[]).map((r) => [r.path, r]));
+  t.match(rows.get('api.listen'), { value: '0.0.0.0:11500', source: 'env', origin: 'OLLAMA_API_LISTEN' });
+  t.match(rows.get('p2p.bootstrap'), { value: ['/ip4/10.1.1.1/tcp/4001'], source: 'env' });
+  t.match(rows.get('node.name'), { value: 'n9', source: 'env' });
+  t.match(rows.get('logging.level'), { value: 'debug', source: 'flag', origin: '--log-level' });
+  t.match(rows.get('api.timeout'), { value: '30s', source: 'default' });
+  t.match(rows.get('security.auth.secret_key'), { value: '<redacted>', source: 'env' });
+  t.notMatch(result.stdout, /ssssssss/, 'the secret never prints');
+
+  const text = cli(['config', 'print'], env);
+  t.match(text.stdout, /api\.listen = 0\.0\.0\.0:11500\s+# env OLLAMA_API_LISTEN/);
+});
+
+t.test('version', async (t) => {
+  const result = cli(['version']);
+  t.equal(result.status, 0);
+  t.match(result.stdout, /^ollama-distributed \d+\.\d+\.\d+/);
+});
