@@ -1,0 +1,80 @@
+// POST /api/chat: the assistant's next message for a conversation, streamed as NDJSON or returned
+// whole, with tool calls; empty messages only load the model, or unload it when keep_alive is 0.
+
+import type { FastifyInstance } from 'fastify';
+import type { ToolCall } from '../../contracts/engine.js';
+import type { ApiDeps } from '../deps.js';
+import { dispatchStream } from '../dispatch.js';
+import { requestFields } from './body.js';
+import { clientSignal } from './client-abort.js';
+import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
+import { parseFormat, parseMessages, parseTools, wantsThinking } from './inputs.js';
+import { keepAliveMs } from './keep-alive.js';
+import { parseOptions } from './options.js';
+import { sendRun, type ResponseShape } from './run-response.js';
+import { createdAt, startClock } from './time.js';
+
+function parseChat(body: unknown, defaultKeepAliveMs: number) {
+  const fields = requestFields(body, 'ChatRequest');
+  const keepAliveRaw = fields.raw('keep_alive');
+  return {
+    model: fields.string('model'),
+    messages: parseMessages(fields),
+    tools: parseTools(fields),
+    stream: fields.boolean('stream') ?? true,
+    format: parseFormat(fields.raw('format')),
+    options: parseOptions(fields.object('options')),
+    keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
+    keepAliveGiven: keepAliveRaw !== undefined,
+    think: wantsThinking(fields.raw('think')),
+  };
+}
+
+function assistant(content: string, calls: ToolCall[]) {
+  return { role: 'assistant', content, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+}
+
+export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/api/chat', { config: { permission: 'inference' } }, async (request, reply) => {
+    const started = startClock();
+    const req = parseChat(request.body, deps.config.engine.keep_alive);
+    const signal = clientSignal(reply);
+    const target = await resolveTarget(deps, req.model, signal);
+    const model = target.input;
+
+    if (req.messages.length === 0 && req.keepAliveGiven && req.keepAliveMs === 0) {
+      await unloadModel(deps, target, signal);
+      return { model, created_at: createdAt(), message: assistant('', []), done: true, done_reason: 'unload' };
+    }
+    if (req.think) refuseThinking(target);
+    await requireCapabilities(deps, target, 'chat', req.tools?.length ? ['tools'] : []);
+    if (req.messages.length === 0) {
+      await loadModel(deps, target, 'chat', req.keepAliveMs, signal);
+      return { model, created_at: createdAt(), message: assistant('', []), done: true, done_reason: 'load' };
+    }
+
+    const events = dispatchStream(deps.scheduler, { model: target.spec.name, kind: 'chat' }, () =>
+      deps.engine.chat({
+        model: target.spec,
+        messages: req.messages,
+        options: req.options,
+        keepAliveMs: req.keepAliveMs,
+        signal,
+        ...(req.tools?.length ? { tools: req.tools } : {}),
+        ...(req.format ? { format: req.format } : {}),
+      }),
+    );
+    const shape: ResponseShape = {
+      chunk: (text, calls) => ({ model, created_at: createdAt(), message: assistant(text, calls), done: false }),
+      final: (done, text, calls, metrics) => ({
+        model,
+        created_at: createdAt(),
+        message: assistant(text, calls),
+        done: true,
+        done_reason: done.doneReason,
+        ...metrics,
+      }),
+    };
+    return sendRun(deps, reply, events, shape, { stream: req.stream, started });
+  });
+}

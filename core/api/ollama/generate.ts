@@ -1,0 +1,93 @@
+// POST /api/generate: a completion for one prompt, streamed as NDJSON or returned whole; an
+// empty prompt only loads the model, or unloads it when keep_alive is 0.
+
+import type { FastifyInstance } from 'fastify';
+import type { ToolCall } from '../../contracts/engine.js';
+import { badRequest } from '../../errors.js';
+import type { ApiDeps } from '../deps.js';
+import { dispatchStream } from '../dispatch.js';
+import { requestFields } from './body.js';
+import { clientSignal } from './client-abort.js';
+import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
+import { parseFormat, parseImages, wantsThinking } from './inputs.js';
+import { keepAliveMs } from './keep-alive.js';
+import { parseOptions } from './options.js';
+import { sendRun, type ResponseShape } from './run-response.js';
+import { createdAt, startClock } from './time.js';
+
+function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
+  const fields = requestFields(body, 'GenerateRequest');
+  const keepAliveRaw = fields.raw('keep_alive');
+  return {
+    model: fields.string('model'),
+    prompt: fields.string('prompt') ?? '',
+    suffix: fields.string('suffix') || undefined,
+    system: fields.string('system') || undefined,
+    template: fields.string('template') || undefined,
+    context: fields.integers('context'),
+    stream: fields.boolean('stream') ?? true,
+    raw: fields.boolean('raw') ?? false,
+    format: parseFormat(fields.raw('format')),
+    images: parseImages(fields),
+    options: parseOptions(fields.object('options')),
+    keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
+    keepAliveGiven: keepAliveRaw !== undefined,
+    think: wantsThinking(fields.raw('think')),
+  };
+}
+
+export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/api/generate', { config: { permission: 'inference' } }, async (request, reply) => {
+    const started = startClock();
+    const req = parseGenerate(request.body, deps.config.engine.keep_alive);
+    const signal = clientSignal(reply);
+    const target = await resolveTarget(deps, req.model, signal);
+    const model = target.input;
+
+    if (req.prompt === '' && req.keepAliveGiven && req.keepAliveMs === 0) {
+      await unloadModel(deps, target, signal);
+      return { model, created_at: createdAt(), response: '', done: true, done_reason: 'unload' };
+    }
+    if (req.raw && (req.template || req.system || req.context?.length)) {
+      throw badRequest('raw mode does not support template, system, or context');
+    }
+    if (req.think) refuseThinking(target);
+    await requireCapabilities(deps, target, 'generate', req.suffix ? ['insert'] : []);
+    if (req.prompt === '') {
+      await loadModel(deps, target, 'generate', req.keepAliveMs, signal);
+      return { model, created_at: createdAt(), response: '', done: true, done_reason: 'load' };
+    }
+
+    const events = dispatchStream(deps.scheduler, { model: target.spec.name, kind: 'generate' }, () =>
+      deps.engine.generate({
+        model: target.spec,
+        prompt: req.prompt,
+        raw: req.raw,
+        options: req.options,
+        keepAliveMs: req.keepAliveMs,
+        signal,
+        ...(req.suffix ? { suffix: req.suffix } : {}),
+        ...(req.system ? { system: req.system } : {}),
+        ...(req.template ? { template: req.template } : {}),
+        ...(req.format ? { format: req.format } : {}),
+        ...(req.images?.length ? { images: req.images } : {}),
+        ...(req.context?.length ? { context: req.context } : {}),
+      }),
+    );
+    const withCalls = (calls: ToolCall[]) => (calls.length > 0 ? { tool_calls: calls } : {});
+    const shape: ResponseShape = {
+      chunk: (text, calls) => ({ model, created_at: createdAt(), response: text, ...withCalls(calls), done: false }),
+      final: (done, text, calls, metrics) => ({
+        model,
+        created_at: createdAt(),
+        response: text,
+        ...withCalls(calls),
+        done: true,
+        done_reason: done.doneReason,
+        ...(done.context && !req.raw ? { context: done.context } : {}),
+        ...metrics,
+      }),
+    };
+    return sendRun(deps, reply, events, shape, { stream: req.stream, started });
+  });
+}

@@ -1,0 +1,54 @@
+// What generate, chat and embed share before running: the model resolved to an engine spec, the
+// capability checks Ollama makes (with its messages), and load-only / unload requests.
+
+import type { RequestKind } from '../../contracts/balancer.js';
+import type { Capability, ModelSpec } from '../../contracts/engine.js';
+import type { StoredModel } from '../../contracts/storage.js';
+import { badRequest } from '../../errors.js';
+import { modelSpec } from '../../models/spec.js';
+import type { ApiDeps } from '../deps.js';
+import { dispatchOnce } from '../dispatch.js';
+import { storedModel } from './model-ref.js';
+
+export interface Target {
+  /** The name as the client sent it; Ollama echoes it back in `model`. */
+  input: string;
+  stored: StoredModel;
+  spec: ModelSpec;
+}
+
+export async function resolveTarget(deps: ApiDeps, input: string | undefined, signal: AbortSignal): Promise<Target> {
+  const stored = await storedModel(deps.store, input, signal);
+  return { input: input!, stored, spec: await modelSpec(deps.store, stored) };
+}
+
+/** Ollama's full name, as its capability errors print it: registry.ollama.ai/library/tiny:latest. */
+function fullName({ stored }: Target): string {
+  const { host, namespace, model, tag } = stored.name;
+  return `${host}/${namespace}/${model}:${tag}`;
+}
+
+/**
+ * Refuses a request the model cannot serve. Without `completion` Ollama names the endpoint
+ * (`"tiny" does not support chat`); other missing capabilities list after the full name.
+ */
+export async function requireCapabilities(deps: ApiDeps, target: Target, endpoint: 'generate' | 'chat', needs: Capability[]): Promise<void> {
+  const has = await deps.engine.capabilities(target.spec);
+  if (!has.includes('completion')) throw badRequest(`${JSON.stringify(target.input)} does not support ${endpoint}`);
+  const missing = needs.filter((capability) => !has.includes(capability));
+  if (missing.length > 0) throw badRequest(`${fullName(target)} does not support ${missing.join('\n')}`);
+}
+
+/** No engine reports a thinking capability, so asking for thinking is refused as Ollama refuses it. */
+export function refuseThinking(target: Target): never {
+  throw badRequest(`${JSON.stringify(target.input)} does not support thinking`);
+}
+
+/** Loads the model where the scheduler routes it (Ollama's empty prompt or empty messages). */
+export function loadModel(deps: ApiDeps, target: Target, kind: RequestKind, keepAliveMs: number, signal: AbortSignal): Promise<number> {
+  return dispatchOnce(deps.scheduler, { model: target.spec.name, kind }, () => deps.engine.load(target.spec, keepAliveMs, signal));
+}
+
+export function unloadModel(deps: ApiDeps, target: Target, signal: AbortSignal): Promise<void> {
+  return deps.engine.unload(target.spec.name, signal);
+}

@@ -1,0 +1,79 @@
+// The structured inputs generate and chat share: format, images, think, chat messages and tools,
+// each checked with the error Ollama gives for it.
+
+import type { ChatMessage, OutputFormat, ToolCall, ToolDefinition } from '../../contracts/engine.js';
+import { badRequest } from '../../errors.js';
+import { isObject, type Fields } from './body.js';
+
+/** `"json"`, a JSON schema object, or nothing (absent, null or ""). */
+export function parseFormat(value: unknown): OutputFormat | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value === 'json' || isObject(value)) return value;
+  throw badRequest(`invalid format: ${JSON.stringify(JSON.stringify(value))}; expected "json" or a valid JSON Schema object`);
+}
+
+/** Images are base64 strings (Go's []byte); the first bad byte is reported as Go reports it. */
+export function parseImages(fields: Fields, name = 'images'): string[] | undefined {
+  const images = fields.strings(name);
+  for (const image of images ?? []) {
+    const bad = image.search(/[^A-Za-z0-9+/=]/);
+    const padding = image.indexOf('=');
+    const malformed = padding >= 0 && !/^={1,2}$/.test(image.slice(padding));
+    if (bad >= 0 || malformed || image.length % 4 !== 0) {
+      const at = bad >= 0 ? bad : malformed ? padding : image.length - (image.length % 4);
+      throw badRequest(`illegal base64 data at input byte ${at}`);
+    }
+  }
+  return images;
+}
+
+/** True when the request asks for thinking: `true` or a level ("high", "medium", "low"). */
+export function wantsThinking(value: unknown): boolean {
+  if (value === undefined || value === null || typeof value === 'boolean') return value === true;
+  if (value === 'high' || value === 'medium' || value === 'low') return true;
+  if (typeof value === 'string') throw badRequest(`invalid think value: ${JSON.stringify(value)} (must be "high", "medium", "low", true, or false)`);
+  throw badRequest('think must be a boolean or string');
+}
+
+function parseToolCalls(fields: Fields): ToolCall[] | undefined {
+  return fields.objects('tool_calls', 'ToolCall')?.map((call) => {
+    const fn = call.object('function', 'api.ToolCallFunction');
+    const name = typeof fn?.['name'] === 'string' ? fn['name'] : '';
+    const args = fn?.['arguments'] ?? {};
+    if (!isObject(args)) throw badRequest('tool call arguments must be a JSON object');
+    return { function: { name, arguments: args } };
+  });
+}
+
+export function parseMessages(fields: Fields): ChatMessage[] {
+  return (fields.objects('messages', 'Message') ?? []).map((message) => {
+    const images = parseImages(message);
+    const toolCalls = parseToolCalls(message);
+    const toolName = message.string('tool_name');
+    return {
+      // Ollama passes any role through to the template; the engine decides what it means.
+      role: (message.string('role') ?? '') as ChatMessage['role'],
+      content: message.string('content') ?? '',
+      ...(images?.length ? { images } : {}),
+      ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
+      ...(toolName ? { tool_name: toolName } : {}),
+    };
+  });
+}
+
+export function parseTools(fields: Fields): ToolDefinition[] | undefined {
+  return fields.objects('tools', 'Tool')?.map((tool) => {
+    const fn = tool.object('function', 'api.ToolFunction') ?? {};
+    if (typeof fn['name'] !== 'string' || fn['name'] === '') throw badRequest('tool function name is required');
+    const parameters = fn['parameters'];
+    if (parameters !== undefined && parameters !== null && !isObject(parameters)) throw badRequest('tool function parameters must be a JSON object');
+    return {
+      type: 'function',
+      function: {
+        name: fn['name'],
+        ...(typeof fn['description'] === 'string' ? { description: fn['description'] } : {}),
+        ...(isObject(parameters) ? { parameters } : {}),
+      },
+    };
+  });
+}

@@ -1,0 +1,68 @@
+// Turns an engine run (token, tool_calls and done events) into Ollama's responses: NDJSON chunks
+// while streaming, or one object with the whole text when `stream` is false.
+
+import type { FastifyReply } from 'fastify';
+import type { RunEvent, ToolCall } from '../../contracts/engine.js';
+import type { ApiDeps } from '../deps.js';
+import { sendNdjson } from './ndjson.js';
+import { nanosSince } from './time.js';
+
+export type DoneEvent = Extract<RunEvent, { type: 'done' }>;
+
+/** How one endpoint words its chunks. */
+export interface ResponseShape {
+  /** A streamed piece of output. */
+  chunk(text: string, toolCalls: ToolCall[]): object;
+  /** The last object: `text` and `toolCalls` are empty when streaming, everything when not. */
+  final(done: DoneEvent, text: string, toolCalls: ToolCall[], metrics: Metrics): object;
+}
+
+export interface Metrics {
+  total_duration: number;
+  load_duration: number;
+  prompt_eval_count: number;
+  prompt_eval_duration: number;
+  eval_count: number;
+  eval_duration: number;
+}
+
+function metrics(done: DoneEvent, started: bigint): Metrics {
+  return {
+    total_duration: nanosSince(started),
+    load_duration: Math.round(done.loadDuration),
+    prompt_eval_count: done.promptEvalCount,
+    prompt_eval_duration: Math.round(done.promptEvalDuration),
+    eval_count: done.evalCount,
+    eval_duration: Math.round(done.evalDuration),
+  };
+}
+
+async function* chunks(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): AsyncGenerator<object> {
+  for await (const event of events) {
+    if (event.type === 'token') yield shape.chunk(event.text, []);
+    else if (event.type === 'tool_calls') yield shape.chunk('', event.calls);
+    else yield shape.final(event, '', [], metrics(event, started));
+  }
+}
+
+async function whole(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): Promise<object> {
+  let text = '';
+  const toolCalls: ToolCall[] = [];
+  for await (const event of events) {
+    if (event.type === 'token') text += event.text;
+    else if (event.type === 'tool_calls') toolCalls.push(...event.calls);
+    else return shape.final(event, text, toolCalls, metrics(event, started));
+  }
+  throw new Error('the engine ended the run without a done event');
+}
+
+export async function sendRun(
+  deps: ApiDeps,
+  reply: FastifyReply,
+  events: AsyncIterable<RunEvent>,
+  shape: ResponseShape,
+  options: { stream: boolean; started: bigint },
+): Promise<FastifyReply> {
+  if (options.stream) return sendNdjson(reply, chunks(events, shape, options.started), deps.logger);
+  return reply.send(await whole(events, shape, options.started));
+}

@@ -1,0 +1,54 @@
+// What the Ollama API tests share: a node started for one tap test, raw HTTP helpers, and a tiny
+// GGUF model uploaded and created the way an Ollama client would do it.
+
+import { createHash } from 'node:crypto';
+import { tinyGgufBytes, type TinyGgufOptions } from '../../../conformance/fixtures/tiny-gguf.js';
+import { startTestNode, type TestNode } from '../../../conformance/fixtures/node.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export async function nodeFor(t: Teardown, env: Record<string, string> = {}): Promise<TestNode> {
+  const node = await startTestNode({ env });
+  t.teardown(() => node.stop());
+  return node;
+}
+
+export function digestOf(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export function post(url: string, path: string, body: unknown, method = 'POST'): Promise<Response> {
+  return fetch(`${url}${path}`, { method, body: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+export async function postJson(url: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const response = await post(url, path, body);
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** GET (or another bodiless method) and the JSON answer. */
+export async function getJson(url: string, path: string, method = 'GET'): Promise<any> {
+  return (await fetch(`${url}${path}`, { method })).json();
+}
+
+export async function ndjson(response: Response): Promise<any[]> {
+  const text = await response.text();
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line));
+}
+
+/** Uploads a tiny GGUF through /api/blobs and creates `name` from it; returns the blob digest. */
+export async function createTiny(url: string, name: string, extra: Record<string, unknown> = {}, gguf: TinyGgufOptions = {}): Promise<string> {
+  const bytes = tinyGgufBytes(gguf);
+  const digest = digestOf(bytes);
+  const upload = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: bytes });
+  if (upload.status !== 201 && upload.status !== 200) throw new Error(`blob upload answered ${upload.status}`);
+  const created = await postJson(url, '/api/create', { model: name, files: { 'tiny.gguf': digest }, stream: false, ...extra });
+  if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+  return digest;
+}
