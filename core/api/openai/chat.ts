@@ -1,0 +1,80 @@
+// POST /v1/chat/completions: runs engine.chat through the scheduler and answers with a
+// chat.completion object, or with chat.completion.chunk events when `stream` is set.
+
+import type { FastifyInstance } from 'fastify';
+import type { RunEvent, RunStats } from '../../contracts/engine.js';
+import { resolveModelSpec } from '../../models/spec.js';
+import type { ApiDeps } from '../deps.js';
+import { dispatchStream } from '../dispatch.js';
+import { chatMessages, chatOptions, chatTools, includeUsage, requestBody, responseFormat, streamRequested } from './request.js';
+import {
+  chatChunk,
+  chatCompletion,
+  chatUsageChunk,
+  envelope,
+  finishReason,
+  openaiToolCalls,
+  usageOf,
+  type OpenAIToolCall,
+  type Usage,
+} from './response.js';
+import { clientSignal, streamEvents } from './run.js';
+
+export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/chat/completions', { config: { permission: 'inference' } }, async (request, reply) => {
+    const body = requestBody(request.body);
+    const messages = chatMessages(body);
+    const options = chatOptions(body);
+    const format = responseFormat(body);
+    const tools = chatTools(body);
+    const stream = streamRequested(body);
+    const usageWanted = includeUsage(body);
+    const signal = clientSignal(reply);
+    const model = await resolveModelSpec(deps.store, body.model, signal);
+    const events = dispatchStream(deps.scheduler, { model: model.name, kind: 'chat' }, () =>
+      deps.engine.chat({
+        model,
+        messages,
+        options,
+        ...(format ? { format } : {}),
+        ...(tools ? { tools } : {}),
+        keepAliveMs: deps.config.engine.keep_alive,
+        signal,
+      }),
+    );
+    const env = envelope('chatcmpl', body.model as string);
+    const calls: OpenAIToolCall[] = [];
+
+    if (stream) {
+      let usage: Usage | undefined;
+      const frames = (event: RunEvent) => {
+        switch (event.type) {
+          case 'token':
+            return [chatChunk(env, { content: event.text }, null)];
+          case 'tool_calls': {
+            const converted = openaiToolCalls(event.calls, calls.length);
+            calls.push(...converted);
+            return [chatChunk(env, { content: '', tool_calls: converted }, null)];
+          }
+          case 'done':
+            usage = usageOf(event);
+            return [chatChunk(env, { content: '' }, finishReason(event.doneReason, calls.length > 0))];
+        }
+      };
+      const closing = () => (usageWanted && usage ? [chatUsageChunk(env, usage)] : []);
+      await streamEvents(reply, events, signal, { frames, closing }, deps.logger);
+      return reply;
+    }
+
+    let content = '';
+    let done: RunStats | undefined;
+    for await (const event of events) {
+      if (event.type === 'token') content += event.text;
+      else if (event.type === 'tool_calls') calls.push(...openaiToolCalls(event.calls, calls.length));
+      else done = event;
+    }
+    if (!done) throw new Error('the engine ended the run without a done event');
+    const message = { role: 'assistant' as const, content, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+    return chatCompletion(env, message, finishReason(done.doneReason, calls.length > 0), usageOf(done));
+  });
+}

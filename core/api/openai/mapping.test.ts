@@ -1,0 +1,122 @@
+// Request and response mapping on its own: what the engine receives for OpenAI bodies (messages,
+// tools, options, formats) and how tool calls, finish reasons and base64 embeddings come back.
+
+import t from 'tap';
+import { ProductError } from '../../errors.js';
+import {
+  chatMessages,
+  chatOptions,
+  chatTools,
+  completionOptions,
+  embeddingInput,
+  encodingFormat,
+  requestBody,
+  responseFormat,
+} from './request.js';
+import { base64Floats, chatChunk, envelope, finishReason, openaiToolCalls } from './response.js';
+
+const PNG = 'iVBORw0KGgo=';
+
+t.test('messages: roles, content parts and images', async (t) => {
+  t.same(
+    chatMessages({
+      messages: [
+        { role: 'developer', content: 'rules' },
+        { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }, { type: 'text', text: 'here' }] },
+        { role: 'user', content: [{ type: 'image_url', image_url: `data:;base64,${PNG}` }] },
+      ],
+    }),
+    [
+      { role: 'system', content: 'rules' },
+      { role: 'user', content: 'look\nhere', images: [PNG] },
+      { role: 'user', content: '', images: [PNG] },
+    ],
+  );
+});
+
+t.test('messages: assistant tool calls and tool results named by call id', async (t) => {
+  t.same(
+    chatMessages({
+      messages: [
+        { role: 'user', content: 'weather?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: '18C' },
+        { role: 'tool', name: 'explicit', content: 'x' },
+      ],
+    }),
+    [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: '', tool_calls: [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }] },
+      { role: 'tool', content: '18C', tool_name: 'get_weather' },
+      { role: 'tool', content: 'x', tool_name: 'explicit' },
+    ],
+  );
+  t.throws(
+    () => chatMessages({ messages: [{ role: 'assistant', content: '', tool_calls: [{ function: { name: 'f', arguments: '{oops' } }] }] }),
+    new ProductError('OD_ERR_BAD_REQUEST', 'invalid tool call arguments'),
+  );
+});
+
+t.test('options: OpenAI defaults, limits and penalties', async (t) => {
+  t.same(chatOptions({}), { temperature: 1, top_p: 1 });
+  t.same(chatOptions({ temperature: 0, top_p: 0.5, max_tokens: 10, seed: 7, stop: 'END', frequency_penalty: 0.5, presence_penalty: -0.5 }), {
+    temperature: 0,
+    top_p: 0.5,
+    num_predict: 10,
+    seed: 7,
+    stop: ['END'],
+    frequency_penalty: 0.5,
+    presence_penalty: -0.5,
+  });
+  t.equal(chatOptions({ max_tokens: 10, max_completion_tokens: 20 }).num_predict, 20, 'max_completion_tokens wins');
+  t.same(chatOptions({ stop: ['a', 1, 'b'] }).stop, ['a', 'b'], 'chat skips non-string stops');
+  t.throws(() => completionOptions({ stop: ['a', 1] }), new ProductError('OD_ERR_BAD_REQUEST', "invalid type for 'stop' field: number"));
+  t.throws(() => chatOptions({ max_tokens: 1.5 }), new ProductError('OD_ERR_BAD_REQUEST', "invalid type for 'max_tokens': expected an integer"));
+});
+
+t.test('response_format and tools', async (t) => {
+  t.equal(responseFormat({}), undefined);
+  t.equal(responseFormat({ response_format: { type: 'text' } }), undefined);
+  t.equal(responseFormat({ response_format: { type: 'json_object' } }), 'json');
+  const schema = { type: 'object', properties: { a: { type: 'string' } } };
+  t.same(responseFormat({ response_format: { type: 'json_schema', json_schema: { name: 's', schema } } }), schema);
+  const tool = { type: 'function', function: { name: 'f', description: 'does f', parameters: { type: 'object' } } };
+  t.same(chatTools({ tools: [tool] }), [tool]);
+  t.equal(chatTools({}), undefined);
+  t.throws(() => chatTools({ tools: [{ type: 'code_interpreter' }] }));
+});
+
+t.test('bodies and embedding inputs', async (t) => {
+  t.throws(() => requestBody(undefined), new ProductError('OD_ERR_BAD_REQUEST', 'missing request body'));
+  t.throws(() => requestBody([1]), new ProductError('OD_ERR_BAD_REQUEST', 'request body must be a JSON object'));
+  t.same(embeddingInput({ input: '' }), ['']);
+  t.same(embeddingInput({ input: ['a', 'b'] }), ['a', 'b']);
+  t.throws(() => embeddingInput({ input: [[1, 2]] }));
+  t.throws(() => embeddingInput({}), new ProductError('OD_ERR_BAD_REQUEST', 'invalid input'));
+  t.equal(encodingFormat({}), 'float');
+  t.equal(encodingFormat({ encoding_format: 'BASE64' }), 'base64');
+});
+
+t.test('tool calls keep counting across chunks and set the finish reason', async (t) => {
+  const calls = openaiToolCalls([{ function: { name: 'f', arguments: { x: 1 } } }, { function: { name: 'g', arguments: {} } }], 1);
+  t.match(calls, [
+    { id: /^call_[a-z0-9]{8}$/, index: 1, type: 'function', function: { name: 'f', arguments: '{"x":1}' } },
+    { id: /^call_[a-z0-9]{8}$/, index: 2, type: 'function', function: { name: 'g', arguments: '{}' } },
+  ]);
+  t.equal(finishReason('stop', true), 'tool_calls');
+  t.equal(finishReason('length', false), 'length');
+  t.equal(finishReason('unload', false), 'stop');
+  const chunk = chatChunk(envelope('chatcmpl', 'tiny'), { content: '', tool_calls: calls }, null);
+  t.same(chunk.choices[0]!.delta, { role: 'assistant', content: '', tool_calls: calls });
+});
+
+t.test('base64 embeddings are little-endian float32', async (t) => {
+  const bytes = Buffer.from(base64Floats([1, -2.5]), 'base64');
+  t.equal(bytes.length, 8);
+  t.equal(bytes.readFloatLE(0), 1);
+  t.equal(bytes.readFloatLE(4), -2.5);
+});
