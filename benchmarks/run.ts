@@ -6,6 +6,7 @@ import { formatRow, type BenchmarkRow } from './row.js';
 
 const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'wasm-score': async () => (await import('./wasm-score.js')).run(),
+  'engine-gpu': async () => (await import('./engine-gpu.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
