@@ -45,6 +45,8 @@ export class ApiServer implements Startable {
     beforeForward: new AsyncSeriesHook<[FastifyRequest, string]>(['request', 'nodeId']),
   });
   private app: FastifyInstance | undefined;
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
   private address: string | undefined;
 
   constructor(
@@ -86,6 +88,13 @@ export class ApiServer implements Startable {
     app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
     app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: '404 page not found' }));
+    app.addHook('onRequest', async (_request, reply) => {
+      this.inFlight += 1;
+      reply.raw.once('close', () => {
+        this.inFlight -= 1;
+        if (this.inFlight === 0) this.drained?.();
+      });
+    });
     app.addHook('onRequest', async (request) => {
       const permission = request.routeOptions.config.permission ?? 'admin';
       if (permission === 'public') return;
@@ -112,10 +121,17 @@ export class ApiServer implements Startable {
     this.deps.logger.info({ url: this.address }, 'API listening');
   }
 
-  /** Stops accepting, lets in-flight requests finish, then closes. */
+  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
   async stop(): Promise<void> {
     const app = this.app;
     this.app = undefined;
-    if (app) await app.close();
+    if (!app) return;
+    const closed = app.close();
+    // A connection that opened but never sent a request is not idle to Node, and would hold
+    // close() until headersTimeout; once no request runs, every remaining connection can go.
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    this.drained = undefined;
+    app.server.closeAllConnections();
+    await closed;
   }
 }
