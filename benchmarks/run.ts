@@ -7,6 +7,7 @@ import { formatRow, type BenchmarkRow } from './row.js';
 const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'wasm-score': async () => (await import('./wasm-score.js')).run(),
   'engine-gpu': async () => (await import('./engine-gpu.js')).run(),
+  'registry-pull': async () => (await import('./registry-pull.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
