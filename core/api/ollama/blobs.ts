@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BlobWriter, ModelStore } from '../../contracts/storage.js';
 import { badRequest, ProductError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
-import { clientSignal } from './client-abort.js';
+import { clientSignal } from '../client-abort.js';
 
 type DigestParams = { Params: { digest: string } };
 

@@ -7,7 +7,7 @@ import { badRequest } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchOnce } from '../dispatch.js';
 import { requestFields } from './body.js';
-import { clientSignal } from './client-abort.js';
+import { clientSignal } from '../client-abort.js';
 import { loadModel, resolveTarget, type Target } from './inference.js';
 import { keepAliveMs } from './keep-alive.js';
 import { parseOptions } from './options.js';

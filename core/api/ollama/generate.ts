@@ -7,7 +7,7 @@ import { badRequest } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
-import { clientSignal } from './client-abort.js';
+import { clientSignal } from '../client-abort.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
 import { parseFormat, parseImages, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';

@@ -18,7 +18,8 @@ import {
   type OpenAIToolCall,
   type Usage,
 } from './response.js';
-import { clientSignal, streamEvents } from './run.js';
+import { clientSignal } from '../client-abort.js';
+import { streamEvents } from './run.js';
 
 export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/chat/completions', { config: { permission: 'inference' } }, async (request, reply) => {

@@ -8,7 +8,8 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { completionOptions, completionPrompt, includeUsage, optionalString, requestBody, streamRequested } from './request.js';
 import { completion, completionUsageChunk, envelope, finishReason, usageOf, type Usage } from './response.js';
-import { clientSignal, streamEvents } from './run.js';
+import { clientSignal } from '../client-abort.js';
+import { streamEvents } from './run.js';
 
 export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/completions', { config: { permission: 'inference' } }, async (request, reply) => {

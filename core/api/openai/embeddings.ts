@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchOnce } from '../dispatch.js';
 import { embeddingDimensions, embeddingInput, encodingFormat, requestBody } from './request.js';
 import { base64Floats, embeddingList } from './response.js';
-import { clientSignal } from './run.js';
+import { clientSignal } from '../client-abort.js';
 
 /** Unit length, as Ollama returns every embedding. */
 function normalize(vector: number[]): number[] {

@@ -5,15 +5,6 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { EventStream } from './sse.js';
 
-/** Aborts when the connection closes before the response is complete. */
-export function clientSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
-
 export interface StreamPlan<T> {
   /** Frames to send for one engine event. */
   frames(event: T): unknown[];
