@@ -10,7 +10,7 @@ import { loadConfig } from '../core/config/load.js';
 import type { Engine, GenerateRequest, ModelSpec, RunEvent } from '../core/contracts/engine.js';
 import { silentLogger } from '../core/log.js';
 import { llamaCpp } from '../plugins/engine-llama-cpp/index.js';
-import { formatRow, type BenchmarkRow } from './row.js';
+import { BenchmarkUnavailable, formatRow, type BenchmarkRow } from './row.js';
 
 export interface EngineGpuOptions {
   /** GPU backend to compare with the CPU: auto, cuda or vulkan. */
@@ -69,7 +69,7 @@ export async function run(options: EngineGpuOptions = {}): Promise<BenchmarkRow[
     const gguf = await writeTinyGguf(join(dir, 'model.gguf'), { embeddingLength, layers });
     const model = tinyModelSpec(gguf, 'bench:latest');
     const onGpu = await runOn(gpu, model, tokens);
-    if (onGpu.gpus.length === 0 || onGpu.sizeVram === 0) throw new Error('no GPU took the model on this machine');
+    if (onGpu.gpus.length === 0 || onGpu.sizeVram === 0) throw new BenchmarkUnavailable('no GPU took the model on this machine');
     const onCpu = await runOn('off', model, tokens);
     const label = `${onGpu.gpus.join(', ')}; ${(gguf.size / 2 ** 20).toFixed(0)} MiB F32 model`;
     return [

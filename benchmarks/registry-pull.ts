@@ -15,7 +15,7 @@ import { pushModel } from '../core/registry/push.js';
 import { dockerRegistryMissing, startDockerRegistry } from '../core/registry/testing/docker-registry.js';
 import { seededBytes, writeModel } from '../core/registry/testing/model.js';
 import { fsStore } from '../plugins/storage-fs/index.js';
-import { formatRow, type BenchmarkRow } from './row.js';
+import { BenchmarkUnavailable, formatRow, type BenchmarkRow } from './row.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -49,9 +49,9 @@ async function pullSeconds(model: string): Promise<number> {
 
 export async function run(options: RegistryPullBenchOptions = {}): Promise<BenchmarkRow[]> {
   const missing = dockerRegistryMissing();
-  if (missing) throw new Error(missing);
+  if (missing) throw new BenchmarkUnavailable(missing);
   await execFileAsync('curl', ['--version']).catch(() => {
-    throw new Error('curl is not installed (apt-get install curl)');
+    throw new BenchmarkUnavailable('curl is not installed (apt-get install curl)');
   });
   const size = (options.sizeMiB ?? 256) * 1024 * 1024;
   const rounds = options.rounds ?? 3;

@@ -21,3 +21,6 @@ export function formatRow(row: BenchmarkRow): string {
     ` vs ${row.baselineName} ${number(row.baseline)}  ×${row.ratio.toFixed(2)} (${row.better} is better)`
   );
 }
+
+/** Thrown by a scenario that this machine cannot run (no GPU, a missing tool); the harness reports it and goes on. */
+export class BenchmarkUnavailable extends Error {}
