@@ -62,6 +62,7 @@ export function dependencyOrder(units: readonly Unit[], baseComponents: readonly
 
 export class Kernel {
   private readonly components = new Components();
+  private readonly baseNames: string[];
   private built: Built[] = [];
   private running = false;
 
@@ -72,8 +73,6 @@ export class Kernel {
     for (const [name, value] of Object.entries(baseComponents)) this.components.register(name, value);
     this.baseNames = Object.keys(baseComponents);
   }
-
-  private readonly baseNames: string[];
 
   /** Builds every unit; throws naming the plugin whose factory failed. */
   build(units: readonly Unit[]): void {

@@ -54,6 +54,7 @@ export class OllamaDistributedNode {
   private stopping: Promise<void> | undefined;
   readonly logger: Logger;
   readonly config: NodeConfig;
+  readonly nodeId: string;
 
   constructor(private readonly options: NodeOptions) {
     this.config = options.loaded.config;
@@ -63,8 +64,6 @@ export class OllamaDistributedNode {
     this.logger =
       options.logger ?? createLogger({ level: this.config.logging.level, dataDir: this.config.storage.data_dir, name: this.config.node.name });
   }
-
-  readonly nodeId: string;
 
   /** The API's base URL once started. */
   get url(): string | undefined {
