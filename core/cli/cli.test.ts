@@ -136,16 +136,41 @@ t.test('invalid config exits 2 naming the key, before touching the data dir', as
 });
 
 t.test('config print shows each value and where it came from', async (t) => {
-  const env = { OLLAMA_API_LISTEN: '0.0.0.0:11500', OLLAMA_P2P_BOOTSTRAP: '/ip4/10.1.1.1/tcp/4001', OLLAMA_SECURITY_AUTH_SECRET_KEY: 's'.repeat(40), OLLAMA_NODE_NAME: 'n9' };
-  const result = cli(['config', 'print', '--json', '--log-level', 'debug'], env);
+  const seed: Record<string, [string, string, unknown]> = {
+    OLLAMA_API_LISTEN: ['api.listen', '0.0.0.0:11500', '0.0.0.0:11500'],
+    OLLAMA_API_TIMEOUT: ['api.timeout', '45s', '45s'],
+    OLLAMA_API_MAX_BODY_SIZE: ['api.max_body_size', '1048576', 1048576],
+    OLLAMA_P2P_LISTEN: ['p2p.listen', '/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4001'],
+    OLLAMA_P2P_BOOTSTRAP: ['p2p.bootstrap', '/ip4/10.1.1.1/tcp/4001', ['/ip4/10.1.1.1/tcp/4001']],
+    OLLAMA_P2P_ENABLE_DHT: ['p2p.enable_dht', 'false', false],
+    OLLAMA_P2P_ENABLE_PUBSUB: ['p2p.enable_pubsub', 'false', false],
+    OLLAMA_CONSENSUS_BIND_ADDR: ['consensus.bind_addr', '0.0.0.0:7001', '0.0.0.0:7001'],
+    OLLAMA_CONSENSUS_BOOTSTRAP: ['consensus.bootstrap', 'true', true],
+    OLLAMA_CONSENSUS_DATA_DIR: ['consensus.data_dir', '/srv/od/raft', '/srv/od/raft'],
+    OLLAMA_SECURITY_TLS_ENABLED: ['security.tls.enabled', 'true', true],
+    OLLAMA_SECURITY_TLS_CERT_FILE: ['security.tls.cert_file', '/etc/od/cert.pem', '/etc/od/cert.pem'],
+    OLLAMA_SECURITY_TLS_KEY_FILE: ['security.tls.key_file', '/etc/od/key.pem', '/etc/od/key.pem'],
+    OLLAMA_SECURITY_AUTH_ENABLED: ['security.auth.enabled', 'true', true],
+    OLLAMA_SECURITY_AUTH_METHOD: ['security.auth.method', 'jwt', 'jwt'],
+    OLLAMA_SECURITY_AUTH_SECRET_KEY: ['security.auth.secret_key', 's'.repeat(40), '<redacted>'],
+    OLLAMA_WEB_ENABLED: ['web.enabled', 'true', true],
+    OLLAMA_WEB_LISTEN: ['web.listen', '0.0.0.0:8081', '0.0.0.0:8081'],
+    OLLAMA_STORAGE_DATA_DIR: ['storage.data_dir', '/srv/od', '/srv/od'],
+    OLLAMA_STORAGE_MODEL_DIR: ['storage.model_dir', '/srv/models', '/srv/models'],
+    OLLAMA_STORAGE_CACHE_DIR: ['storage.cache_dir', '/srv/cache', '/srv/cache'],
+    OLLAMA_NODE_NAME: ['node.name', 'n9', 'n9'],
+    OLLAMA_LOGGING_LEVEL: ['logging.level', 'warn', 'warn'],
+  };
+  const env = Object.fromEntries(Object.entries(seed).map(([name, [, raw]]) => [name, raw]));
+  const result = cli(['config', 'print', '--json', '--node-name', 'from-flag'], env);
   t.equal(result.status, 0, result.stderr);
   const rows = new Map((JSON.parse(result.stdout) as { path: string; value: unknown; source: string; origin?: string }[]).map((r) => [r.path, r]));
-  t.match(rows.get('api.listen'), { value: '0.0.0.0:11500', source: 'env', origin: 'OLLAMA_API_LISTEN' });
-  t.match(rows.get('p2p.bootstrap'), { value: ['/ip4/10.1.1.1/tcp/4001'], source: 'env' });
-  t.match(rows.get('node.name'), { value: 'n9', source: 'env' });
-  t.match(rows.get('logging.level'), { value: 'debug', source: 'flag', origin: '--log-level' });
-  t.match(rows.get('api.timeout'), { value: '30s', source: 'default' });
-  t.match(rows.get('security.auth.secret_key'), { value: '<redacted>', source: 'env' });
+  for (const [name, [path, , shown]] of Object.entries(seed)) {
+    if (path === 'node.name') continue;
+    t.same(rows.get(path), { path, value: shown, source: 'env', origin: name }, name);
+  }
+  t.match(rows.get('node.name'), { value: 'from-flag', source: 'flag', origin: '--node-name' }, 'a flag beats the env');
+  t.match(rows.get('engine.num_parallel'), { value: 1, source: 'default' });
   t.notMatch(result.stdout, /ssssssss/, 'the secret never prints');
 
   const text = cli(['config', 'print'], env);
