@@ -8,6 +8,7 @@ const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'wasm-score': async () => (await import('./wasm-score.js')).run(),
   'engine-gpu': async () => (await import('./engine-gpu.js')).run(),
   'registry-pull': async () => (await import('./registry-pull.js')).run(),
+  'api-latency': async () => (await import('./api-latency.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
