@@ -55,6 +55,12 @@ interface WriterState {
   handle?: FileHandle;
 }
 
+/**
+ * Bytes go to disk in large pieces: a model written in the small pieces a network delivers makes
+ * the kernel cache it in small pages, and memory-mapped inference over it runs measurably slower.
+ */
+const FLUSH_BYTES = 4 * 1024 * 1024;
+
 export class FsBlobWriter implements BlobWriter {
   readonly digest: string;
   #state: WriterState;
@@ -63,6 +69,11 @@ export class FsBlobWriter implements BlobWriter {
   #writing = false;
   /** A failed write leaves the file and the running hash out of step; only abort is safe after it. */
   #failure: unknown;
+  /** Two buffers: one fills (and is hashed) while the other is written, so hashing overlaps the disk. */
+  #pending: Buffer | undefined;
+  #spare: Buffer | undefined;
+  #pendingLength = 0;
+  #inFlight: Promise<void> | undefined;
 
   constructor(state: WriterState) {
     this.digest = state.digest;
@@ -85,19 +96,43 @@ export class FsBlobWriter implements BlobWriter {
     if (this.#writing) throw new Error('BlobWriter.write called before the previous write resolved');
     this.#writing = true;
     try {
-      let written = 0;
-      while (written < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, written, chunk.byteLength - written);
-        written += bytesWritten;
-      }
       hash.update(chunk);
       this.#offset += chunk.byteLength;
+      let copied = 0;
+      while (copied < chunk.byteLength) {
+        this.#pending ??= Buffer.allocUnsafe(FLUSH_BYTES);
+        const take = Math.min(FLUSH_BYTES - this.#pendingLength, chunk.byteLength - copied);
+        this.#pending.set(chunk.subarray(copied, copied + take), this.#pendingLength);
+        this.#pendingLength += take;
+        copied += take;
+        if (this.#pendingLength === FLUSH_BYTES) await this.#flush(handle);
+      }
     } catch (error) {
-      this.#failure = error;
+      this.#failure ??= error;
       throw error;
     } finally {
       this.#writing = false;
     }
+  }
+
+  /** Starts writing the filled buffer once the previous write is done; at most one is in flight. */
+  async #flush(handle: FileHandle): Promise<void> {
+    await this.#drain();
+    if (this.#pendingLength === 0 || !this.#pending) return;
+    const bytes = this.#pending.subarray(0, this.#pendingLength);
+    this.#inFlight = writeAll(handle, bytes).then(
+      () => undefined,
+      (error: unknown) => void (this.#failure ??= error),
+    );
+    [this.#pending, this.#spare] = [this.#spare, this.#pending];
+    this.#pendingLength = 0;
+  }
+
+  /** Waits for the write in flight; rethrows its failure. */
+  async #drain(): Promise<void> {
+    await this.#inFlight;
+    this.#inFlight = undefined;
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   async commit(signal?: AbortSignal): Promise<void> {
@@ -106,6 +141,8 @@ export class FsBlobWriter implements BlobWriter {
     const { handle, hash, partial, target, blobsDir } = this.#state;
     if (!handle || !hash) return this.#settle();
     try {
+      await this.#flush(handle);
+      await this.#drain();
       await syncAndClose(handle);
       const actual = `sha256:${hash.digest('hex')}`;
       if (actual !== this.digest) {
@@ -124,8 +161,14 @@ export class FsBlobWriter implements BlobWriter {
     const { handle, partial } = this.#state;
     try {
       if (handle) {
-        if (options?.keepPartial) await syncAndClose(handle);
-        else await handle.close();
+        if (options?.keepPartial && this.#failure === undefined) {
+          await this.#flush(handle);
+          await this.#drain();
+          await syncAndClose(handle);
+        } else {
+          await this.#inFlight;
+          await handle.close();
+        }
         if (!options?.keepPartial) await rm(partial, { force: true });
       }
     } finally {
@@ -145,6 +188,14 @@ export class FsBlobWriter implements BlobWriter {
     this.#settled = true;
     this.#state.release();
     this.#state.onSettled(this);
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written);
+    written += bytesWritten;
   }
 }
 

@@ -87,11 +87,28 @@ t.test('a blob in progress is only a -partial file beside the blobs', async (t) 
   const blob = join(store.root, 'blobs', digest.replace(':', '-'));
   const writer = await store.openBlobWriter(digest);
   await writer.write(bytes.subarray(0, 4000));
-  t.equal((await stat(`${blob}-partial`)).size, 4000, 'bytes so far are in sha256-<hex>-partial');
+  t.ok(await exists(`${blob}-partial`), 'a blob being written is sha256-<hex>-partial');
   t.notOk(await exists(blob), 'no sha256-<hex> yet');
-  await writer.write(bytes.subarray(4000));
-  await writer.commit();
+  await writer.abort({ keepPartial: true });
+  t.equal((await stat(`${blob}-partial`)).size, 4000, 'a kept partial holds every byte written');
+  const resumed = await store.openBlobWriter(digest);
+  t.equal(resumed.offset, 4000);
+  await resumed.write(bytes.subarray(4000));
+  await resumed.commit();
   t.same(await readdir(join(store.root, 'blobs')), [digest.replace(':', '-')], 'the partial became the blob');
+});
+
+t.test('a large blob goes to disk in large pieces while it arrives', async (t) => {
+  const store = await startedStore(t);
+  const bytes = randomBytes(9 * 1024 * 1024);
+  const digest = sha256Of(bytes);
+  const partial = join(store.root, 'blobs', `${digest.replace(':', '-')}-partial`);
+  const writer = await store.openBlobWriter(digest);
+  for (let at = 0; at < bytes.length; at += 64 * 1024) await writer.write(bytes.subarray(at, at + 64 * 1024));
+  const size = (await stat(partial)).size;
+  t.ok(size >= 4 * 1024 * 1024 && size % (4 * 1024 * 1024) === 0, `${size} bytes reached the disk in whole 4 MiB pieces before commit`);
+  await writer.commit();
+  t.ok(await exists(join(store.root, 'blobs', digest.replace(':', '-'))), 'committed');
 });
 
 t.test('deleting prunes emptied manifest directories and nothing more', async (t) => {
