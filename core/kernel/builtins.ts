@@ -22,6 +22,7 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
   },
   engine: {
     'llama-cpp': () => import('../../plugins/engine-llama-cpp/index.js'),
+    ollama: () => import('../../plugins/engine-ollama/index.js'),
     sim: () => import('../../plugins/engine-sim/index.js'),
   },
 };
