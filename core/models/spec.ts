@@ -42,7 +42,21 @@ export async function findModel(store: ModelStore, input: unknown, signal?: Abor
   return model;
 }
 
+/** Specs by store, name and manifest digest: a manifest never changes under its digest. */
+const specs = new Map<string, ModelSpec>();
+const MAX_CACHED_SPECS = 256;
+
 export async function modelSpec(store: ModelStore, model: StoredModel): Promise<ModelSpec> {
+  const key = `${store.root}\0${formatModelName(model.name)}\0${model.digest}`;
+  const cached = specs.get(key);
+  if (cached) return cached;
+  const spec = await readModelSpec(store, model);
+  if (specs.size >= MAX_CACHED_SPECS) specs.delete(specs.keys().next().value!);
+  specs.set(key, Object.freeze(spec));
+  return spec;
+}
+
+async function readModelSpec(store: ModelStore, model: StoredModel): Promise<ModelSpec> {
   const { manifest } = model;
   const weights = layerOf(manifest, 'model');
   const name = formatModelName(model.name);
