@@ -17,7 +17,7 @@ export interface BenchmarkRow {
 export function formatRow(row: BenchmarkRow): string {
   const number = (n: number) => (Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en') : n.toFixed(2));
   return (
-    `${row.name.padEnd(64)} ${number(row.value).padStart(12)} ${row.unit.padEnd(11)}` +
+    `${row.name.padEnd(80)} ${number(row.value).padStart(12)} ${row.unit.padEnd(11)}` +
     ` vs ${row.baselineName} ${number(row.baseline)}  ×${row.ratio.toFixed(2)} (${row.better} is better)`
   );
 }
