@@ -1,31 +1,9 @@
 // Types PARAMETER values the way Ollama's api.FormatParams does: each name has the type of its
 // field in Ollama's Options; `stop` collects every occurrence into a list.
 
+import { OPTION_TYPES } from '../models/option-types.js';
+
 export type ParameterValue = number | boolean | string | string[];
-
-type ParameterType = 'int' | 'float' | 'bool' | 'list';
-
-const PARAMETER_TYPES: Record<string, ParameterType> = {
-  num_keep: 'int',
-  seed: 'int',
-  num_predict: 'int',
-  top_k: 'int',
-  top_p: 'float',
-  min_p: 'float',
-  typical_p: 'float',
-  repeat_last_n: 'int',
-  temperature: 'float',
-  repeat_penalty: 'float',
-  presence_penalty: 'float',
-  frequency_penalty: 'float',
-  stop: 'list',
-  num_ctx: 'int',
-  num_batch: 'int',
-  num_gpu: 'int',
-  main_gpu: 'int',
-  use_mmap: 'bool',
-  num_thread: 'int',
-};
 
 /** Accepted by Ollama with a warning and then dropped. */
 export const DEPRECATED_PARAMETERS: readonly string[] = [
@@ -52,10 +30,10 @@ export class ParameterError extends Error {}
 
 /** Converts one occurrence; `previous` is what earlier occurrences of the same name produced. */
 export function typedParameter(name: string, raw: string, previous: ParameterValue | undefined): ParameterValue {
-  const type = PARAMETER_TYPES[name];
+  const type = OPTION_TYPES[name];
   if (!type) throw new ParameterError(`unknown parameter '${name}'`);
   switch (type) {
-    case 'int': {
+    case 'integer': {
       if (!/^[+-]?\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ParameterError(`invalid int value '${raw}' for ${name}`);
       return Number(raw);
     }
@@ -63,7 +41,7 @@ export function typedParameter(name: string, raw: string, previous: ParameterVal
       if (!FLOAT.test(raw) || !Number.isFinite(Number(raw))) throw new ParameterError(`invalid float value '${raw}' for ${name}`);
       return Number(raw);
     }
-    case 'bool': {
+    case 'boolean': {
       const value = BOOLEANS[raw];
       if (value === undefined) throw new ParameterError(`invalid bool value '${raw}' for ${name}`);
       return value;

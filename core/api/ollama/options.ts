@@ -3,31 +3,8 @@
 
 import type { ModelOptions } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
+import { OPTION_TYPES, type OptionType } from '../../models/option-types.js';
 import type { JsonObject } from './body.js';
-
-type OptionType = 'integer' | 'float32' | 'boolean' | 'array';
-
-const OPTION_TYPES: Record<string, OptionType> = {
-  num_keep: 'integer',
-  seed: 'integer',
-  num_predict: 'integer',
-  top_k: 'integer',
-  top_p: 'float32',
-  min_p: 'float32',
-  typical_p: 'float32',
-  repeat_last_n: 'integer',
-  temperature: 'float32',
-  repeat_penalty: 'float32',
-  presence_penalty: 'float32',
-  frequency_penalty: 'float32',
-  stop: 'array',
-  num_ctx: 'integer',
-  num_batch: 'integer',
-  num_gpu: 'integer',
-  main_gpu: 'integer',
-  use_mmap: 'boolean',
-  num_thread: 'integer',
-};
 
 function checked(key: string, type: OptionType, value: unknown): unknown {
   switch (type) {
@@ -35,13 +12,13 @@ function checked(key: string, type: OptionType, value: unknown): unknown {
       // JSON numbers arrive as float64 and Go truncates them into the int field.
       if (typeof value !== 'number' || !Number.isFinite(value)) break;
       return Math.trunc(value);
-    case 'float32':
+    case 'float':
       if (typeof value !== 'number' || !Number.isFinite(value)) break;
       return value;
     case 'boolean':
       if (typeof value !== 'boolean') break;
       return value;
-    case 'array':
+    case 'list':
       if (!Array.isArray(value)) break;
       if (value.some((item) => typeof item !== 'string')) throw badRequest(`option "${key}" must be of an array of strings`);
       return value;
