@@ -6,6 +6,9 @@ import { badRequest } from '../../errors.js';
 import { OPTION_TYPES, type OptionType } from '../../models/option-types.js';
 import type { JsonObject } from './body.js';
 
+/** Ollama words type errors with its Go field types. */
+const GO_TYPE_NAMES: Record<OptionType, string> = { integer: 'integer', float: 'float32', boolean: 'boolean', list: 'array' };
+
 function checked(key: string, type: OptionType, value: unknown): unknown {
   switch (type) {
     case 'integer':
@@ -23,7 +26,7 @@ function checked(key: string, type: OptionType, value: unknown): unknown {
       if (value.some((item) => typeof item !== 'string')) throw badRequest(`option "${key}" must be of an array of strings`);
       return value;
   }
-  throw badRequest(`option "${key}" must be of type ${type}`);
+  throw badRequest(`option "${key}" must be of type ${GO_TYPE_NAMES[type]}`);
 }
 
 /** The known options of `raw`, typed; nulls and unknown keys are dropped. */
