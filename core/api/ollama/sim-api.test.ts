@@ -11,39 +11,29 @@ const SHORT = { num_predict: 3 };
 t.test('generate streams NDJSON chunks and a final chunk with counts and durations', async (t) => {
   const { url } = await nodeFor(t, ENV);
   await createTiny(url, 'tiny');
-  const response = await post(url, '/api/generate', { model: 'tiny', prompt: 'hello there', options: SHORT });
-  t.equal(response.status, 200);
-  t.equal(response.headers.get('content-type'), 'application/x-ndjson');
-  const lines = await ndjson(response);
+  const lines = await ndjson(await post(url, '/api/generate', { model: 'tiny', prompt: 'hello there', options: SHORT }));
   t.equal(lines.length, 4);
   for (const line of lines.slice(0, -1)) {
     t.same(Object.keys(line), ['model', 'created_at', 'response', 'done']);
-    t.equal(line.model, 'tiny');
     t.match(line.created_at, RFC3339);
-    t.equal(line.done, false);
   }
   const last = lines.at(-1);
   t.same(Object.keys(last), [
     'model', 'created_at', 'response', 'done', 'done_reason', 'context',
     'total_duration', 'load_duration', 'prompt_eval_count', 'prompt_eval_duration', 'eval_count', 'eval_duration',
   ]);
-  t.equal(last.done, true);
   t.equal(last.done_reason, 'length');
   t.equal(last.response, '');
   t.equal(last.eval_count, 3);
   t.ok(last.total_duration >= last.load_duration);
-  t.ok(Number.isInteger(last.prompt_eval_duration));
   t.ok(Array.isArray(last.context) && last.context.length > 0);
 });
 
 t.test('generate without streaming returns the whole response in one object', async (t) => {
   const { url } = await nodeFor(t, ENV);
   await createTiny(url, 'tiny');
-  const response = await post(url, '/api/generate', { model: 'tiny:latest', prompt: 'hi', stream: false, options: SHORT });
-  t.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
-  const body: any = await response.json();
+  const { body } = await postJson(url, '/api/generate', { model: 'tiny:latest', prompt: 'hi', stream: false, options: SHORT });
   t.equal(body.model, 'tiny:latest');
-  t.equal(body.done, true);
   t.equal(body.response.split(' ').length, 3);
   t.equal(body.eval_count, 3);
 });
@@ -53,16 +43,12 @@ t.test('an empty prompt loads the model; keep_alive 0 unloads it', async (t) => 
   await createTiny(url, 'tiny');
   const loaded = await postJson(url, '/api/generate', { model: 'tiny' });
   t.same(Object.keys(loaded.body), ['model', 'created_at', 'response', 'done', 'done_reason']);
-  t.match(loaded.body, { model: 'tiny', response: '', done: true, done_reason: 'load' });
   const ps = await getJson(url, '/api/ps');
   t.equal(ps.models.length, 1);
   t.same(Object.keys(ps.models[0]), ['name', 'model', 'size', 'digest', 'details', 'expires_at', 'size_vram', 'context_length']);
-  t.equal(ps.models[0].name, 'tiny:latest');
-  t.match(ps.models[0].digest, /^[0-9a-f]{64}$/);
   t.match(ps.models[0].expires_at, RFC3339);
-  const unloaded = await postJson(url, '/api/generate', { model: 'tiny', keep_alive: 0 });
-  t.match(unloaded.body, { model: 'tiny', response: '', done: true, done_reason: 'unload' });
-  t.same((await getJson(url, '/api/ps')).models, []);
+  await postJson(url, '/api/generate', { model: 'tiny', keep_alive: 0 });
+  t.same((await getJson(url, '/api/ps')).models, [], 'unloaded at once');
 
   const chatLoad = await postJson(url, '/api/chat', { model: 'tiny', messages: [], keep_alive: '10m' });
   t.same(chatLoad.body.message, { role: 'assistant', content: '' });
@@ -84,7 +70,6 @@ t.test('chat streams assistant messages and ends with done_reason and metrics', 
   await createTiny(url, 'tiny');
   const response = await post(url, '/api/chat', { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], options: SHORT });
   const lines = await ndjson(response);
-  t.same(lines[0].message.role, 'assistant');
   t.same(Object.keys(lines[0]), ['model', 'created_at', 'message', 'done']);
   const last = lines.at(-1);
   t.same(Object.keys(last), [
@@ -94,7 +79,6 @@ t.test('chat streams assistant messages and ends with done_reason and metrics', 
   t.same(last.message, { role: 'assistant', content: '' });
 
   const whole = await postJson(url, '/api/chat', { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], stream: false, options: SHORT });
-  t.equal(whole.body.message.role, 'assistant');
   t.equal(whole.body.message.content, lines.slice(0, -1).map((line) => line.message.content).join(''));
 });
 
@@ -102,9 +86,7 @@ t.test('embed returns normalized vectors, cut to dimensions; embeddings answers 
   const { url } = await nodeFor(t, ENV);
   await createTiny(url, 'tiny');
   const embed = await postJson(url, '/api/embed', { model: 'tiny', input: ['one', 'two'] });
-  t.equal(embed.status, 200);
   t.same(Object.keys(embed.body), ['model', 'embeddings', 'total_duration', 'load_duration', 'prompt_eval_count']);
-  t.equal(embed.body.embeddings.length, 2);
   const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
   t.ok(Math.abs(norm(embed.body.embeddings[0]) - 1) < 1e-9);
   const cut = await postJson(url, '/api/embed', { model: 'tiny', input: 'one', dimensions: 8 });
@@ -128,12 +110,9 @@ t.test('tags, show, copy and delete', async (t) => {
   const [model] = tags.models;
   t.same(Object.keys(model), ['name', 'model', 'modified_at', 'size', 'digest', 'details']);
   t.equal(model.name, 'tiny:latest');
-  t.match(model.digest, /^[0-9a-f]{64}$/);
   t.same(model.details, { parent_model: '', format: 'gguf', family: 'llama', families: ['llama'], parameter_size: '116K', quantization_level: 'F32' });
-  t.equal((await fetch(`${url}/api/tags`, { method: 'HEAD' })).status, 200);
 
   const show = await postJson(url, '/api/show', { model: 'tiny' });
-  t.equal(show.status, 200);
   t.equal(show.body.license, 'MIT');
   t.equal(show.body.system, 'Be brief.');
   t.equal(show.body.template, '{{ .Prompt }}');
@@ -170,7 +149,6 @@ t.test('create streams Ollama status lines and builds on an existing model with 
   const { url } = await nodeFor(t, ENV);
   const digest = await createTiny(url, 'tiny', { template: '{{ .Prompt }}' });
   const response = await post(url, '/api/create', { model: 'tiny-sys', from: 'tiny', system: 'You are terse.', parameters: { num_ctx: 2048 } });
-  t.equal(response.headers.get('content-type'), 'application/x-ndjson');
   const statuses = (await ndjson(response)).map((line) => line.status);
   t.equal(statuses[0], `using existing layer ${digest}`);
   t.match(statuses[1], /^using existing layer sha256:/);
