@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BlobWriter, ModelStore } from '../../contracts/storage.js';
 import { badRequest, ProductError } from '../../errors.js';
-import type { ApiDeps } from '../deps.js';
 import { clientSignal } from '../client-abort.js';
+import type { ApiDeps } from '../deps.js';
 
 type DigestParams = { Params: { digest: string } };
 

@@ -3,10 +3,10 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ToolCall } from '../../contracts/engine.js';
+import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
-import { clientSignal } from '../client-abort.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
 import { parseFormat, parseMessages, parseTools, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';

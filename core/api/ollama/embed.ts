@@ -4,10 +4,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelOptions } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
+import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchOnce } from '../dispatch.js';
 import { requestFields } from './body.js';
-import { clientSignal } from '../client-abort.js';
 import { loadModel, resolveTarget, type Target } from './inference.js';
 import { keepAliveMs } from './keep-alive.js';
 import { parseOptions } from './options.js';
