@@ -2,6 +2,7 @@
 // generate, chat and embed on this node's GPUs or CPU, within the node's keep-alive and slot limits.
 
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence } from 'node-llama-cpp';
+import { linkSignals } from '../../core/abort.js';
 import type {
   Capability,
   ChatRequest,
@@ -18,6 +19,7 @@ import type {
 } from '../../core/contracts/engine.js';
 import type { NodeConfig } from '../../core/config/schema.js';
 import { ProductError } from '../../core/errors.js';
+import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import type { Logger } from '../../core/log.js';
 import { capabilitiesOf, ModelFiles } from './capabilities.js';
 import { chatFunctionsOf, chatHistoryOf } from './chat-history.js';
@@ -30,7 +32,6 @@ import { defaultThreads, estimateMemory, gpuList, gpuOption, modelCapacity } fro
 import { Residency, type Lease } from './residency.js';
 import { ResidentModel } from './resident-model.js';
 import { contextLengthOf, mergeOptions, samplingOf } from './sampling.js';
-import { linkSignals } from './signals.js';
 import { TemplateError } from './go-template.js';
 import { withToolCalls } from './tool-calls.js';
 import { renderChatPrompt, templateUses } from './template-prompt.js';
@@ -52,8 +53,7 @@ interface Running {
 
 export class LlamaCppEngine implements Engine {
   readonly name = 'llama-cpp';
-  private running: Running | undefined;
-  private starting: Promise<Running> | undefined;
+  private readonly lifecycle = new Lifecycle<Running>('llama-cpp engine');
   private readonly grammars = new Grammars();
   private readonly files = new ModelFiles();
 
@@ -63,19 +63,11 @@ export class LlamaCppEngine implements Engine {
   ) {}
 
   async start(): Promise<void> {
-    this.starting ??= this.open();
-    try {
-      this.running = await this.starting;
-    } catch (error) {
-      this.starting = undefined;
-      throw error;
-    }
+    await this.lifecycle.start(() => this.open());
   }
 
   async stop(): Promise<void> {
-    const running = await this.starting?.catch(() => undefined);
-    this.starting = undefined;
-    this.running = undefined;
+    const running = await this.lifecycle.stop();
     if (!running) return;
     running.stopping.abort(new ProductError('OD_ERR_INTERNAL', 'the engine is stopping'));
     await running.residency.close(STOP_GRACE_MS);
@@ -85,7 +77,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async *generate(request: GenerateRequest): AsyncGenerator<RunEvent> {
-    const { llama } = this.started();
+    const { llama } = this.lifecycle.started();
     if (request.images && request.images.length > 0) throw unsupported(request.model, 'images');
     if (!request.prompt && !request.suffix && !request.context?.length) {
       yield loadOnly(await this.load(request.model, request.keepAliveMs, request.signal));
@@ -126,7 +118,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async *chat(request: ChatRequest): AsyncGenerator<RunEvent> {
-    const { llama } = this.started();
+    const { llama } = this.lifecycle.started();
     const spec = request.model;
     if (request.messages.some((m) => m.images && m.images.length > 0)) throw unsupported(spec, 'images');
     if (request.messages.length === 0) {
@@ -174,7 +166,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
-    this.started();
+    this.lifecycle.started();
     if (!(await this.capabilities(request.model)).includes('embedding')) throw unsupported(request.model, 'embedding');
     const options = mergeOptions(request.model.parameters, request.options);
     const { signal, unlink } = this.requestSignal(request.signal);
@@ -192,19 +184,19 @@ export class LlamaCppEngine implements Engine {
   }
 
   async load(model: ModelSpec, keepAliveMs: number, signal: AbortSignal): Promise<number> {
-    this.started();
+    this.lifecycle.started();
     const lease = await this.lease(model, model.parameters, keepAliveMs, signal);
     await lease.release();
     return lease.loadDuration;
   }
 
   async unload(name: string, signal?: AbortSignal): Promise<void> {
-    await this.running?.residency.unload(name, signal);
+    await this.lifecycle.current?.residency.unload(name, signal);
   }
 
   loaded(): LoadedModel[] {
-    if (!this.running) return [];
-    return [...this.running.residency.residents()].map(({ resident, activeRequests, expiresAt }) => {
+    if (!this.lifecycle.current) return [];
+    return [...this.lifecycle.current.residency.residents()].map(({ resident, activeRequests, expiresAt }) => {
       const { size, vram } = resident.memory();
       return {
         name: resident.spec.name,
@@ -225,7 +217,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate> {
-    const { llama } = this.started();
+    const { llama } = this.lifecycle.started();
     const merged = mergeOptions(model.parameters, options);
     return estimateMemory(llama, await this.files.info(model.modelPath), {
       contextLength: contextLengthOf(merged, this.settings.llama_cpp.num_ctx),
@@ -235,7 +227,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async gpus(): Promise<GpuInfo[]> {
-    return gpuList(this.started().llama);
+    return gpuList(this.lifecycle.started().llama);
   }
 
   /**
@@ -283,18 +275,14 @@ export class LlamaCppEngine implements Engine {
     return { llama, residency, stopping: new AbortController() };
   }
 
-  private started(): Running {
-    if (!this.running) throw new ProductError('OD_ERR_INTERNAL', 'the llama-cpp engine is not started');
-    return this.running;
-  }
 
   /** The request's signal, also aborted when the engine stops. */
   private requestSignal(signal: AbortSignal) {
-    return linkSignals(signal, this.started().stopping.signal);
+    return linkSignals(signal, this.lifecycle.started().stopping.signal);
   }
 
   private lease(spec: ModelSpec, options: ModelOptions, keepAliveMs: number, signal: AbortSignal): Promise<Lease<ResidentModel>> {
-    const { llama, residency } = this.started();
+    const { llama, residency } = this.lifecycle.started();
     const contextLength = contextLengthOf(options, this.settings.llama_cpp.num_ctx);
     const settings = {
       contextLength,

@@ -2,7 +2,7 @@
 // mid-stream and connections nothing answers, each as a ProductError that names the daemon's URL.
 
 import { ProductError, type ErrorCode } from '../../core/errors.js';
-import { abortError } from './abort.js';
+import { abortError } from '../../core/abort.js';
 import { NdjsonError } from './ndjson.js';
 
 /** Socket errors meaning no daemon listens or it cannot be reached at all. */

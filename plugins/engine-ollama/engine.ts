@@ -17,8 +17,9 @@ import type {
   RunEvent,
 } from '../../core/contracts/engine.js';
 import { ProductError } from '../../core/errors.js';
+import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import type { Logger } from '../../core/log.js';
-import { abortError, linkSignals, withTimeout } from './abort.js';
+import { abortError, linkSignals, withTimeout } from '../../core/abort.js';
 import { DaemonClient } from './client.js';
 import { UnreachableError } from './daemon-errors.js';
 import { DaemonModels } from './ensure-model.js';
@@ -56,8 +57,7 @@ const nanosSince = (start: bigint) => Number(process.hrtime.bigint() - start);
 
 export class OllamaEngine implements Engine {
   readonly name = 'ollama';
-  private running: Running | undefined;
-  private starting: Promise<Running> | undefined;
+  private readonly lifecycle = new Lifecycle<Running>('ollama engine');
 
   constructor(
     private readonly settings: OllamaSettings,
@@ -65,19 +65,11 @@ export class OllamaEngine implements Engine {
   ) {}
 
   async start(signal?: AbortSignal): Promise<void> {
-    this.starting ??= this.open(signal);
-    try {
-      this.running = await this.starting;
-    } catch (error) {
-      this.starting = undefined;
-      throw error;
-    }
+    await this.lifecycle.start(() => this.open(signal));
   }
 
   async stop(): Promise<void> {
-    const running = await this.starting?.catch(() => undefined);
-    this.starting = undefined;
-    this.running = undefined;
+    const running = await this.lifecycle.stop();
     if (!running) return;
     running.stopping.abort(new ProductError('OD_ERR_INTERNAL', 'the ollama engine is stopping'));
     running.loaded.close();
@@ -94,7 +86,7 @@ export class OllamaEngine implements Engine {
   }
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
-    const running = this.started();
+    const running = this.lifecycle.started();
     const answer = await this.call(running, request.model, request.signal, (signal) =>
       running.client.json<Json>('POST', '/api/embed', signal, embedBody(request)),
     );
@@ -104,7 +96,7 @@ export class OllamaEngine implements Engine {
 
   /** Ollama loads on an empty prompt and reports no load time for it: the time is measured here. */
   async load(model: ModelSpec, keepAliveMs: number, signal: AbortSignal): Promise<number> {
-    const running = this.started();
+    const running = this.lifecycle.started();
     const { answer, nanos } = await this.call(running, model, signal, async (signal) => {
       const started = process.hrtime.bigint();
       const answer = await running.client.json<Json>('POST', '/api/generate', signal, loadBody(model.name, keepAliveMs));
@@ -116,7 +108,7 @@ export class OllamaEngine implements Engine {
   }
 
   async unload(name: string, signal: AbortSignal = new AbortController().signal): Promise<void> {
-    const running = this.running;
+    const running = this.lifecycle.current;
     if (!running) return;
     const linked = linkSignals(signal, running.stopping.signal);
     try {
@@ -137,17 +129,17 @@ export class OllamaEngine implements Engine {
   }
 
   loaded(): LoadedModel[] {
-    return this.running?.loaded.list() ?? [];
+    return this.lifecycle.current?.loaded.list() ?? [];
   }
 
   async capabilities(model: ModelSpec): Promise<Capability[]> {
-    const running = this.started();
+    const running = this.lifecycle.started();
     return capabilitiesOf(await running.models.show(model, running.stopping.signal));
   }
 
   /** The model's files plus the KV cache its metadata implies; all of it in VRAM once the daemon shows it uses a GPU. */
   async estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate> {
-    const running = this.started();
+    const running = this.lifecycle.started();
     const show = await running.models.show(model, running.stopping.signal);
     const extraFiles = [...model.adapterPaths, ...(model.projectorPath ? [model.projectorPath] : [])];
     const extraBytes = (await Promise.all(extraFiles.map(async (path) => (await stat(path)).size))).reduce((a, b) => a + b, 0);
@@ -165,7 +157,7 @@ export class OllamaEngine implements Engine {
    * daemon holding VRAM shows as one device with at least that much memory, none known to be free.
    */
   async gpus(): Promise<GpuInfo[]> {
-    const used = this.started().loaded.vramInUse();
+    const used = this.lifecycle.started().loaded.vramInUse();
     if (used === 0) return [];
     return [{ id: 'ollama', name: `GPUs of the Ollama daemon at ${this.settings.url}`, backend: 'ollama', vramTotal: used, vramFree: 0 }];
   }
@@ -194,10 +186,6 @@ export class OllamaEngine implements Engine {
     return { client, models, loaded, stopping };
   }
 
-  private started(): Running {
-    if (!this.running) throw new ProductError('OD_ERR_INTERNAL', 'the ollama engine is not started');
-    return this.running;
-  }
 
   /** A generate or chat stream: the model ensured first, its chunks mapped to events up to the done event. */
   private async *run(
@@ -206,7 +194,7 @@ export class OllamaEngine implements Engine {
     body: Json,
     eventsOf: (chunk: Json) => RunEvent[],
   ): AsyncGenerator<RunEvent> {
-    const running = this.started();
+    const running = this.lifecycle.started();
     const name = request.model.name;
     const { signal, unlink } = linkSignals(request.signal, running.stopping.signal);
     running.loaded.begin(name);

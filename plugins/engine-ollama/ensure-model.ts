@@ -4,7 +4,7 @@
 import type { ModelSpec } from '../../core/contracts/engine.js';
 import { ProductError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { unlessAborted } from './abort.js';
+import { unlessAborted } from '../../core/abort.js';
 import type { DaemonClient } from './client.js';
 import { FileDigests } from './file-digest.js';
 import { createBody, modelKey } from './mapping.js';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { abortError } from './abort.js';
+import { abortError } from '../../core/abort.js';
 
 /** A store blob's file name, `sha256-<hex>`; the store checked the digest when it wrote the file. */
 const BLOB_NAME = /^sha256-([0-9a-f]{64})$/;

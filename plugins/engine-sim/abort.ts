@@ -1,11 +1,8 @@
 // Abortable waiting on the wall clock. Every wait of the simulator goes through here, so an aborted
-// request or a stopping engine always surfaces as one kind of error: an AbortError.
+// request or a stopping engine always surfaces as an AbortError.
 
 import { setTimeout as delay } from 'node:timers/promises';
-
-export function abortError(signal: AbortSignal): DOMException {
-  return new DOMException('the operation was aborted', { name: 'AbortError', cause: signal.reason });
-}
+import { abortError } from '../../core/abort.js';
 
 /**
  * Resolves at `deadline` (a `performance.now()` time). Pacing against deadlines instead of chaining
@@ -21,14 +18,4 @@ export async function sleepUntil(deadline: number, signal: AbortSignal): Promise
       throw signal.aborted ? abortError(signal) : error;
     }
   }
-}
-
-/** `promise`'s outcome, or an AbortError as soon as `signal` aborts. */
-export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

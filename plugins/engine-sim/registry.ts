@@ -3,7 +3,8 @@
 
 import type { LoadedModel, MemoryEstimate, ModelSpec } from '../../core/contracts/engine.js';
 import type { Logger } from '../../core/log.js';
-import { abortError, sleepUntil, unlessAborted } from './abort.js';
+import { abortError, unlessAborted } from '../../core/abort.js';
+import { sleepUntil } from './abort.js';
 import type { GpuInventory } from './gpus.js';
 import type { SimOptions } from './options.js';
 import { PromptCache } from './prompt-cache.js';

@@ -1,7 +1,7 @@
 // A loaded model's parallel slots (num_parallel). A request beyond them waits, in arrival order,
 // until a slot frees; a waiter whose signal aborts leaves the line.
 
-import { abortError } from './abort.js';
+import { abortError } from '../../core/abort.js';
 
 interface Waiter {
   grant(): void;

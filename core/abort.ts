@@ -1,5 +1,5 @@
-// Signals for the ollama engine: a request's signal joined to the engine's stop signal, and the one
-// error every cancelled call surfaces as, an AbortError.
+// Cancellation helpers every plugin shares: the one error a cancelled call surfaces as (an
+// AbortError), signals joined without leaking listeners, timeouts and abortable waits.
 
 export function abortError(signal: AbortSignal): DOMException {
   return new DOMException('the operation was aborted', { name: 'AbortError', cause: signal.reason });
@@ -7,7 +7,7 @@ export function abortError(signal: AbortSignal): DOMException {
 
 /**
  * One signal that fires when any of `signals` does; `unlink` removes the listeners. AbortSignal.any
- * would leave a listener on the engine's long-lived stop signal for every request.
+ * would leave a listener on a plugin's long-lived stop signal for every request.
  */
 export function linkSignals(...signals: AbortSignal[]): { signal: AbortSignal; unlink(): void } {
   const controller = new AbortController();
