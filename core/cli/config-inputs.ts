@@ -47,3 +47,13 @@ export function reportFatal(error: unknown): void {
     process.exitCode = 1;
   }
 }
+
+/** The config, or undefined once the problem is reported and the exit status set. */
+export function configOrReport(flags: ConfigFlags): LoadedConfig | undefined {
+  try {
+    return configFromFlags(flags);
+  } catch (error) {
+    reportFatal(error);
+    return undefined;
+  }
+}

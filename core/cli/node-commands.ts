@@ -2,12 +2,12 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { configValue, type LoadedConfig } from '../config/load.js';
+import { configValue } from '../config/load.js';
 import { OllamaDistributedNode } from '../node/node.js';
 import { resolveNodePlugins } from '../node/plugins.js';
 import { runningPid } from '../node/data-dir.js';
 import { API_ROUTES } from '../api/routes.js';
-import { configFromFlags, reportFatal, type ConfigFlags } from './config-inputs.js';
+import { configFromFlags, configOrReport, reportFatal, type ConfigFlags } from './config-inputs.js';
 
 export async function startCommand(flags: ConfigFlags): Promise<void> {
   let node: OllamaDistributedNode;
@@ -41,12 +41,8 @@ export async function startCommand(flags: ConfigFlags): Promise<void> {
 }
 
 export async function stopCommand(flags: ConfigFlags & { timeout?: string }): Promise<void> {
-  let loaded: LoadedConfig;
-  try {
-    loaded = configFromFlags(flags);
-  } catch (error) {
-    return reportFatal(error);
-  }
+  const loaded = configOrReport(flags);
+  if (!loaded) return;
   const dataDir = loaded.config.storage.data_dir;
   const pid = runningPid(dataDir);
   if (pid === undefined) {
@@ -66,12 +62,8 @@ export async function stopCommand(flags: ConfigFlags & { timeout?: string }): Pr
 }
 
 export async function statusCommand(flags: ConfigFlags & { json?: boolean }): Promise<void> {
-  let loaded: LoadedConfig;
-  try {
-    loaded = configFromFlags(flags);
-  } catch (error) {
-    return reportFatal(error);
-  }
+  const loaded = configOrReport(flags);
+  if (!loaded) return;
   const { config } = loaded;
   const scheme = config.security.tls.enabled ? 'https' : 'http';
   const url = `${scheme}://${config.api.listen.replace(/^(0\.0\.0\.0|\[::\]|):/, '127.0.0.1:')}/api/v1/health`;
@@ -92,12 +84,8 @@ export async function statusCommand(flags: ConfigFlags & { json?: boolean }): Pr
 }
 
 export function configPrintCommand(flags: ConfigFlags & { json?: boolean }): void {
-  let loaded: LoadedConfig;
-  try {
-    loaded = configFromFlags(flags);
-  } catch (error) {
-    return reportFatal(error);
-  }
+  const loaded = configOrReport(flags);
+  if (!loaded) return;
   const rows = [...loaded.settings].map(([path, setting]) => {
     const value = configValue(loaded.config, path);
     const shown = setting.secret && value ? '<redacted>' : setting.format ? setting.format(value as never) : value;
