@@ -11,7 +11,7 @@ import type { NodeConfig } from '../config/schema.js';
 import { isLoopbackHost, splitHostPort } from '../config/values.js';
 import { ApiServer, type RouteModule } from '../api/server.js';
 import { Kernel, type Unit } from '../kernel/kernel.js';
-import { Scheduler } from '../scheduler/scheduler.js';
+import { Scheduler, type CandidateSource } from '../scheduler/scheduler.js';
 import { createLogger } from '../log.js';
 import { claimDataDir } from './data-dir.js';
 import type { ConfiguredPlugin } from './plugins.js';
@@ -30,8 +30,8 @@ function pluginUnit(plugin: ConfiguredPlugin): Unit {
 }
 
 /** This node as the only candidate, with the load its engine reports. */
-function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): () => Candidate[] {
-  return () => {
+function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): CandidateSource {
+  return (request) => {
     const loaded = engine.loaded();
     const active = loaded.reduce((sum, model) => sum + model.activeRequests, 0);
     return [
@@ -39,7 +39,7 @@ function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): ()
         nodeId,
         apiUrl: `http://${config.api.listen}`,
         local: true,
-        modelLoaded: loaded.length > 0,
+        modelLoaded: loaded.some((model) => model.name === request.model),
         load: { activeRequests: active, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
         labels: {},
       },
