@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { Authenticator } from '../contracts/auth.js';
-import type { Balancer, Candidate } from '../contracts/balancer.js';
+import type { Balancer } from '../contracts/balancer.js';
 import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
 import type { LoadedConfig } from '../config/load.js';
