@@ -2,7 +2,7 @@
 // generate, chat and embed on this node's GPUs or CPU, within the node's keep-alive and slot limits.
 
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence } from 'node-llama-cpp';
-import { linkSignals } from '../../core/abort.js';
+import { abortError, linkSignals } from '../../core/abort.js';
 import type {
   Capability,
   ChatRequest,
@@ -246,7 +246,11 @@ export class LlamaCppEngine implements Engine {
       let slot: LlamaContextSequence | undefined;
       try {
         const takeSlot: TakeSlot = async (score) => (slot = await lease.resident.slots.take(signal, score));
-        yield* body(lease.resident, takeSlot, signal, lease.loadDuration);
+        for await (const event of body(lease.resident, takeSlot, signal, lease.loadDuration)) {
+          // The model may finish a step after the caller aborted; nothing is delivered past an abort.
+          if (signal.aborted) throw abortError(signal);
+          yield event;
+        }
       } finally {
         if (slot) lease.resident.slots.give(slot);
         await lease.release();
@@ -274,7 +278,6 @@ export class LlamaCppEngine implements Engine {
     });
     return { llama, residency, stopping: new AbortController() };
   }
-
 
   /** The request's signal, also aborted when the engine stops. */
   private requestSignal(signal: AbortSignal) {
