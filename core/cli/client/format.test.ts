@@ -24,13 +24,16 @@ t.test('OLLAMA_HOST forms', async (t) => {
 });
 
 t.test('sizes, counts and durations', async (t) => {
-  t.equal(humanBytes(0), '0 B');
-  t.equal(humanBytes(999), '999 B');
-  t.equal(humanBytes(1000), '1 KB');
-  t.equal(humanBytes(470_123), '470 KB');
-  t.equal(humanBytes(4_661_224_676), '4.7 GB');
-  t.equal(humanBytes(2_000_000_000), '2 GB');
-  t.equal(humanBytes(1_234_567_890_123), '1.2 TB');
+  // Ollama's format/bytes_test.go TestHumanBytes: the CLI's tables and its progress bars share it.
+  const sizes: [number, string][] = [
+    [0, '0 B'], [1, '1 B'], [999, '999 B'],
+    [1000, '1 KB'], [1500, '1.5 KB'], [999_999, '999 KB'],
+    [1_000_000, '1 MB'], [1_500_000, '1.5 MB'], [999_999_999, '999 MB'],
+    [1_000_000_000, '1 GB'], [1_500_000_000, '1.5 GB'], [999_999_999_999, '999 GB'],
+    [1_000_000_000_000, '1 TB'], [1_500_000_000_000, '1.5 TB'], [1_999_999_999_999, '2.0 TB'],
+    [1234, '1.2 KB'], [1_234_567, '1.2 MB'], [1_234_567_890, '1.2 GB'],
+  ];
+  for (const [bytes, text] of sizes) t.equal(humanBytes(bytes), text, String(bytes));
   t.equal(humanNumber(8_030_261_248), '8.0B');
   t.equal(humanNumber(7_000_000_000), '7B');
   t.equal(humanNumber(124_440_000), '124.44M');

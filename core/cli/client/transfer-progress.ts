@@ -2,6 +2,7 @@
 // with size, speed and time left (cli-progress MultiBar on a terminal, plain lines otherwise).
 
 import { MultiBar, type Options, type Params } from 'cli-progress';
+import { humanBytes } from './format.js';
 
 export interface TransferEvent {
   status: string;
@@ -14,19 +15,6 @@ export interface ProgressView {
   update(event: TransferEvent): void;
   /** Final redraw; leaves every line on screen. */
   stop(): void;
-}
-
-/** Ollama's format.HumanBytes: decimal units, one decimal below 10. */
-export function humanBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  if (unit === 0) return `${bytes} B`;
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /** `40s`, `3m12s`, `1h4m`: as short as Ollama's bar shows it. */

@@ -3,13 +3,9 @@
 
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { createProgressView, humanBytes, humanDuration, layerLine, RateMeter } from './transfer-progress.js';
+import { createProgressView, humanDuration, layerLine, RateMeter } from './transfer-progress.js';
 
-t.test('sizes and durations read like ollama prints them', async (t) => {
-  t.equal(humanBytes(59), '59 B');
-  t.equal(humanBytes(7_000), '7.0 KB');
-  t.equal(humanBytes(470_123), '470 KB');
-  t.equal(humanBytes(3_826_831_104), '3.8 GB');
+t.test('durations read like ollama prints them', async (t) => {
   t.equal(humanDuration(40.4), '40s');
   t.equal(humanDuration(192), '3m12s');
   t.equal(humanDuration(3840), '1h4m');
@@ -58,7 +54,7 @@ t.test('without a terminal, each status and each finished layer is one line', as
     text,
     [
       'pulling manifest',
-      'pulling 0123456789ab... 100% ▕██████████████████████████████▏ 2.0 MB',
+      'pulling 0123456789ab... 100% ▕██████████████████████████████▏ 2 MB',
       'verifying sha256 digest',
       'writing manifest',
       'success',
