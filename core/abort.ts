@@ -46,3 +46,11 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Prom
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+/** `events` as they come until `signal` aborts: what a run produces after an abort never reaches the caller. */
+export async function* untilAborted<T>(events: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  for await (const event of events) {
+    if (signal.aborted) throw abortError(signal);
+    yield event;
+  }
+}

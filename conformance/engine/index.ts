@@ -152,11 +152,8 @@ export function engineConformance<C extends EngineUnderTest>(t: Test, hooks: Eng
     checkRun(t, await collect(engine.generate(generateRequest(model, { options: { num_predict: 2 } }))));
   });
 
-  check('aborting mid-stream ends it promptly with an AbortError and frees the model', async (t, context) => {
-    if (!longStreams(context)) return skip(t, shortModelReason);
-    const { engine, model } = context;
-    const controller = new AbortController();
-    const request = generateRequest(model, { options: { num_predict: 100_000 }, signal: controller.signal });
+  /** Runs `request`, aborting it as its first token arrives; returns what arrived and how it ended. */
+  async function abortAtFirstToken(engine: Engine, request: GenerateRequest, controller: AbortController) {
     const events: RunEvent[] = [];
     let abortedAt = 0;
     const error = await (async () => {
@@ -168,10 +165,32 @@ export function engineConformance<C extends EngineUnderTest>(t: Test, hooks: Eng
         }
       }
     })().catch((error: unknown) => error);
-    t.equal((error as Error | undefined)?.name, 'AbortError', 'the stream fails with an AbortError');
-    t.ok(performance.now() - abortedAt < ABORT_GRACE_MS, `the stream ended within ${ABORT_GRACE_MS} ms of the abort`);
+    return { events, error: error as Error | undefined, abortedAt };
+  }
+
+  function checkAborted(t: Test, { events, error }: { events: RunEvent[]; error: Error | undefined }): void {
+    t.equal(error?.name, 'AbortError', 'the stream fails with an AbortError');
     t.notOk(events.some(isDone), 'no done event after an abort');
+    t.equal(events.filter((event) => event.type === 'token').length, 1, 'no token after the abort');
+  }
+
+  check('aborting mid-stream ends it promptly with an AbortError and frees the model', async (t, context) => {
+    if (!longStreams(context)) return skip(t, shortModelReason);
+    const { engine, model } = context;
+    const controller = new AbortController();
+    const request = generateRequest(model, { options: { num_predict: 100_000 }, signal: controller.signal });
+    const aborted = await abortAtFirstToken(engine, request, controller);
+    checkAborted(t, aborted);
+    t.ok(performance.now() - aborted.abortedAt < ABORT_GRACE_MS, `the stream ended within ${ABORT_GRACE_MS} ms of the abort`);
     checkRun(t, await collect(engine.generate(generateRequest(model, { options: { num_predict: 2 } }))));
+  });
+
+  check('an abort on the last token the run would write delivers nothing more', async (t, { engine, model }) => {
+    // The run reaches num_predict on the very step the caller aborts: what it would flush then
+    // (held text, the done event) must not reach the caller.
+    const controller = new AbortController();
+    const request = generateRequest(model, { options: { num_predict: 1 }, signal: controller.signal });
+    checkAborted(t, await abortAtFirstToken(engine, request, controller));
   });
 
   check('embed returns one finite vector per input, all of one length', async (t, { engine, model }) => {

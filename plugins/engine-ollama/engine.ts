@@ -19,7 +19,7 @@ import type {
 import { ProductError } from '../../core/errors.js';
 import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import type { Logger } from '../../core/log.js';
-import { abortError, linkSignals, withTimeout } from '../../core/abort.js';
+import { abortError, linkSignals, untilAborted, withTimeout } from '../../core/abort.js';
 import { DaemonClient } from './client.js';
 import { UnreachableError } from './daemon-errors.js';
 import { DaemonModels } from './ensure-model.js';
@@ -78,11 +78,11 @@ export class OllamaEngine implements Engine {
   }
 
   generate(request: GenerateRequest): AsyncGenerator<RunEvent> {
-    return this.run(request, '/api/generate', generateBody(request), generateEvents);
+    return untilAborted(this.run(request, '/api/generate', generateBody(request), generateEvents), request.signal);
   }
 
   chat(request: ChatRequest): AsyncGenerator<RunEvent> {
-    return this.run(request, '/api/chat', chatBody(request), chatEvents);
+    return untilAborted(this.run(request, '/api/chat', chatBody(request), chatEvents), request.signal);
   }
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {

@@ -16,6 +16,7 @@ import type {
   RunEvent,
   RunStats,
 } from '../../core/contracts/engine.js';
+import { untilAborted } from '../../core/abort.js';
 import { badRequest, ProductError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleepUntil } from './abort.js';
@@ -90,11 +91,11 @@ export class SimEngine implements Engine {
   }
 
   generate(request: GenerateRequest): AsyncIterable<RunEvent> {
-    return this.run(request, generateNeeds(request), generatePrompt(request), true);
+    return untilAborted(this.run(request, generateNeeds(request), generatePrompt(request), true), request.signal);
   }
 
   chat(request: ChatRequest): AsyncIterable<RunEvent> {
-    return this.run(request, chatNeeds(request), chatPrompt(request), false);
+    return untilAborted(this.run(request, chatNeeds(request), chatPrompt(request), false), request.signal);
   }
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
