@@ -9,6 +9,7 @@ import type { Startable } from '../contracts/plugin.js';
 import { splitHostPort } from '../config/values.js';
 import { ProductError } from '../errors.js';
 import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
+import { browserGuard } from './browser-guard-hook.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
 import { systemRoutes } from './system-routes.js';
@@ -95,6 +96,8 @@ export class ApiServer implements Startable {
         if (this.inFlight === 0) this.drained?.();
       });
     });
+    // Before auth and before the body is read: a foreign page's "simple" POST must reach no handler.
+    app.addHook('onRequest', browserGuard(app, config.api.origins));
     app.addHook('onRequest', async (request) => {
       const permission = request.routeOptions.config.permission ?? 'admin';
       if (permission === 'public') return;

@@ -3,6 +3,7 @@
 
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
+import { originProblem } from '../api/browser-guard.js';
 import { PERMISSIONS } from '../contracts/auth.js';
 import { durationSetting, setting, type ConfigOf, type SchemaTree } from './setting.js';
 import {
@@ -35,6 +36,14 @@ function parseRoles(raw: unknown): RoleConfig[] {
     const permissions = parseList(role.permissions ?? [], (p) => parseEnum(p, ['*', ...PERMISSIONS]));
     return { name: role.name, permissions };
   });
+}
+
+/** A browser origin as gin-contrib/cors takes it, refused at load where Ollama would fail to start. */
+function parseOrigin(raw: unknown): string {
+  const origin = parseString(raw, false).trim();
+  const problem = originProblem(origin);
+  if (problem) throw new ConfigValueError(`origins such as https://app.example.com or http://*.example.com (${problem})`);
+  return origin;
 }
 
 /** A plugin is chosen by a built-in name, a file path (./my-plugin.js) or an installed npm package. */
@@ -77,6 +86,11 @@ export const schema = {
       default: 33_554_432,
       env: ['OLLAMA_API_MAX_BODY_SIZE'],
       why: 'Largest JSON request body accepted (413 above it); blob uploads stream and are not bound by it.',
+    }),
+    origins: setting((raw) => parseList(raw, parseOrigin), {
+      default: [],
+      env: ['OLLAMA_ORIGINS'],
+      why: "Web origins allowed to call the API besides Ollama's own (localhost, 127.0.0.1, 0.0.0.0, app://, file://...); * allows any.",
     }),
   },
   p2p: {
