@@ -20,7 +20,7 @@ function expiresAt(model: LoadedModel): Date {
 }
 
 export function modelRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/api/tags', { config: { permission: 'read' } }, async () => {
+  app.get('/api/tags', { config: { permission: 'read' }, exposeHeadRoute: true }, async () => {
     const stored = await deps.store.listModels();
     stored.sort((a, b) => b.modifiedAt.getTime() - a.modifiedAt.getTime());
     const models = await Promise.all(
