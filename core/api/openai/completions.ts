@@ -3,8 +3,9 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { RunEvent, RunStats } from '../../contracts/engine.js';
-import { resolveModelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
+import { MODEL_WORDING } from '../ollama/model-ref.js';
+import { resolveTarget } from '../ollama/inference.js';
 import { dispatchStream } from '../dispatch.js';
 import { completionOptions, completionPrompt, includeUsage, optionalString, requestBody, streamRequested } from './request.js';
 import { completion, completionUsageChunk, envelope, finishReason, usageOf, type Usage } from './response.js';
@@ -20,7 +21,7 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
-    const model = await resolveModelSpec(deps.store, body.model, signal);
+    const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.generate);
     const events = dispatchStream(deps.scheduler, { model: model.name, kind: 'generate' }, () =>
       deps.engine.generate({
         model,
