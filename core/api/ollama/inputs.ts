@@ -58,8 +58,8 @@ export function parseMessages(fields: Fields): ChatMessage[] {
     const toolCalls = parseToolCalls(message);
     const toolName = message.string('tool_name');
     return {
-      // Ollama passes any role through to the template; the engine decides what it means.
-      role: (message.string('role') ?? '') as ChatMessage['role'],
+      // Ollama lowercases the role as it decodes a message, then passes any role through.
+      role: (message.string('role') ?? '').toLowerCase() as ChatMessage['role'],
       content: message.string('content') ?? '',
       ...(images?.length ? { images } : {}),
       ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
