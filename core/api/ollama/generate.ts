@@ -9,7 +9,7 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseTopLogprobs, parseImages, wantsThinking } from './inputs.js';
+import { parseFormat, parseImages, parseTopLogprobs, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { MODEL_WORDING } from './model-ref.js';
 import { parseOptions } from './options.js';

@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { resolveTarget } from '../ollama/inference.js';
 import { dispatchStream } from '../dispatch.js';
-import { chatMessages, chatOptions, chatTools, includeUsage, optionalString, requestBody, responseFormat, streamRequested } from './request.js';
+import { chatMessages, chatOptions, chatTools, checkTopLogprobs, includeUsage, optionalInteger, optionalString, requestBody, responseFormat, streamRequested } from './request.js';
 import {
   chatChunk,
   chatCompletion,
@@ -26,6 +26,7 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/chat/completions', { config: { permission: 'inference' } }, async (request, reply) => {
     const body = requestBody(request.body);
     const messages = chatMessages(body);
+    checkTopLogprobs(optionalInteger(body, 'top_logprobs'));
     const options = chatOptions(body);
     const format = responseFormat(body);
     const tools = chatTools(body);

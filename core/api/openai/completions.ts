@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { resolveTarget } from '../ollama/inference.js';
 import { dispatchStream } from '../dispatch.js';
-import { completionOptions, completionPrompt, includeUsage, optionalString, requestBody, streamRequested } from './request.js';
+import { checkTopLogprobs, completionOptions, completionPrompt, includeUsage, optionalInteger, optionalString, requestBody, streamRequested } from './request.js';
 import { completion, completionUsageChunk, envelope, finishReason, usageOf, type Usage } from './response.js';
 import { clientSignal } from '../client-abort.js';
 import { streamEvents } from './run.js';
@@ -18,6 +18,9 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const prompt = completionPrompt(body);
     const suffix = optionalString(body, 'suffix');
     const options = completionOptions(body);
+    // A completion's `logprobs` is the number of alternatives; Ollama passes on only a positive one.
+    const logprobs = optionalInteger(body, 'logprobs');
+    checkTopLogprobs(logprobs !== undefined && logprobs > 0 ? logprobs : undefined);
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);

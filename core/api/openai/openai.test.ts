@@ -213,6 +213,8 @@ t.test('errors take OpenAI shape with Ollama wording', async (t) => {
     ['/v1/embeddings', { model: 'nope', input: 'x' }, 404, 'model "nope" not found, try pulling it first'],
     ['/v1/embeddings', { input: 'x' }, 404, "model '' not found"],
     ['/v1/completions', { prompt: 'x' }, 404, "model '' not found"],
+    ['/v1/chat/completions', { model: 'nope', messages: [{ role: 'user', content: 'x' }], top_logprobs: 21 }, 400, 'top_logprobs must be between 0 and 20'],
+    ['/v1/completions', { model: 'nope', prompt: 'x', logprobs: 21 }, 400, 'top_logprobs must be between 0 and 20'],
     ['/v1/completions', { model: 'nope', prompt: 'x' }, 404, "model 'nope' not found"],
   ];
   for (const [path, body, status, message] of cases) {

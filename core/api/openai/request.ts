@@ -42,6 +42,11 @@ export function streamRequested(body: Body): boolean {
   return optional(body, 'stream', 'a boolean', isBoolean) ?? false;
 }
 
+/** Ollama's chat and generate handlers refuse a top_logprobs outside 0..20 before anything else. */
+export function checkTopLogprobs(top: number | undefined): void {
+  if (top !== undefined && (top < 0 || top > 20)) throw badRequest('top_logprobs must be between 0 and 20');
+}
+
 export function includeUsage(body: Body): boolean {
   const options = optional(body, 'stream_options', 'an object', isObject);
   return options ? (optional(options, 'include_usage', 'a boolean', isBoolean) ?? false) : false;
