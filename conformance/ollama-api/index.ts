@@ -8,8 +8,10 @@
 //
 // The checks are about the protocol as Ollama's docs/api.md describes it (fields and their types,
 // status codes, stream framing), never about a model's text. Servers add fields across versions, so
-// the checks name the fields a client relies on and allow others. The suite creates, copies and
-// deletes only names of its own, `od-conformance-<random>-*`.
+// the checks name the fields a client relies on and allow others. Exact-behaviour checks, derived
+// from Ollama's server code and tests, live beside this file: versions-and-errors.ts (router
+// answers, handler errors) and responses-and-messages.ts. The suite creates, copies and deletes
+// only names of its own, `od-conformance-<random>-*`.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Ollama } from 'ollama';
