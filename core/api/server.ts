@@ -13,6 +13,7 @@ import { browserGuard } from './browser-guard-hook.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
 import { systemRoutes } from './system-routes.js';
+import { answerUnmatched } from './unmatched.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -82,13 +83,15 @@ export class ApiServer implements Startable {
       bodyLimit: config.api.max_body_size,
       requestTimeout: config.api.timeout,
       forceCloseConnections: 'idle',
+      // Ollama answers HEAD only where it registers it; elsewhere HEAD is a wrong method (405).
+      exposeHeadRoutes: false,
       return503OnClosing: true,
       ...(tls.enabled ? { https: { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } } : {}),
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
-    app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: '404 page not found' }));
+    answerUnmatched(app);
     app.addHook('onRequest', async (_request, reply) => {
       this.inFlight += 1;
       reply.raw.once('close', () => {
@@ -100,7 +103,8 @@ export class ApiServer implements Startable {
     app.addHook('onRequest', browserGuard(app, config.api.origins));
     app.addHook('onRequest', async (request) => {
       const permission = request.routeOptions.config.permission ?? 'admin';
-      if (permission === 'public') return;
+      // Like Gin's 404 and 405, an answer for no route needs no identity.
+      if (permission === 'public' || request.is404) return;
       const refusal = await this.hooks.authorize.promise(request, permission);
       if (refusal) throw refusal;
     });

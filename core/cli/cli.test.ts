@@ -71,7 +71,8 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   t.equal((await fetch(`${url}/`, { method: 'HEAD' })).status, 200);
   const missing = await fetch(`${url}/api/nope`);
   t.equal(missing.status, 404);
-  t.same(await missing.json(), { error: '404 page not found' });
+  t.equal(missing.headers.get('content-type'), 'text/plain');
+  t.equal(await missing.text(), '404 page not found', "Gin's plain-text 404, as Ollama answers");
 
   const status = cli(['status', '--listen', `127.0.0.1:${port}`]);
   t.equal(status.status, 0, status.stderr);

@@ -16,19 +16,24 @@ async function files(root: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
 }
 
-t.test('unknown models are 404 with Ollama\'s message on every endpoint that names one', async (t) => {
+t.test('unknown models are 404 with the message of Ollama\'s handler for each endpoint', async (t) => {
   const { url } = await nodeFor(t, ENV);
   const missing = { error: "model 'nope' not found" };
-  for (const [path, body] of [
-    ['/api/generate', { model: 'nope', prompt: 'hi' }],
-    ['/api/chat', { model: 'nope', messages: [{ role: 'user', content: 'hi' }] }],
-    ['/api/embed', { model: 'nope', input: 'hi' }],
-    ['/api/embeddings', { model: 'nope', prompt: 'hi' }],
-    ['/api/show', { model: 'nope' }],
-    ['/api/copy', { source: 'nope', destination: 'other' }],
-    ['/api/create', { model: 'new', from: 'nope' }],
+  // The embed handlers find no model only in the scheduler, which words it so.
+  const notPulled = { error: 'model "nope" not found, try pulling it first' };
+  for (const [path, body, answer] of [
+    ['/api/generate', { model: 'nope', prompt: 'hi' }, missing],
+    ['/api/chat', { model: 'nope', messages: [{ role: 'user', content: 'hi' }] }, missing],
+    ['/api/embed', { model: 'nope', input: 'hi' }, notPulled],
+    ['/api/embeddings', { model: 'nope', prompt: 'hi' }, notPulled],
+    ['/api/show', { model: 'nope' }, missing],
+    ['/api/copy', { source: 'nope', destination: 'other' }, { error: 'model "nope" not found' }],
+    ['/api/create', { model: 'new', from: 'nope' }, missing],
+    // generate and embed take an empty name for a model that is not there.
+    ['/api/generate', { prompt: 'hi' }, { error: "model '' not found" }],
+    ['/api/embed', { input: 'hi' }, { error: "model '' not found" }],
   ] as const) {
-    t.same(await postJson(url, path, body), { status: 404, body: missing }, path);
+    t.same(await postJson(url, path, body), { status: 404, body: answer }, `${path} ${JSON.stringify(body)}`);
   }
   const deleted = await post(url, '/api/delete', { model: 'nope' }, 'DELETE');
   t.same([deleted.status, await deleted.json()], [404, missing]);
@@ -43,7 +48,8 @@ t.test('malformed, missing and mistyped bodies are 400 with Ollama\'s wording', 
   const cases: [string, unknown, string][] = [
     ['/api/generate', '', 'missing request body'],
     ['/api/generate', [], 'json: cannot unmarshal array into Go value of type api.GenerateRequest'],
-    ['/api/generate', { prompt: 'hi' }, 'model is required'],
+    ['/api/chat', { messages: [] }, 'model is required'],
+    ['/api/embeddings', { prompt: 'hi' }, 'model is required'],
     ['/api/generate', { model: 'bad name!', prompt: 'hi' }, 'invalid model name'],
     ['/api/generate', { model: 'tiny', prompt: 5 }, 'json: cannot unmarshal number into Go struct field GenerateRequest.prompt of type string'],
     ['/api/generate', { model: 'tiny', stream: 'yes' }, 'json: cannot unmarshal string into Go struct field GenerateRequest.stream of type bool'],
@@ -79,7 +85,7 @@ t.test('malformed, missing and mistyped bodies are 400 with Ollama\'s wording', 
     t.same(await postJson(url, path, body), { status: 400, body: { error } }, `${path} ${JSON.stringify(body)}`);
   }
   const deleted = await post(url, '/api/delete', { model: '' }, 'DELETE');
-  t.same([deleted.status, await deleted.json()], [400, { error: 'name "" is invalid' }]);
+  t.same([deleted.status, await deleted.json()], [400, { error: 'model is required' }]);
 });
 
 t.test('a body above api.max_body_size is 413, but blob uploads are not bound by it', async (t) => {

@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseMessages, parseTools, wantsThinking } from './inputs.js';
+import { parseFormat, parseMessages, parseTools, parseTopLogprobs, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { parseOptions } from './options.js';
 import { sendRun, type ResponseShape } from './run-response.js';
@@ -27,6 +27,7 @@ function parseChat(body: unknown, defaultKeepAliveMs: number) {
     keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
     keepAliveGiven: keepAliveRaw !== undefined,
     think: wantsThinking(fields.raw('think')),
+    topLogprobs: parseTopLogprobs(fields),
   };
 }
 

@@ -10,7 +10,9 @@ import { dispatchOnce } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, resolveTarget, type Target } from './inference.js';
 import { keepAliveMs } from './keep-alive.js';
+import { MODEL_WORDING } from './model-ref.js';
 import { parseOptions } from './options.js';
+import { withoutZeros } from './run-response.js';
 import { nanosSince, startClock } from './time.js';
 
 function parseInput(value: unknown): string[] {
@@ -59,7 +61,7 @@ export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const options = parseOptions(fields.object('options'));
     const keepAlive = keepAliveMs(fields.raw('keep_alive'), deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
-    const target = await resolveTarget(deps, fields.string('model'), signal);
+    const target = await resolveTarget(deps, fields.string('model'), signal, MODEL_WORDING.embed);
     if (input.length === 0) {
       await loadModel(deps, target, 'embed', keepAlive, signal);
       return { model: target.input, embeddings: [] };
@@ -68,9 +70,11 @@ export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return {
       model: target.input,
       embeddings: result.embeddings.map((vector) => fitted(vector, dimensions)),
-      total_duration: nanosSince(started),
-      load_duration: Math.round(result.loadDuration),
-      prompt_eval_count: result.promptEvalCount,
+      ...withoutZeros({
+        total_duration: nanosSince(started),
+        load_duration: Math.round(result.loadDuration),
+        prompt_eval_count: result.promptEvalCount,
+      }),
     };
   });
 
@@ -80,7 +84,7 @@ export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const options = parseOptions(fields.object('options'));
     const keepAlive = keepAliveMs(fields.raw('keep_alive'), deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
-    const target = await resolveTarget(deps, fields.string('model'), signal);
+    const target = await resolveTarget(deps, fields.string('model'), signal, MODEL_WORDING.embeddings);
     if (prompt === '') {
       await loadModel(deps, target, 'embed', keepAlive, signal);
       return { embedding: [] };

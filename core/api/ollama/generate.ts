@@ -9,8 +9,9 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseImages, wantsThinking } from './inputs.js';
+import { parseFormat, parseImages, parseTopLogprobs, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
+import { MODEL_WORDING } from './model-ref.js';
 import { parseOptions } from './options.js';
 import { sendRun, type ResponseShape } from './run-response.js';
 import { createdAt, startClock } from './time.js';
@@ -33,6 +34,7 @@ function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
     keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
     keepAliveGiven: keepAliveRaw !== undefined,
     think: wantsThinking(fields.raw('think')),
+    topLogprobs: parseTopLogprobs(fields),
   };
 }
 
@@ -41,7 +43,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const started = startClock();
     const req = parseGenerate(request.body, deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
-    const target = await resolveTarget(deps, req.model, signal);
+    const target = await resolveTarget(deps, req.model, signal, MODEL_WORDING.generate);
     const model = target.input;
 
     if (req.prompt === '' && req.keepAliveGiven && req.keepAliveMs === 0) {

@@ -8,7 +8,7 @@ import { badRequest } from '../../errors.js';
 import { modelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchOnce } from '../dispatch.js';
-import { storedModel } from './model-ref.js';
+import { MODEL_WORDING, storedModel, type ModelWording } from './model-ref.js';
 
 export interface Target {
   /** The name as the client sent it; Ollama echoes it back in `model`. */
@@ -17,8 +17,8 @@ export interface Target {
   spec: ModelSpec;
 }
 
-export async function resolveTarget(deps: ApiDeps, input: string | undefined, signal: AbortSignal): Promise<Target> {
-  const stored = await storedModel(deps.store, input, signal);
+export async function resolveTarget(deps: ApiDeps, input: string | undefined, signal: AbortSignal, wording: ModelWording = MODEL_WORDING.chat): Promise<Target> {
+  const stored = await storedModel(deps.store, input, signal, wording);
   return { input: input!, stored, spec: await modelSpec(deps.store, stored) };
 }
 

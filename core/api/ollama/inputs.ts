@@ -35,6 +35,13 @@ export function wantsThinking(value: unknown): boolean {
   throw badRequest('think must be a boolean or string');
 }
 
+/** `top_logprobs` must lie in 0..20, which Ollama checks before it looks at the model. */
+export function parseTopLogprobs(fields: Fields): number {
+  const top = fields.integer('top_logprobs') ?? 0;
+  if (top < 0 || top > 20) throw badRequest('top_logprobs must be between 0 and 20');
+  return top;
+}
+
 function parseToolCalls(fields: Fields): ToolCall[] | undefined {
   return fields.objects('tool_calls', 'ToolCall')?.map((call) => {
     const fn = call.object('function', 'api.ToolCallFunction');
@@ -51,8 +58,8 @@ export function parseMessages(fields: Fields): ChatMessage[] {
     const toolCalls = parseToolCalls(message);
     const toolName = message.string('tool_name');
     return {
-      // Ollama passes any role through to the template; the engine decides what it means.
-      role: (message.string('role') ?? '') as ChatMessage['role'],
+      // Ollama lowercases the role as it decodes a message, then passes any role through.
+      role: (message.string('role') ?? '').toLowerCase() as ChatMessage['role'],
       content: message.string('content') ?? '',
       ...(images?.length ? { images } : {}),
       ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),

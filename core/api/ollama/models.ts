@@ -3,11 +3,12 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../../contracts/engine.js';
-import { modelNotFound } from '../../errors.js';
+import { ProductError, badRequest, modelNotFound } from '../../errors.js';
 import { formatModelName } from '../../models/name.js';
 import { modelDetails } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
 import { requestFields } from './body.js';
+import { goQuote } from './go-format.js';
 import { hexDigest, modelName } from './model-ref.js';
 import { timestamp } from './time.js';
 
@@ -20,7 +21,7 @@ function expiresAt(model: LoadedModel): Date {
 }
 
 export function modelRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/api/tags', { config: { permission: 'read' } }, async () => {
+  app.get('/api/tags', { config: { permission: 'read' }, exposeHeadRoute: true }, async () => {
     const stored = await deps.store.listModels();
     stored.sort((a, b) => b.modifiedAt.getTime() - a.modifiedAt.getTime());
     const models = await Promise.all(
@@ -61,9 +62,9 @@ export function modelRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const fields = requestFields(request.body, 'CopyRequest');
     const source = fields.string('source') ?? '';
     const destination = fields.string('destination') ?? '';
-    const from = modelName(source, `source ${JSON.stringify(source)} is invalid`);
-    const to = modelName(destination, `destination ${JSON.stringify(destination)} is invalid`);
-    if (!(await deps.store.getModel(from))) throw modelNotFound(source);
+    const from = modelName(source, `source ${goQuote(source)} is invalid`);
+    const to = modelName(destination, `destination ${goQuote(destination)} is invalid`);
+    if (!(await deps.store.getModel(from))) throw new ProductError('OD_ERR_MODEL_NOT_FOUND', `model ${goQuote(source)} not found`);
     await deps.store.copyModel(from, to);
     return reply.code(200).send();
   });
@@ -71,7 +72,8 @@ export function modelRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.delete('/api/delete', { config: { permission: 'write' } }, async (request, reply) => {
     const fields = requestFields(request.body, 'DeleteRequest');
     const input = fields.string('model') || fields.string('name') || '';
-    const name = modelName(input, `name ${JSON.stringify(input)} is invalid`);
+    if (input.trim() === '') throw badRequest('model is required');
+    const name = modelName(input.trim(), `name ${goQuote(input)} is invalid`);
     if (!(await deps.store.deleteModel(name))) throw modelNotFound(input);
     return reply.code(200).send();
   });

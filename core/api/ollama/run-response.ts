@@ -17,24 +17,30 @@ export interface ResponseShape {
   final(done: DoneEvent, text: string, toolCalls: ToolCall[], metrics: Metrics): object;
 }
 
+/** Counts and durations; like Ollama's `omitempty` Metrics, zero ones are left out. */
 export interface Metrics {
-  total_duration: number;
-  load_duration: number;
-  prompt_eval_count: number;
-  prompt_eval_duration: number;
-  eval_count: number;
-  eval_duration: number;
+  total_duration?: number;
+  load_duration?: number;
+  prompt_eval_count?: number;
+  prompt_eval_duration?: number;
+  eval_count?: number;
+  eval_duration?: number;
+}
+
+/** Go's `omitempty` for numbers: a zero is not written. */
+export function withoutZeros<T extends Record<string, number>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== 0)) as Partial<T>;
 }
 
 function metrics(done: DoneEvent, started: bigint): Metrics {
-  return {
+  return withoutZeros({
     total_duration: nanosSince(started),
     load_duration: Math.round(done.loadDuration),
     prompt_eval_count: done.promptEvalCount,
     prompt_eval_duration: Math.round(done.promptEvalDuration),
     eval_count: done.evalCount,
     eval_duration: Math.round(done.evalDuration),
-  };
+  });
 }
 
 async function* chunks(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): AsyncGenerator<object> {

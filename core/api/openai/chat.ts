@@ -3,10 +3,11 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { RunEvent, RunStats } from '../../contracts/engine.js';
-import { resolveModelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
+import { MODEL_WORDING } from '../ollama/model-ref.js';
+import { resolveTarget } from '../ollama/inference.js';
 import { dispatchStream } from '../dispatch.js';
-import { chatMessages, chatOptions, chatTools, includeUsage, requestBody, responseFormat, streamRequested } from './request.js';
+import { chatMessages, chatOptions, chatTools, checkTopLogprobs, includeUsage, optionalInteger, optionalString, requestBody, responseFormat, streamRequested } from './request.js';
 import {
   chatChunk,
   chatCompletion,
@@ -25,13 +26,14 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/chat/completions', { config: { permission: 'inference' } }, async (request, reply) => {
     const body = requestBody(request.body);
     const messages = chatMessages(body);
+    checkTopLogprobs(optionalInteger(body, 'top_logprobs'));
     const options = chatOptions(body);
     const format = responseFormat(body);
     const tools = chatTools(body);
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
-    const model = await resolveModelSpec(deps.store, body.model, signal);
+    const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.chat);
     const events = dispatchStream(deps.scheduler, { model: model.name, kind: 'chat' }, () =>
       deps.engine.chat({
         model,

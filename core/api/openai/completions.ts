@@ -3,10 +3,11 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { RunEvent, RunStats } from '../../contracts/engine.js';
-import { resolveModelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
+import { MODEL_WORDING } from '../ollama/model-ref.js';
+import { resolveTarget } from '../ollama/inference.js';
 import { dispatchStream } from '../dispatch.js';
-import { completionOptions, completionPrompt, includeUsage, optionalString, requestBody, streamRequested } from './request.js';
+import { checkTopLogprobs, completionOptions, completionPrompt, includeUsage, optionalInteger, optionalString, requestBody, streamRequested } from './request.js';
 import { completion, completionUsageChunk, envelope, finishReason, usageOf, type Usage } from './response.js';
 import { clientSignal } from '../client-abort.js';
 import { streamEvents } from './run.js';
@@ -17,10 +18,13 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const prompt = completionPrompt(body);
     const suffix = optionalString(body, 'suffix');
     const options = completionOptions(body);
+    // A completion's `logprobs` is the number of alternatives; Ollama passes on only a positive one.
+    const logprobs = optionalInteger(body, 'logprobs');
+    checkTopLogprobs(logprobs !== undefined && logprobs > 0 ? logprobs : undefined);
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
-    const model = await resolveModelSpec(deps.store, body.model, signal);
+    const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.generate);
     const events = dispatchStream(deps.scheduler, { model: model.name, kind: 'generate' }, () =>
       deps.engine.generate({
         model,

@@ -2,10 +2,11 @@
 // keeps the leading components and renormalizes, `encoding_format: base64` packs float32s.
 
 import type { FastifyInstance } from 'fastify';
-import { resolveModelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
+import { MODEL_WORDING } from '../ollama/model-ref.js';
+import { resolveTarget } from '../ollama/inference.js';
 import { dispatchOnce } from '../dispatch.js';
-import { embeddingDimensions, embeddingInput, encodingFormat, requestBody } from './request.js';
+import { embeddingDimensions, embeddingInput, encodingFormat, optionalString, requestBody } from './request.js';
 import { base64Floats, embeddingList } from './response.js';
 import { clientSignal } from '../client-abort.js';
 
@@ -22,7 +23,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const input = embeddingInput(body);
     const dimensions = embeddingDimensions(body);
     const signal = clientSignal(reply);
-    const model = await resolveModelSpec(deps.store, body.model, signal);
+    const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.embed);
     const result = await dispatchOnce(deps.scheduler, { model: model.name, kind: 'embed' }, () =>
       deps.engine.embed({ model, input, truncate: true, options: {}, keepAliveMs: deps.config.engine.keep_alive, signal }),
     );

@@ -1,5 +1,5 @@
-// The OpenAI-compatible API Ollama serves under /v1, in its own Fastify context so that every
-// error there, auth refusals included, takes OpenAI's shape instead of Ollama's.
+// The OpenAI-compatible API Ollama serves under /v1, the Responses API included, in its own Fastify
+// context so that every error there, auth refusals included, takes OpenAI's shape instead of Ollama's.
 
 import type { RouteModule } from '../server.js';
 import { chatRoute } from './chat.js';
@@ -7,6 +7,7 @@ import { completionsRoute } from './completions.js';
 import { embeddingsRoute } from './embeddings.js';
 import { handleOpenAIError } from './errors.js';
 import { modelsRoutes } from './models.js';
+import { responsesRoute } from './responses.js';
 
 export const openaiRoutes: RouteModule = (app, deps) => {
   void app.register(
@@ -16,6 +17,7 @@ export const openaiRoutes: RouteModule = (app, deps) => {
       completionsRoute(v1, deps);
       embeddingsRoute(v1, deps);
       modelsRoutes(v1, deps);
+      responsesRoute(v1, deps);
     },
     { prefix: '/v1' },
   );

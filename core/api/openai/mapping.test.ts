@@ -28,8 +28,40 @@ t.test('messages: roles, content parts and images', async (t) => {
     }),
     [
       { role: 'system', content: 'rules' },
-      { role: 'user', content: 'look\nhere', images: [PNG] },
+      // One message per part, as Ollama's FromChatRequest splits them.
+      { role: 'user', content: 'look' },
       { role: 'user', content: '', images: [PNG] },
+      { role: 'user', content: 'here' },
+      { role: 'user', content: '', images: [PNG] },
+    ],
+  );
+});
+
+t.test('messages: roles are case-insensitive and unknown ones pass through, lowercased', async (t) => {
+  t.same(
+    chatMessages({ messages: [{ role: 'SYSTEM', content: 's' }, { role: 'User', content: 'u' }, { role: 'Robot', content: 'r' }] }),
+    [
+      { role: 'system', content: 's' },
+      { role: 'user', content: 'u' },
+      { role: 'robot', content: 'r' },
+    ],
+  );
+});
+
+t.test('messages: tool calls go on the last part; a tool result names its call on every part', async (t) => {
+  const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+  t.same(
+    chatMessages({
+      messages: [
+        { role: 'assistant', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: '18' }, { type: 'text', text: 'C' }] },
+      ],
+    }),
+    [
+      { role: 'assistant', content: 'a' },
+      { role: 'assistant', content: 'b', tool_calls: [{ function: { name: 'get_weather', arguments: {} } }] },
+      { role: 'tool', content: '18', tool_name: 'get_weather' },
+      { role: 'tool', content: 'C', tool_name: 'get_weather' },
     ],
   );
 });

@@ -42,6 +42,11 @@ export function streamRequested(body: Body): boolean {
   return optional(body, 'stream', 'a boolean', isBoolean) ?? false;
 }
 
+/** Ollama's chat and generate handlers refuse a top_logprobs outside 0..20 before anything else. */
+export function checkTopLogprobs(top: number | undefined): void {
+  if (top !== undefined && (top < 0 || top > 20)) throw badRequest('top_logprobs must be between 0 and 20');
+}
+
 export function includeUsage(body: Body): boolean {
   const options = optional(body, 'stream_options', 'an object', isObject);
   return options ? (optional(options, 'include_usage', 'a boolean', isBoolean) ?? false) : false;
@@ -150,51 +155,59 @@ function toolNameFor(messages: Body[], callId: unknown): string | undefined {
 
 const IMAGE_PREFIXES = ['data:;base64,', ...['jpeg', 'jpg', 'png', 'webp'].map((type) => `data:image/${type};base64,`)];
 
+/** The base64 data of a data URL, checked as Ollama's decodeImageURL checks it. */
+export function imageUrlData(url: string): string {
+  if (url.startsWith('http://') || url.startsWith('https://')) {
+    throw badRequest('image URLs are not currently supported, please use base64 encoded data instead');
+  }
+  const prefix = IMAGE_PREFIXES.find((p) => url.startsWith(p));
+  if (!prefix) throw badRequest('invalid image input');
+  const data = url.slice(prefix.length);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) throw badRequest('invalid image input');
+  return data;
+}
+
 function imageData(part: Body): string {
   const source = part.image_url;
   const url = isObject(source) ? source.url : source;
   if (typeof url !== 'string') throw badRequest('invalid message format');
-  const prefix = IMAGE_PREFIXES.find((p) => url.startsWith(p));
-  if (!prefix) throw badRequest('invalid image input');
-  const data = url.slice(prefix.length);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) throw badRequest('invalid message format');
-  return data;
+  return imageUrlData(url);
 }
 
-const ROLES: Record<string, ChatMessage['role']> = {
-  system: 'system',
-  developer: 'system',
-  user: 'user',
-  assistant: 'assistant',
-  tool: 'tool',
-};
+/** Ollama's renderers read `developer` as `system`; other roles pass through, lowercased, as Ollama passes them. */
+function chatRole(role: unknown): ChatMessage['role'] {
+  const lower = typeof role === 'string' ? role.toLowerCase() : '';
+  return (lower === 'developer' ? 'system' : lower) as ChatMessage['role'];
+}
 
-function chatMessage(message: unknown, all: Body[]): ChatMessage {
+/** One message, or one per content part as Ollama's FromChatRequest makes them; tool calls go on the last. */
+function chatMessage(message: unknown, all: Body[]): ChatMessage[] {
   if (!isObject(message)) throw badRequest('invalid message format');
-  const role = typeof message.role === 'string' ? ROLES[message.role.toLowerCase()] : undefined;
-  if (!role) throw badRequest(`invalid message role: ${JSON.stringify(message.role ?? null)}`);
-  const out: ChatMessage = { role, content: '' };
+  const role = chatRole(message.role);
   const content = message.content;
+  const hasCalls = message.tool_calls !== undefined && message.tool_calls !== null;
+  let out: ChatMessage[];
   if (typeof content === 'string') {
-    out.content = content;
+    out = [{ role, content }];
   } else if (Array.isArray(content)) {
-    const texts: string[] = [];
-    const images: string[] = [];
-    for (const part of content) {
+    out = content.map((part): ChatMessage => {
       if (!isObject(part)) throw badRequest('invalid message format');
-      if (part.type === 'text' && typeof part.text === 'string') texts.push(part.text);
-      else if (part.type === 'image_url') images.push(imageData(part));
-      else throw badRequest('invalid message format');
-    }
-    out.content = texts.join('\n');
-    if (images.length > 0) out.images = images;
-  } else if (message.tool_calls === undefined || message.tool_calls === null) {
+      if (part.type === 'text' && typeof part.text === 'string') return { role, content: part.text };
+      if (part.type === 'image_url') return { role, content: '', images: [imageData(part)] };
+      throw badRequest('invalid message format');
+    });
+  } else if (hasCalls) {
+    out = [{ role, content: '' }];
+  } else {
     throw badRequest(`invalid message content type: ${content === null || content === undefined ? '<nil>' : typeof content}`);
   }
-  if (message.tool_calls !== undefined && message.tool_calls !== null) out.tool_calls = toolCalls(message.tool_calls);
+  if (hasCalls) {
+    if (out.length === 0) out.push({ role, content: '' });
+    out.at(-1)!.tool_calls = toolCalls(message.tool_calls);
+  }
   if (role === 'tool') {
     const name = typeof message.name === 'string' && message.name ? message.name : toolNameFor(all, message.tool_call_id);
-    if (name) out.tool_name = name;
+    if (name) for (const part of out) part.tool_name = name;
   }
   return out;
 }
@@ -203,7 +216,7 @@ export function chatMessages(body: Body): ChatMessage[] {
   const messages = body.messages;
   if (!Array.isArray(messages)) throw badRequest("invalid type for 'messages': expected a list");
   if (messages.length === 0) throw badRequest("[] is too short - 'messages'");
-  return messages.map((message) => chatMessage(message, messages as Body[]));
+  return messages.flatMap((message) => chatMessage(message, messages as Body[]));
 }
 
 export function completionPrompt(body: Body): string {

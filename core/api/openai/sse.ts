@@ -1,9 +1,8 @@
-// Server-sent events for streamed /v1 responses: `data: <json>` frames, `data: [DONE]` at the end,
-// and an OpenAI-shaped error frame when a run fails after the response began.
+// Server-sent events for streamed /v1 responses: `data: <json>` frames ended by `data: [DONE]`
+// (chat, completions), or frames named by their `type` with no end marker (Responses, Anthropic).
 
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { openaiError } from './errors.js';
 
 export class EventStream {
   private readonly body = new PassThrough();
@@ -20,15 +19,24 @@ export class EventStream {
     await this.write(`data: ${JSON.stringify(data)}\n\n`);
   }
 
+  /** A frame with an `event:` line naming it. */
+  async sendEvent(event: string, data: unknown): Promise<void> {
+    await this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
   async done(): Promise<void> {
     await this.write('data: [DONE]\n\n');
+    this.end();
+  }
+
+  end(): void {
     this.body.end();
   }
 
-  /** Ends the stream with an error frame (no [DONE]), which OpenAI clients raise as an API error. */
-  fail(message: string): void {
+  /** Ends the stream with a last frame, unless it has ended already. */
+  fail(frame: string): void {
     if (this.body.writableEnded) return;
-    this.body.end(`data: ${JSON.stringify(openaiError(500, message))}\n\n`);
+    this.body.end(frame);
   }
 
   private async write(frame: string): Promise<void> {
