@@ -3,11 +3,11 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { BlobWriter } from '../../core/contracts/storage.js';
 import { ProductError } from '../../core/errors.js';
 import { syncDirectory } from './atomic-write.js';
-import { fileSize, isMissing } from './file-info.js';
+import { fileSize, isMissing, touch } from './file-info.js';
 import { acquireLock, type Release } from './lock.js';
 import type { StorePaths } from './paths.js';
 import type { PendingBlobs } from './pending-blobs.js';
@@ -205,16 +205,6 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   while (written < bytes.byteLength) {
     const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written);
     written += bytesWritten;
-  }
-}
-
-/** A blob found complete is new again to a start-up prune of another process sharing the store. */
-export async function touch(path: string): Promise<void> {
-  const now = new Date();
-  try {
-    await utimes(path, now, now);
-  } catch (error) {
-    if (!isMissing(error)) throw error;
   }
 }
 

@@ -11,7 +11,8 @@ import { putTinyModel, sha256Of } from '../../conformance/storage/index.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Manifest } from '../../core/models/manifest.js';
 import { parseModelName } from '../../core/models/name.js';
-import { pruneVerdict, type PruneRules } from './gc.js';
+import { pruneStore, pruneVerdict, type PruneRules } from './gc.js';
+import { storePaths } from './paths.js';
 import { fsStore } from './index.js';
 import { BLOB_GRACE_MS, PendingBlobs } from './pending-blobs.js';
 
@@ -161,6 +162,26 @@ t.test('a start-up prune leaves a blob a create in this process has pending', as
   await age(join(root, 'blobs', digest.replace(':', '-')), BLOB_GRACE_MS * 2);
   await storeOn(t, root);
   t.equal(await store.hasBlob(digest), true, 'pending in memory outweighs an old mtime');
+});
+
+t.test('a blob a create or pull finds already present looks new to the prune of another process', async (t) => {
+  const root = await newRoot(t);
+  const store = await storeOn(t, root);
+  const text = await store.putBlobBytes(new TextEncoder().encode('{{ .System }}'));
+  const weights = randomBytes(2000);
+  const writer = await store.openBlobWriter(sha256Of(weights));
+  await writer.write(weights);
+  await writer.commit();
+  for (const digest of [text.digest, writer.digest]) await age(join(root, 'blobs', digest.replace(':', '-')), BLOB_GRACE_MS * 2);
+
+  await store.putBlobBytes(new TextEncoder().encode('{{ .System }}'));
+  await (await store.openBlobWriter(writer.digest)).commit();
+  // Another process sharing the store knows nothing of this one's pending claims.
+  const elsewhere = { pending: new PendingBlobs(), logger: silentLogger(), graceMs: BLOB_GRACE_MS };
+  await pruneStore(storePaths(root), elsewhere);
+  t.same(await blobFiles(root), [text.digest, writer.digest].map((d) => d.replace(':', '-')).sort(), 'both were touched when found');
+  await pruneStore(storePaths(root), { ...elsewhere, now: Date.now() + BLOB_GRACE_MS + 1000 });
+  t.same(await blobFiles(root), [], 'and go once the grace period has passed with no manifest naming them');
 });
 
 t.test('prune rules', async (t) => {
