@@ -166,6 +166,94 @@ export function storageConformance(t: ConformanceTest, hooks: StorageHooks): voi
     t.same((await store.getModel(names.other))?.manifest, second);
   });
 
+  /** Every digest in `written` is present exactly when one of `named` references it. */
+  const onlyNamedPresent = async (t: ConformanceTest, store: ModelStore, written: Iterable<string>, named: Manifest[]) => {
+    const wanted = new Set(named.flatMap((m) => descriptorsOf(m).map((d) => d.digest)));
+    const present: string[] = [];
+    for (const digest of new Set(written)) if (await store.hasBlob(digest)) present.push(digest);
+    t.same(present.sort(), [...wanted].sort(), 'the blobs present are exactly those the remaining manifests name');
+  };
+
+  withStore('re-creating a model 100 times keeps only the blobs its last manifest and the others name', async (t, store) => {
+    const first = await putTinyModel(store, { seed: 'other' });
+    await store.putManifest(names.other, first);
+    const weights = first.layers[0]!;
+    const written: string[] = descriptorsOf(first).map((d) => d.digest);
+    let last = first;
+    for (let i = 0; i < 100; i++) {
+      last = await putTinyModel(store, { seed: `again-${i}`, sharedModel: weights });
+      written.push(...descriptorsOf(last).map((d) => d.digest));
+      await store.putManifest(names.tiny, last);
+    }
+    await onlyNamedPresent(t, store, written, [first, last]);
+    t.same(listed(await store.listModels()), ['other:7b', 'tiny:latest']);
+  });
+
+  withStore('copyModel onto an existing name removes what only the replaced manifest used', async (t, store) => {
+    const replaced = await putTinyModel(store, { seed: 'replaced' });
+    await store.putManifest(names.tinyCopy, replaced);
+    const source = await putTinyModel(store, { seed: 'source' });
+    await store.putManifest(names.tiny, source);
+    await store.copyModel(names.tiny, names.tinyCopy);
+    await onlyNamedPresent(t, store, [...descriptorsOf(replaced), ...descriptorsOf(source)].map((d) => d.digest), [source]);
+  });
+
+  withStore('deleting every model leaves no blob behind', async (t, store) => {
+    const base = await putTinyModel(store, { seed: 'base' });
+    const tag = await putTinyModel(store, { seed: 'tag', sharedModel: base.layers[0]! });
+    await store.putManifest(names.tiny, base);
+    await store.putManifest(names.other, tag);
+    await store.putManifest(names.withPort, tag);
+    await store.copyModel(names.tiny, names.tinyCopy);
+    for (const name of [names.other, names.tiny, names.withPort, names.tinyCopy]) await store.deleteModel(name);
+    t.same(await store.listModels(), []);
+    await onlyNamedPresent(t, store, [...descriptorsOf(base), ...descriptorsOf(tag)].map((d) => d.digest), []);
+  });
+
+  withStore('a blob a create has just stored survives deleting the model that had it', async (t, store) => {
+    const old = await putTinyModel(store, { seed: 'a' });
+    await store.putManifest(names.other, old);
+    const template = old.layers[1]!;
+    // A create in progress stores its template (the same text) before it writes its manifest.
+    t.same(await store.putBlobBytes(new TextEncoder().encode('{{ .Prompt }} a')), { digest: template.digest, size: template.size });
+    await store.deleteModel(names.other);
+    t.equal(await store.hasBlob(template.digest), true, 'the template the create stored stays');
+    t.equal(await store.hasBlob(old.layers[0]!.digest), false, "the deleted model's own weights go");
+    const weights = await store.putBlobBytes(new TextEncoder().encode('GGUF other weights'));
+    const created: Manifest = { ...old, layers: [{ mediaType: LAYER_MEDIA_TYPES.model, ...weights }, template] };
+    await store.putManifest(names.tiny, { ...created, config: { ...old.config, ...(await store.putBlobBytes(new TextEncoder().encode('{}'))) } });
+    const stored = (await store.getModel(names.tiny))!.manifest;
+    await store.deleteModel(names.tiny);
+    await onlyNamedPresent(t, store, descriptorsOf(stored).map((d) => d.digest), []);
+  });
+
+  withStore('a blob a pull found present survives deleting the model that had it', async (t, store) => {
+    const old = await putTinyModel(store, { seed: 'a' });
+    await store.putManifest(names.other, old);
+    const weights = old.layers[0]!;
+    // A pull of another tag of the same weights: the blob is present, so its writer commits at once.
+    const writer = await store.openBlobWriter(weights.digest);
+    t.equal(writer.offset, weights.size, 'the writer finds the blob complete');
+    await writer.commit();
+    await store.deleteModel(names.other);
+    t.equal(await store.hasBlob(weights.digest), true, 'the weights the pull claimed stay');
+    const pulled = await putTinyModel(store, { seed: 'b', sharedModel: weights });
+    await store.putManifest(names.tiny, pulled);
+    for (const d of descriptorsOf(pulled)) t.equal(await store.hasBlob(d.digest), true, `the pulled manifest has its ${d.mediaType}`);
+  });
+
+  withStore('a blob held by an open writer survives deleting the model that had it', async (t, store) => {
+    const old = await putTinyModel(store, { seed: 'a' });
+    await store.putManifest(names.other, old);
+    const weights = old.layers[0]!;
+    const writer = await store.openBlobWriter(weights.digest);
+    await store.deleteModel(names.other);
+    t.equal(await store.hasBlob(weights.digest), true, 'a writer is open on it, so it stays');
+    await writer.commit();
+    await store.putManifest(names.tiny, await putTinyModel(store, { seed: 'b', sharedModel: weights }));
+    t.equal(await store.hasBlob(weights.digest), true);
+  });
+
   withStore('copyModel writes the same manifest under a new name', async (t, store) => {
     const manifest = await putTinyModel(store, { seed: 'a' });
     const source = await store.putManifest(names.tiny, manifest);

@@ -254,6 +254,11 @@ export const schema = {
       env: ['OLLAMA_STORAGE_CACHE_DIR'],
       why: 'Partial downloads and chunk transfers in flight; safe to delete while stopped.',
     }),
+    noprune: setting(parseBoolean, {
+      default: false,
+      env: ['OLLAMA_NOPRUNE'],
+      why: "Keep blobs no model names: no prune at start, none when a model is replaced (a delete still removes its own), as Ollama's OLLAMA_NOPRUNE.",
+    }),
   },
   engine: {
     name: setting(parsePluginRef, {

@@ -35,7 +35,13 @@ export interface BlobWriter {
  * Invariants:
  * - A blob or manifest is either absent or complete and verified; readers never see a partial one.
  * - `putManifest` refuses a manifest whose config or layers are not all present.
- * - `deleteModel` removes the manifest, then every blob that no remaining manifest references.
+ * - `deleteModel` removes the manifest, then every blob that no remaining manifest references,
+ *   before it resolves. `putManifest` over an existing tag and `copyModel` onto one do the same for
+ *   the replaced manifest's blobs, unless the store is configured to keep them (OLLAMA_NOPRUNE).
+ * - A blob that `putBlobBytes` stored or found, or that a writer committed, is pending until a
+ *   manifest naming it is written (one claim per call; unclaimed after an hour): no collection
+ *   removes it meanwhile, nor a blob an open writer holds, so a create or pull in progress never
+ *   loses a blob to a concurrent delete.
  * Concurrency: any method may run concurrently with any other. Two writers of the same digest are
  * serialized: the second `openBlobWriter` waits for the first to commit or abort.
  */

@@ -106,12 +106,15 @@ interface BlobPull {
 async function pullBlob(pull: BlobPull): Promise<void> {
   const { store, descriptor, signal } = pull;
   const { digest, size } = descriptor;
-  if ((await store.blobSize(digest)) === size) {
+  // A writer even for a blob already present: its commit claims the blob for this pull, so a
+  // concurrent delete of another model that shares it leaves it for this manifest.
+  let writer = await store.openBlobWriter(digest, signal);
+  if (writer.offset === size && (await store.hasBlob(digest))) {
+    await writer.commit(signal);
     pull.onProgress({ status: blobStatus('pulling', digest), digest, total: size, completed: size });
     return;
   }
   const progress = blobProgress(pull.onProgress, 'pulling', digest, size);
-  let writer = await store.openBlobWriter(digest, signal);
   // A partial longer than the blob cannot be a prefix of it.
   if (writer.offset > size) {
     await writer.abort();

@@ -7,20 +7,23 @@ import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { BlobWriter } from '../../core/contracts/storage.js';
 import { ProductError } from '../../core/errors.js';
 import { syncDirectory } from './atomic-write.js';
-import { fileSize, isMissing } from './file-info.js';
+import { fileSize, isMissing, touch } from './file-info.js';
 import { acquireLock, type Release } from './lock.js';
 import type { StorePaths } from './paths.js';
+import type { PendingBlobs } from './pending-blobs.js';
 
 /**
  * Holds the digest's lock from open until commit or abort, so a second writer of the same digest
- * waits and then either resumes the kept partial or finds the blob complete.
+ * waits and then either resumes the kept partial or finds the blob complete, and collection leaves
+ * the blob alone meanwhile. A commit claims the blob as pending until a manifest names it.
  */
 export async function openFsBlobWriter(
   paths: StorePaths,
   digest: string,
-  onSettled: (writer: FsBlobWriter) => void,
+  owner: { pending: PendingBlobs; onSettled: (writer: FsBlobWriter) => void },
   signal?: AbortSignal,
 ): Promise<FsBlobWriter> {
+  const { pending, onSettled } = owner;
   const target = paths.blob(digest);
   const partial = paths.partialBlob(digest);
   const release = await acquireLock(partial, signal);
@@ -29,13 +32,13 @@ export async function openFsBlobWriter(
     if (complete !== undefined) {
       // A partial beside a complete blob is a leftover from a writer that lost the race.
       await rm(partial, { force: true });
-      return new FsBlobWriter({ digest, target, partial, blobsDir: paths.blobs, offset: complete, release, onSettled });
+      return new FsBlobWriter({ digest, target, partial, blobsDir: paths.blobs, offset: complete, release, pending, onSettled });
     }
     await mkdir(paths.blobs, { recursive: true });
     const hash = createHash('sha256');
     const offset = await hashExisting(partial, hash, signal);
     const handle = await open(partial, 'a', 0o644);
-    return new FsBlobWriter({ digest, target, partial, blobsDir: paths.blobs, offset, release, onSettled, hash, handle });
+    return new FsBlobWriter({ digest, target, partial, blobsDir: paths.blobs, offset, release, pending, onSettled, hash, handle });
   } catch (error) {
     release();
     throw error;
@@ -49,6 +52,7 @@ interface WriterState {
   blobsDir: string;
   offset: number;
   release: Release;
+  pending: PendingBlobs;
   onSettled: (writer: FsBlobWriter) => void;
   /** Absent when the blob was already complete at open. */
   hash?: Hash;
@@ -138,9 +142,13 @@ export class FsBlobWriter implements BlobWriter {
   async commit(signal?: AbortSignal): Promise<void> {
     this.#assertUsable();
     signal?.throwIfAborted();
-    const { handle, hash, partial, target, blobsDir } = this.#state;
-    if (!handle || !hash) return this.#settle();
+    const { handle, hash, partial, target, blobsDir, pending } = this.#state;
     try {
+      if (!handle || !hash) {
+        await touch(target);
+        pending.claim(this.digest);
+        return;
+      }
       await this.#flush(handle);
       await this.#drain();
       await syncAndClose(handle);
@@ -151,6 +159,7 @@ export class FsBlobWriter implements BlobWriter {
       }
       await rename(partial, target);
       await syncDirectory(blobsDir);
+      pending.claim(this.digest);
     } finally {
       this.#settle();
     }

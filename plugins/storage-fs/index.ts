@@ -14,9 +14,9 @@ export interface FsStoreComponents {
 }
 
 /** Partial files live beside the blobs (sha256-<hex>-partial), so `cache_dir` is not used. */
-export function fsStore(init: Pick<NodeConfig['storage'], 'model_dir'>) {
+export function fsStore(init: Pick<NodeConfig['storage'], 'model_dir'> & Partial<Pick<NodeConfig['storage'], 'noprune'>>) {
   return (components: FsStoreComponents): ModelStore & Startable =>
-    new FsModelStore(init.model_dir, components.logger.child({ plugin: meta.name }));
+    new FsModelStore(init.model_dir, components.logger.child({ plugin: meta.name }), { noprune: init.noprune ?? false });
 }
 
 export default fsStore;

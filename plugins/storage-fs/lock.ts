@@ -13,6 +13,15 @@ export async function acquireLock(key: string, signal?: AbortSignal): Promise<Re
     if (!current) break;
     await untilSettledOrAborted(current, signal);
   }
+  return hold(key);
+}
+
+/** Holds `key` when no one does; undefined when someone does. */
+export function tryAcquireLock(key: string): Release | undefined {
+  return held.has(key) ? undefined : hold(key);
+}
+
+function hold(key: string): Release {
   let release!: () => void;
   held.set(key, new Promise<void>((resolve) => (release = resolve)));
   let released = false;

@@ -11,12 +11,18 @@ import { MANIFEST_MEDIA_TYPE, manifestProblem, type Manifest } from '../../core/
 import { formatModelName, type ModelName } from '../../core/models/name.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { openFsBlobWriter, type FsBlobWriter } from './blob-writer.js';
-import { fileSize, isMissing } from './file-info.js';
-import { pruneEmptyParents, removeUnreferencedBlobs, retainedDigests } from './gc.js';
-import { withLock } from './lock.js';
+import { fileSize, isMissing, touch } from './file-info.js';
+import { pruneEmptyParents, pruneStore, removeUnreferencedBlobs, retainedDigests } from './gc.js';
+import { acquireLock, withLock } from './lock.js';
 import { encodeManifest, manifestSize, readManifestFile, referencedDigests, sha256Digest, type ManifestFile } from './manifest-io.js';
 import { walkManifests } from './manifest-walk.js';
 import { storePaths, type StorePaths } from './paths.js';
+import { BLOB_GRACE_MS, pendingBlobsFor, type PendingBlobs } from './pending-blobs.js';
+
+export interface FsStoreOptions {
+  /** Ollama's OLLAMA_NOPRUNE: no prune at start, and a replaced manifest's blobs stay. A delete still removes its own. */
+  noprune?: boolean;
+}
 
 export class FsModelStore implements ModelStore, Startable {
   readonly root: string;
@@ -25,17 +31,26 @@ export class FsModelStore implements ModelStore, Startable {
   /** Lock key for manifest writes and deletes, shared by every store on this root. */
   readonly #manifestsKey: string;
   readonly #openWriters = new Set<FsBlobWriter>();
+  readonly #pending: PendingBlobs;
+  readonly #noprune: boolean;
 
-  constructor(modelDir: string, logger: Logger) {
+  constructor(modelDir: string, logger: Logger, options: FsStoreOptions = {}) {
     this.#paths = storePaths(modelDir);
     this.root = this.#paths.root;
     this.#logger = logger;
     this.#manifestsKey = `${this.#paths.manifests}#mutations`;
+    this.#pending = pendingBlobsFor(this.root);
+    this.#noprune = options.noprune ?? false;
   }
 
   async start(): Promise<void> {
     await mkdir(this.#paths.blobs, { recursive: true });
     await mkdir(this.#paths.manifests, { recursive: true });
+    if (this.#noprune) return;
+    const report = await withLock(this.#manifestsKey, undefined, () =>
+      pruneStore(this.#paths, { pending: this.#pending, logger: this.#logger, graceMs: BLOB_GRACE_MS }),
+    );
+    this.#logger.info(report, 'pruned the model store');
   }
 
   /** Open writers keep what they wrote so the next start resumes instead of starting over. */
@@ -77,8 +92,12 @@ export class FsModelStore implements ModelStore, Startable {
           throw badRequest(`blob ${descriptor.digest} has ${size} bytes, the manifest says ${descriptor.size}`);
         }
       }
+      const replaced = await this.#replacedDigests(path);
       await writeFileAtomic(path, encodeManifest(manifest));
-      return storedModel(name, await this.#readWritten(path));
+      this.#pending.settle(referencedDigests(manifest));
+      const stored = storedModel(name, await this.#readWritten(path));
+      await this.#collectReplaced(name, replaced);
+      return stored;
     });
   }
 
@@ -102,8 +121,7 @@ export class FsModelStore implements ModelStore, Startable {
         throw error;
       }
       await pruneEmptyParents(path, this.#paths.manifests);
-      const retained = await retainedDigests(this.#paths, this.#logger);
-      const removed = await removeUnreferencedBlobs(this.#paths, candidates, retained);
+      const removed = await this.#collect(candidates);
       this.#logger.debug({ model: formatModelName(name), removedBlobs: removed }, 'model deleted');
       return true;
     });
@@ -116,9 +134,12 @@ export class FsModelStore implements ModelStore, Startable {
       const file = await readManifestFile(from);
       if (!file) throw modelNotFound(formatModelName(source));
       if (to === from) return storedModel(destination, file);
+      const replaced = await this.#replacedDigests(to);
       // The bytes are copied as they are, so the copy reports the same digest.
       await writeFileAtomic(to, file.bytes);
-      return storedModel(destination, await this.#readWritten(to));
+      const stored = storedModel(destination, await this.#readWritten(to));
+      await this.#collectReplaced(destination, replaced);
+      return stored;
     });
   }
 
@@ -146,7 +167,12 @@ export class FsModelStore implements ModelStore, Startable {
   }
 
   async openBlobWriter(digest: string, signal?: AbortSignal): Promise<BlobWriter> {
-    const writer = await openFsBlobWriter(this.#paths, digest, (settled) => this.#openWriters.delete(settled), signal);
+    const writer = await openFsBlobWriter(
+      this.#paths,
+      digest,
+      { pending: this.#pending, onSettled: (settled) => this.#openWriters.delete(settled) },
+      signal,
+    );
     this.#openWriters.add(writer);
     return writer;
   }
@@ -155,8 +181,39 @@ export class FsModelStore implements ModelStore, Startable {
     signal?.throwIfAborted();
     const digest = sha256Digest(bytes);
     const path = this.#paths.blob(digest);
-    if ((await fileSize(path)) === undefined) await writeFileAtomic(path, bytes);
+    // The writer lock orders this against collection, as for a blob writer.
+    const release = await acquireLock(this.#paths.partialBlob(digest), signal);
+    try {
+      if ((await fileSize(path)) === undefined) await writeFileAtomic(path, bytes);
+      else await touch(path);
+      this.#pending.claim(digest);
+    } finally {
+      release();
+    }
     return { digest, size: bytes.byteLength };
+  }
+
+  /** What the manifest at `path` names, before it is replaced; nothing when there is none to read. */
+  async #replacedDigests(path: string): Promise<string[]> {
+    try {
+      const file = await readManifestFile(path);
+      return file ? referencedDigests(file.manifest) : [];
+    } catch (error) {
+      if (!(error instanceof ProductError)) throw error;
+      return [];
+    }
+  }
+
+  async #collectReplaced(name: ModelName, candidates: string[]): Promise<void> {
+    if (this.#noprune || candidates.length === 0) return;
+    const removed = await this.#collect(candidates);
+    this.#logger.debug({ model: formatModelName(name), removedBlobs: removed }, 'replaced manifest collected');
+  }
+
+  /** Removes the candidates no manifest names; runs under the manifests lock, so no put interleaves. */
+  async #collect(candidates: string[]): Promise<number> {
+    const retained = await retainedDigests(this.#paths, this.#logger);
+    return removeUnreferencedBlobs(this.#paths, candidates, retained.digests, this.#pending);
   }
 
   async #readWritten(path: string): Promise<ManifestFile> {
