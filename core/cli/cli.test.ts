@@ -118,6 +118,18 @@ t.test('invalid config exits 2 naming the key, before touching the data dir', as
     ['unknown plugin name', 'engine:\n  name: turbo\n', {}, /engine\.name = "turbo": unknown engine plugin/],
     ['bad env value', undefined, { OLLAMA_API_TIMEOUT: 'soon' }, /api\.timeout = "soon" \(from OLLAMA_API_TIMEOUT\)/],
     ['bad flag value', undefined, {}, /api\.listen = "nowhere" \(from --listen\)/],
+    [
+      'auth enabled with method none',
+      'security:\n  auth:\n    enabled: true\n    method: none\n',
+      {},
+      /security\.auth\.method \(from .*node\.yaml\): must not be none when security\.auth\.enabled is true/,
+    ],
+    [
+      'auth method none from the env',
+      undefined,
+      { OLLAMA_SECURITY_AUTH_ENABLED: 'true', OLLAMA_SECURITY_AUTH_METHOD: 'none' },
+      /security\.auth\.method \(from OLLAMA_SECURITY_AUTH_METHOD\): must not be none when security\.auth\.enabled is true/,
+    ],
   ];
   for (const [name, yaml, env, message] of cases) {
     const dataDir = join(dir, name.replace(/\W+/g, '-'));

@@ -319,6 +319,9 @@ export function crossFieldProblems(config: NodeConfig): [string, string][] {
   if (config.security.auth.enabled && config.security.auth.method === 'jwt' && config.security.auth.secret_key.length < 32) {
     problems.push(['security.auth.secret_key', 'must be at least 32 characters when jwt auth is enabled']);
   }
+  if (config.security.auth.enabled && config.security.auth.method === 'none') {
+    problems.push(['security.auth.method', 'must not be none when security.auth.enabled is true: none lets every caller act as admin; use jwt, or set security.auth.enabled to false']);
+  }
   if (config.web.enabled && config.web.listen === config.api.listen) {
     problems.push(['web.listen', 'must differ from api.listen']);
   }

@@ -112,7 +112,7 @@ export class OllamaDistributedNode {
       throw error;
     }
     const { host } = splitHostPort(config.api.listen);
-    if (!isLoopbackHost(host) && !config.security.auth.enabled) {
+    if (!isLoopbackHost(host) && !kernel.get<Authenticator>('auth').enforcing) {
       logger.warn({ listen: config.api.listen }, 'the API is reachable beyond loopback without authentication; set security.auth.enabled');
     }
     logger.info({ nodeId, url: this.url, plugins: kernel.status() }, 'node started');
