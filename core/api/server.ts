@@ -9,6 +9,7 @@ import type { Startable } from '../contracts/plugin.js';
 import { splitHostPort } from '../config/values.js';
 import { ProductError } from '../errors.js';
 import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
+import { limitConnections } from './connection-limit.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
 import { systemRoutes } from './system-routes.js';
@@ -38,6 +39,9 @@ function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Err
     done(new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`));
   }
 }
+
+/** Node looks for connections past headersTimeout or requestTimeout only this often (30 s by default). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 export class ApiServer implements Startable {
   readonly hooks: ApiHooks = Object.freeze({
@@ -76,14 +80,18 @@ export class ApiServer implements Startable {
   build(): FastifyInstance {
     const { config } = this.deps;
     const tls = config.security.tls;
+    const timeouts = { headersTimeout: config.api.headers_timeout, requestTimeout: config.api.timeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS };
     const app = Fastify({
       logger: false,
       bodyLimit: config.api.max_body_size,
       requestTimeout: config.api.timeout,
       forceCloseConnections: 'idle',
       return503OnClosing: true,
-      ...(tls.enabled ? { https: { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } } : {}),
+      ...(tls.enabled
+        ? { https: { ...timeouts, handshakeTimeout: config.api.headers_timeout, cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } }
+        : { http: timeouts }),
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
+    limitConnections(app.server, config.api.max_connections, tls.enabled ? 'secureConnection' : 'connection');
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));

@@ -81,7 +81,10 @@ export class OllamaDistributedNode {
       kind: 'core',
       provides: ['scheduler'],
       requires: ['balancer', 'engine', 'config', 'nodeId'],
-      build: (c) => new Scheduler(c.balancer as Balancer, localCandidates(c.nodeId as string, c.config as NodeConfig, c.engine as Engine)),
+      build: (c) =>
+        new Scheduler(c.balancer as Balancer, localCandidates(c.nodeId as string, c.config as NodeConfig, c.engine as Engine), {
+          maxPending: config.scheduler.queue_size,
+        }),
     });
     units.push({
       name: 'api',
