@@ -1,11 +1,11 @@
 // Runs the built CLI as users do: start, status, stop, config print, and the exit-2 paths.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { PACKAGE_ROOT } from '../version.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
@@ -193,4 +193,53 @@ t.test('version', async (t) => {
   const result = cli(['version']);
   t.equal(result.status, 0);
   t.match(result.stdout, /^ollama-distributed \d+\.\d+\.\d+/);
+});
+
+/** A node started from the built CLI, its output captured, killed by pid when the test ends. */
+function startNode(t: Test, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, 'start', ...args], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (chunk) => (output.stdout += chunk));
+  child.stderr!.on('data', (chunk) => (output.stderr += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  t.teardown(() => void child.kill('SIGKILL'));
+  return { child, output, exit };
+}
+
+t.test('after kill -9, stop leaves whatever process has the stale pid alone and start takes the data dir', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'od-crash-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const first = startNode(t, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+  await waitForHealth(url, first.child);
+  first.child.kill('SIGKILL');
+  await first.exit;
+  t.ok(existsSync(join(dataDir, 'ollama-distributed.pid')), 'the crashed node left its pid file');
+
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => void stranger.kill('SIGKILL'));
+  writeFileSync(join(dataDir, 'ollama-distributed.pid'), `${stranger.pid}\n`);
+  const stop = cli(['stop', '--data-dir', dataDir]);
+  t.equal(stop.status, 1);
+  t.match(stop.stderr, /no node is running on data dir/);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(stranger.exitCode, null, 'the sleep was not signalled');
+  t.equal(stranger.signalCode, null, 'the sleep was not signalled');
+
+  const second = startNode(t, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+  const health = await waitForHealth(url, second.child);
+  t.equal(health.status, 'healthy', 'start takes the data dir of the crashed node');
+  t.equal(readFileSync(join(dataDir, 'ollama-distributed.pid'), 'utf8').trim(), String(second.child.pid), 'the pid file names the new node');
+
+  const refused = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`]);
+  t.equal(refused.status, 1, 'a second node on the taken data dir is still refused');
+  t.match(refused.stderr, new RegExp(`a node \\(pid ${second.child.pid}\\) already runs on data dir`));
+
+  const stopped = cli(['stop', '--data-dir', dataDir]);
+  t.equal(stopped.status, 0, stopped.stderr);
+  t.match(stopped.stdout, new RegExp(`stopped node \\(pid ${second.child.pid}\\)`));
+  t.equal((await second.exit).code, 0);
+  t.equal(stranger.exitCode, null, 'the sleep still runs');
 });

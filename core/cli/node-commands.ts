@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { configValue } from '../config/load.js';
 import { OllamaDistributedNode } from '../node/node.js';
 import { resolveNodePlugins } from '../node/plugins.js';
-import { runningPid } from '../node/data-dir.js';
+import { runningNode } from '../node/data-dir.js';
 import { API_ROUTES } from '../api/routes.js';
 import { configFromFlags, configOrReport, reportFatal, type ConfigFlags } from './config-inputs.js';
 
@@ -44,16 +44,22 @@ export async function stopCommand(flags: ConfigFlags & { timeout?: string }): Pr
   const loaded = configOrReport(flags);
   if (!loaded) return;
   const dataDir = loaded.config.storage.data_dir;
-  const pid = runningPid(dataDir);
-  if (pid === undefined) {
+  const holder = await runningNode(dataDir);
+  if (holder === undefined) {
     process.stderr.write(`Error: no node is running on data dir ${dataDir}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const { pid } = holder;
+  if (pid === undefined) {
+    process.stderr.write(`Error: a process holds data dir ${dataDir} but neither answers nor left its pid file\n`);
     process.exitCode = 1;
     return;
   }
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + Number(flags.timeout ?? 60) * 1000;
-  while (runningPid(dataDir) === pid && Date.now() < deadline) await sleep(100);
-  if (runningPid(dataDir) === pid) {
+  while ((await runningNode(dataDir)) !== undefined && Date.now() < deadline) await sleep(100);
+  if ((await runningNode(dataDir)) !== undefined) {
     process.stderr.write(`Error: node (pid ${pid}) is still finishing requests; run stop again or raise --timeout\n`);
     process.exitCode = 1;
     return;

@@ -13,7 +13,7 @@ import { ApiServer, type RouteModule } from '../api/server.js';
 import { Kernel, type Unit } from '../kernel/kernel.js';
 import { Scheduler, type CandidateSource } from '../scheduler/scheduler.js';
 import { createLogger } from '../log.js';
-import { claimDataDir } from './data-dir.js';
+import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
 import type { ConfiguredPlugin } from './plugins.js';
 
 export interface NodeOptions {
@@ -49,7 +49,7 @@ function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): Ca
 
 export class OllamaDistributedNode {
   private kernel: Kernel | undefined;
-  private releaseDataDir: (() => void) | undefined;
+  private lock: DataDirLock | undefined;
   private api: ApiServer | undefined;
   private stopping: Promise<void> | undefined;
   readonly logger: Logger;
@@ -58,9 +58,7 @@ export class OllamaDistributedNode {
 
   constructor(private readonly options: NodeOptions) {
     this.config = options.loaded.config;
-    const { nodeId, release } = claimDataDir(this.config.storage.data_dir);
-    this.nodeId = nodeId;
-    this.releaseDataDir = release;
+    this.nodeId = nodeIdOf(this.config.storage.data_dir);
     this.logger =
       options.logger ?? createLogger({ level: this.config.logging.level, dataDir: this.config.storage.data_dir, name: this.config.node.name });
   }
@@ -72,6 +70,7 @@ export class OllamaDistributedNode {
 
   async start(signal?: AbortSignal): Promise<void> {
     const { config, logger, nodeId } = this;
+    this.lock = await lockDataDir(config.storage.data_dir, nodeId);
     const startedAt = new Date();
     const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId });
     this.kernel = kernel;
@@ -123,14 +122,15 @@ export class OllamaDistributedNode {
 
   /** Lets in-flight requests finish, stops every unit in reverse order and frees the data dir. */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.logger.info('node stopping');
-      await this.kernel?.stop();
-      this.releaseDataDir?.();
-      this.releaseDataDir = undefined;
-      this.logger.info('node stopped');
-      this.logger.flush();
-    })();
+    this.stopping ??= this.lock ? this.stopUnits(this.lock) : Promise.resolve();
     return this.stopping;
+  }
+
+  private async stopUnits(lock: DataDirLock): Promise<void> {
+    this.logger.info('node stopping');
+    await this.kernel?.stop();
+    await lock.release();
+    this.logger.info('node stopped');
+    this.logger.flush();
   }
 }
