@@ -129,15 +129,20 @@ export class ApiServer implements Startable {
     this.deps.logger.info({ url: this.address }, 'API listening');
   }
 
-  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
-  async stop(): Promise<void> {
+  /** Stops accepting, lets in-flight requests finish until `signal` aborts, then closes every connection. */
+  async stop(signal?: AbortSignal): Promise<void> {
     const app = this.app;
     this.app = undefined;
     if (!app) return;
     const closed = app.close();
     // A connection that opened but never sent a request is not idle to Node, and would hold
     // close() until headersTimeout; once no request runs, every remaining connection can go.
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    if (this.inFlight > 0 && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
     this.drained = undefined;
     app.server.closeAllConnections();
     await closed;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { PACKAGE_ROOT } from '../version.js';
+import { createTiny } from '../api/ollama/test-support.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -207,6 +208,111 @@ function startNode(t: Test, args: string[], env: Record<string, string> = {}) {
   t.teardown(() => void child.kill('SIGKILL'));
   return { child, output, exit };
 }
+
+/** Resolves with the exit, or with undefined once `ms` passed and the process still runs. */
+function exitWithin<T>(exit: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
+}
+
+/** A balancer whose stop() blocks the main thread for good, as a hung native call would. */
+const HANGING_BALANCER = `
+import { writeFileSync } from 'node:fs';
+export const meta = { name: 'hangs-on-stop', kind: 'balancer', provides: ['balancer'], requires: [] };
+export default function hangsOnStop(init) {
+  return () => ({
+    name: meta.name,
+    pickNode: (_request, candidates) => candidates[0],
+    start() {},
+    stop() {
+      writeFileSync(init.options.marker, 'stopping');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    },
+  });
+}
+`;
+
+async function hangingNodeConfig(stopTimeout: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'od-hang-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'hangs-on-stop.mjs'), HANGING_BALANCER);
+  const marker = join(dir, 'stopping');
+  writeFileSync(
+    join(dir, 'node.yaml'),
+    `api:\n  listen: 127.0.0.1:${port}\nnode:\n  stop_timeout: ${stopTimeout}\nscheduler:\n  algorithm: ./hangs-on-stop.mjs\n  options:\n    marker: ${marker}\nstorage:\n  data_dir: ${join(dir, 'data')}\nengine:\n  name: sim\n`,
+  );
+  return { config: join(dir, 'node.yaml'), url: `http://127.0.0.1:${port}`, marker, dataDir: join(dir, 'data') };
+}
+
+t.test('stop cuts a request that never finishes once node.stop_timeout passes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'od-stuck-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = join(dir, 'data');
+  // The first token of a run takes 1000 s: the request is in flight for as long as the test lasts.
+  writeFileSync(
+    join(dir, 'node.yaml'),
+    `api:\n  listen: 127.0.0.1:${port}\nnode:\n  stop_timeout: 3s\nstorage:\n  data_dir: ${dataDir}\nengine:\n  name: sim\n  options:\n    load_ms: 0\n    tokens_per_second: 0.001\n`,
+  );
+  const node = startNode(t, ['--config', join(dir, 'node.yaml')]);
+  await waitForHealth(url, node.child);
+  await createTiny(url, 'tiny');
+  const stuck = fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'tiny', prompt: 'hello' }) }).then(
+    (response) => response.text(),
+    (error: Error) => error.message,
+  );
+  for (let ps = 0; ps < 100; ps += 1) {
+    const { models } = (await (await fetch(`${url}/api/ps`)).json()) as { models: unknown[] };
+    if (models.length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  const asked = Date.now();
+  const impatient = cli(['stop', '--data-dir', dataDir, '--timeout', '1']);
+  t.equal(impatient.status, 1, 'stop gives up after its --timeout');
+  t.match(impatient.stderr, new RegExp(`node \\(pid ${node.child.pid}\\) has not exited after 1s; run stop again to end it at once`));
+  t.equal(node.child.exitCode, null, 'the node still lets the request run');
+
+  const exit = await exitWithin(node.exit, 8000);
+  t.ok(exit, 'the node exited by itself');
+  const took = exit!.at - asked;
+  t.ok(took >= 2900, `the request had its stop_timeout first (${took} ms)`);
+  t.ok(took < 3000 + 2000 + 1500, `the node was gone ${took} ms after the stop: stop_timeout 3 s, then at most the 2 s grace`);
+  t.equal(exit!.code, 1, 'a stop that had to cut work exits 1');
+  t.match(node.output.stdout, /stop deadline passed: cutting in-flight requests/);
+  t.notMatch(await stuck, /"done":true/, 'the stuck request never completed');
+  t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'the pid file went with it');
+  t.match(cli(['stop', '--data-dir', dataDir]).stderr, /no node is running/);
+});
+
+t.test('a node whose main thread hangs while stopping is killed at its deadline', async (t) => {
+  const { config, url, marker } = await hangingNodeConfig('1s');
+  const node = startNode(t, ['--config', config]);
+  await waitForHealth(url, node.child);
+  const asked = Date.now();
+  node.child.kill('SIGTERM');
+  const exit = await exitWithin(node.exit, 10_000);
+  t.ok(existsSync(marker), 'the stop reached the hanging plugin');
+  t.ok(exit, 'the node exited although its main thread never returned');
+  t.equal(exit?.signal, 'SIGKILL', 'killed by its own deadline');
+  const took = exit!.at - asked;
+  t.ok(took >= 2900 && took < 3000 + 1500, `killed ${took} ms after the stop request: stop_timeout 1 s + 2 s grace`);
+  t.match(node.output.stderr, /the node did not exit within 3000 ms of the stop request; killing it/);
+});
+
+t.test('a second SIGTERM ends a node at once, even while its main thread hangs', async (t) => {
+  const { config, url, marker } = await hangingNodeConfig('60s');
+  const node = startNode(t, ['--config', config]);
+  await waitForHealth(url, node.child);
+  node.child.kill('SIGTERM');
+  for (let wait = 0; wait < 200 && !existsSync(marker); wait += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+  t.ok(existsSync(marker), 'the main thread is stuck in the plugin');
+  t.equal(await exitWithin(node.exit, 500), undefined, 'one SIGTERM leaves it waiting out its 60 s stop_timeout');
+  const asked = Date.now();
+  node.child.kill('SIGTERM');
+  const exit = await exitWithin(node.exit, 5000);
+  t.equal(exit?.signal, 'SIGTERM', 'the second SIGTERM ended it');
+  t.ok(exit && exit.at - asked < 1000, `within ${exit ? exit.at - asked : '-'} ms`);
+});
 
 t.test('after kill -9, stop leaves whatever process has the stale pid alone and start takes the data dir', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'od-crash-'));

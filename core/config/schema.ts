@@ -60,6 +60,11 @@ export const schema = {
       flag: 'node-name',
       why: 'How this node appears in logs, the cluster view and the web panel.',
     }),
+    stop_timeout: durationSetting(duration(), {
+      default: 25_000,
+      env: ['OLLAMA_NODE_STOP_TIMEOUT'],
+      why: "How long a stop lets in-flight requests run before cutting them; the process is gone 2s later, within Kubernetes' default 30s grace.",
+    }),
   },
   api: {
     listen: setting(parseHostPort, {

@@ -47,11 +47,19 @@ function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): Ca
   };
 }
 
+/** Time units get, once the stop deadline has cut their work, before the node stops waiting for them. */
+export const STOP_GRACE_MS = 2000;
+
+/** From a stop request to the moment the process must be gone. */
+export function stopDeadlineMs(config: NodeConfig): number {
+  return config.node.stop_timeout + STOP_GRACE_MS;
+}
+
 export class OllamaDistributedNode {
   private kernel: Kernel | undefined;
   private lock: DataDirLock | undefined;
   private api: ApiServer | undefined;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<boolean> | undefined;
   readonly logger: Logger;
   readonly config: NodeConfig;
   readonly nodeId: string;
@@ -120,17 +128,35 @@ export class OllamaDistributedNode {
     logger.info({ nodeId, url: this.url, plugins: kernel.status() }, 'node started');
   }
 
-  /** Lets in-flight requests finish, stops every unit in reverse order and frees the data dir. */
-  stop(): Promise<void> {
-    this.stopping ??= this.lock ? this.stopUnits(this.lock) : Promise.resolve();
+  /**
+   * Lets in-flight requests finish for up to node.stop_timeout, then cuts them; stops every unit in
+   * reverse order and frees the data dir. Resolves false when the deadline passed, after leaving
+   * behind any unit still stopping STOP_GRACE_MS later.
+   */
+  stop(): Promise<boolean> {
+    this.stopping ??= this.lock ? this.stopUnits(this.lock) : Promise.resolve(true);
     return this.stopping;
   }
 
-  private async stopUnits(lock: DataDirLock): Promise<void> {
-    this.logger.info('node stopping');
-    await this.kernel?.stop();
+  private async stopUnits(lock: DataDirLock): Promise<boolean> {
+    const { logger } = this;
+    const timeout = this.config.node.stop_timeout;
+    logger.info({ stop_timeout_ms: timeout }, 'node stopping');
+    const deadline = new AbortController();
+    const cut = setTimeout(() => {
+      logger.warn({ stop_timeout_ms: timeout }, 'stop deadline passed: cutting in-flight requests');
+      deadline.abort();
+    }, timeout);
+    let abandon: NodeJS.Timeout | undefined;
+    const stopped = (this.kernel?.stop(deadline.signal) ?? Promise.resolve()).then(() => true);
+    const abandoned = new Promise<false>((resolve) => (abandon = setTimeout(() => resolve(false), timeout + STOP_GRACE_MS)));
+    const unitsStopped = await Promise.race([stopped, abandoned]);
+    clearTimeout(cut);
+    clearTimeout(abandon);
+    if (!unitsStopped) logger.error({ units: this.kernel?.status().filter((u) => u.state === 'stopping') }, 'units did not stop in time; leaving them behind');
     await lock.release();
-    this.logger.info('node stopped');
-    this.logger.flush();
+    logger.info('node stopped');
+    logger.flush();
+    return unitsStopped && !deadline.signal.aborted;
   }
 }
