@@ -10,6 +10,7 @@ import { splitHostPort } from '../config/values.js';
 import { ProductError } from '../errors.js';
 import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
 import { browserGuard } from './browser-guard-hook.js';
+import { limitConnections } from './connection-limit.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
 import { systemRoutes } from './system-routes.js';
@@ -40,6 +41,9 @@ function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Err
     done(new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`));
   }
 }
+
+/** Node looks for connections past headersTimeout or requestTimeout only this often (30 s by default). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 export class ApiServer implements Startable {
   readonly hooks: ApiHooks = Object.freeze({
@@ -78,6 +82,7 @@ export class ApiServer implements Startable {
   build(): FastifyInstance {
     const { config } = this.deps;
     const tls = config.security.tls;
+    const timeouts = { headersTimeout: config.api.headers_timeout, requestTimeout: config.api.timeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS };
     const app = Fastify({
       logger: false,
       bodyLimit: config.api.max_body_size,
@@ -86,8 +91,11 @@ export class ApiServer implements Startable {
       // Ollama answers HEAD only where it registers it; elsewhere HEAD is a wrong method (405).
       exposeHeadRoutes: false,
       return503OnClosing: true,
-      ...(tls.enabled ? { https: { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } } : {}),
+      ...(tls.enabled
+        ? { https: { ...timeouts, handshakeTimeout: config.api.headers_timeout, cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } }
+        : { http: timeouts }),
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
+    limitConnections(app.server, config.api.max_connections, tls.enabled ? 'secureConnection' : 'connection');
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
@@ -128,15 +136,20 @@ export class ApiServer implements Startable {
     this.deps.logger.info({ url: this.address }, 'API listening');
   }
 
-  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
-  async stop(): Promise<void> {
+  /** Stops accepting, lets in-flight requests finish until `signal` aborts, then closes every connection. */
+  async stop(signal?: AbortSignal): Promise<void> {
     const app = this.app;
     this.app = undefined;
     if (!app) return;
     const closed = app.close();
     // A connection that opened but never sent a request is not idle to Node, and would hold
     // close() until headersTimeout; once no request runs, every remaining connection can go.
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    if (this.inFlight > 0 && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
     this.drained = undefined;
     app.server.closeAllConnections();
     await closed;

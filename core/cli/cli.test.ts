@@ -1,12 +1,13 @@
 // Runs the built CLI as users do: start, status, stop, config print, and the exit-2 paths.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { PACKAGE_ROOT } from '../version.js';
+import { createTiny } from '../api/ollama/test-support.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -119,6 +120,18 @@ t.test('invalid config exits 2 naming the key, before touching the data dir', as
     ['unknown plugin name', 'engine:\n  name: turbo\n', {}, /engine\.name = "turbo": unknown engine plugin/],
     ['bad env value', undefined, { OLLAMA_API_TIMEOUT: 'soon' }, /api\.timeout = "soon" \(from OLLAMA_API_TIMEOUT\)/],
     ['bad flag value', undefined, {}, /api\.listen = "nowhere" \(from --listen\)/],
+    [
+      'auth enabled with method none',
+      'security:\n  auth:\n    enabled: true\n    method: none\n',
+      {},
+      /security\.auth\.method \(from .*node\.yaml\): must not be none when security\.auth\.enabled is true/,
+    ],
+    [
+      'auth method none from the env',
+      undefined,
+      { OLLAMA_SECURITY_AUTH_ENABLED: 'true', OLLAMA_SECURITY_AUTH_METHOD: 'none' },
+      /security\.auth\.method \(from OLLAMA_SECURITY_AUTH_METHOD\): must not be none when security\.auth\.enabled is true/,
+    ],
   ];
   for (const [name, yaml, env, message] of cases) {
     const dataDir = join(dir, name.replace(/\W+/g, '-'));
@@ -182,4 +195,158 @@ t.test('version', async (t) => {
   const result = cli(['version']);
   t.equal(result.status, 0);
   t.match(result.stdout, /^ollama-distributed \d+\.\d+\.\d+/);
+});
+
+/** A node started from the built CLI, its output captured, killed by pid when the test ends. */
+function startNode(t: Test, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, 'start', ...args], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (chunk) => (output.stdout += chunk));
+  child.stderr!.on('data', (chunk) => (output.stderr += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  t.teardown(() => void child.kill('SIGKILL'));
+  return { child, output, exit };
+}
+
+/** Resolves with the exit, or with undefined once `ms` passed and the process still runs. */
+function exitWithin<T>(exit: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
+}
+
+/** A balancer whose stop() blocks the main thread for good, as a hung native call would. */
+const HANGING_BALANCER = `
+import { writeFileSync } from 'node:fs';
+export const meta = { name: 'hangs-on-stop', kind: 'balancer', provides: ['balancer'], requires: [] };
+export default function hangsOnStop(init) {
+  return () => ({
+    name: meta.name,
+    pickNode: (_request, candidates) => candidates[0],
+    start() {},
+    stop() {
+      writeFileSync(init.options.marker, 'stopping');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    },
+  });
+}
+`;
+
+async function hangingNodeConfig(stopTimeout: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'od-hang-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'hangs-on-stop.mjs'), HANGING_BALANCER);
+  const marker = join(dir, 'stopping');
+  writeFileSync(
+    join(dir, 'node.yaml'),
+    `api:\n  listen: 127.0.0.1:${port}\nnode:\n  stop_timeout: ${stopTimeout}\nscheduler:\n  algorithm: ./hangs-on-stop.mjs\n  options:\n    marker: ${marker}\nstorage:\n  data_dir: ${join(dir, 'data')}\nengine:\n  name: sim\n`,
+  );
+  return { config: join(dir, 'node.yaml'), url: `http://127.0.0.1:${port}`, marker, dataDir: join(dir, 'data') };
+}
+
+t.test('stop cuts a request that never finishes once node.stop_timeout passes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'od-stuck-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = join(dir, 'data');
+  // The first token of a run takes 1000 s: the request is in flight for as long as the test lasts.
+  writeFileSync(
+    join(dir, 'node.yaml'),
+    `api:\n  listen: 127.0.0.1:${port}\nnode:\n  stop_timeout: 3s\nstorage:\n  data_dir: ${dataDir}\nengine:\n  name: sim\n  options:\n    load_ms: 0\n    tokens_per_second: 0.001\n`,
+  );
+  const node = startNode(t, ['--config', join(dir, 'node.yaml')]);
+  await waitForHealth(url, node.child);
+  await createTiny(url, 'tiny');
+  const stuck = fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'tiny', prompt: 'hello' }) }).then(
+    (response) => response.text(),
+    (error: Error) => error.message,
+  );
+  for (let ps = 0; ps < 100; ps += 1) {
+    const { models } = (await (await fetch(`${url}/api/ps`)).json()) as { models: unknown[] };
+    if (models.length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  const asked = Date.now();
+  const impatient = cli(['stop', '--data-dir', dataDir, '--timeout', '1']);
+  t.equal(impatient.status, 1, 'stop gives up after its --timeout');
+  t.match(impatient.stderr, new RegExp(`node \\(pid ${node.child.pid}\\) has not exited after 1s; run stop again to end it at once`));
+  t.equal(node.child.exitCode, null, 'the node still lets the request run');
+
+  const exit = await exitWithin(node.exit, 8000);
+  t.ok(exit, 'the node exited by itself');
+  const took = exit!.at - asked;
+  t.ok(took >= 2900, `the request had its stop_timeout first (${took} ms)`);
+  t.ok(took < 3000 + 2000 + 1500, `the node was gone ${took} ms after the stop: stop_timeout 3 s, then at most the 2 s grace`);
+  t.equal(exit!.code, 1, 'a stop that had to cut work exits 1');
+  t.match(node.output.stdout, /stop deadline passed: cutting in-flight requests/);
+  t.notMatch(await stuck, /"done":true/, 'the stuck request never completed');
+  t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'the pid file went with it');
+  t.match(cli(['stop', '--data-dir', dataDir]).stderr, /no node is running/);
+});
+
+t.test('a node whose main thread hangs while stopping is killed at its deadline', async (t) => {
+  const { config, url, marker } = await hangingNodeConfig('1s');
+  const node = startNode(t, ['--config', config]);
+  await waitForHealth(url, node.child);
+  const asked = Date.now();
+  node.child.kill('SIGTERM');
+  const exit = await exitWithin(node.exit, 10_000);
+  t.ok(existsSync(marker), 'the stop reached the hanging plugin');
+  t.ok(exit, 'the node exited although its main thread never returned');
+  t.equal(exit?.signal, 'SIGKILL', 'killed by its own deadline');
+  const took = exit!.at - asked;
+  t.ok(took >= 2900 && took < 3000 + 1500, `killed ${took} ms after the stop request: stop_timeout 1 s + 2 s grace`);
+  t.match(node.output.stderr, /the node did not exit within 3000 ms of the stop request; killing it/);
+});
+
+t.test('a second SIGTERM ends a node at once, even while its main thread hangs', async (t) => {
+  const { config, url, marker } = await hangingNodeConfig('60s');
+  const node = startNode(t, ['--config', config]);
+  await waitForHealth(url, node.child);
+  node.child.kill('SIGTERM');
+  for (let wait = 0; wait < 200 && !existsSync(marker); wait += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+  t.ok(existsSync(marker), 'the main thread is stuck in the plugin');
+  t.equal(await exitWithin(node.exit, 500), undefined, 'one SIGTERM leaves it waiting out its 60 s stop_timeout');
+  const asked = Date.now();
+  node.child.kill('SIGTERM');
+  const exit = await exitWithin(node.exit, 5000);
+  t.equal(exit?.signal, 'SIGTERM', 'the second SIGTERM ended it');
+  t.ok(exit && exit.at - asked < 1000, `within ${exit ? exit.at - asked : '-'} ms`);
+});
+
+t.test('after kill -9, stop leaves whatever process has the stale pid alone and start takes the data dir', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'od-crash-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const first = startNode(t, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+  await waitForHealth(url, first.child);
+  first.child.kill('SIGKILL');
+  await first.exit;
+  t.ok(existsSync(join(dataDir, 'ollama-distributed.pid')), 'the crashed node left its pid file');
+
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => void stranger.kill('SIGKILL'));
+  writeFileSync(join(dataDir, 'ollama-distributed.pid'), `${stranger.pid}\n`);
+  const stop = cli(['stop', '--data-dir', dataDir]);
+  t.equal(stop.status, 1);
+  t.match(stop.stderr, /no node is running on data dir/);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(stranger.exitCode, null, 'the sleep was not signalled');
+  t.equal(stranger.signalCode, null, 'the sleep was not signalled');
+
+  const second = startNode(t, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+  const health = await waitForHealth(url, second.child);
+  t.equal(health.status, 'healthy', 'start takes the data dir of the crashed node');
+  t.equal(readFileSync(join(dataDir, 'ollama-distributed.pid'), 'utf8').trim(), String(second.child.pid), 'the pid file names the new node');
+
+  const refused = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`]);
+  t.equal(refused.status, 1, 'a second node on the taken data dir is still refused');
+  t.match(refused.stderr, new RegExp(`a node \\(pid ${second.child.pid}\\) already runs on data dir`));
+
+  const stopped = cli(['stop', '--data-dir', dataDir]);
+  t.equal(stopped.status, 0, stopped.stderr);
+  t.match(stopped.stdout, new RegExp(`stopped node \\(pid ${second.child.pid}\\)`));
+  t.equal((await second.exit).code, 0);
+  t.equal(stranger.exitCode, null, 'the sleep still runs');
 });

@@ -34,7 +34,7 @@ export function buildProgram(): Command {
 
   withConfigOptions(program.command('start').description('start a node and serve the API')).action((flags: ConfigFlags) => startCommand(flags));
   withConfigOptions(program.command('stop').description('stop the node running on the data dir after in-flight requests finish'))
-    .option('--timeout <seconds>', 'how long to wait for it to exit', '60')
+    .option('--timeout <seconds>', 'how long to wait for it to exit (default: node.stop_timeout + 7s)')
     .action((flags) => stopCommand(flags));
   withConfigOptions(program.command('status').description("show the node's health"))
     .option('--json', 'print JSON')

@@ -3,9 +3,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { configValue } from '../config/load.js';
-import { OllamaDistributedNode } from '../node/node.js';
+import { OllamaDistributedNode, stopDeadlineMs } from '../node/node.js';
 import { resolveNodePlugins } from '../node/plugins.js';
-import { runningPid } from '../node/data-dir.js';
+import { runningNode } from '../node/data-dir.js';
+import { killAtDeadline } from '../node/exit-deadline.js';
 import { API_ROUTES } from '../api/routes.js';
 import { configFromFlags, configOrReport, reportFatal, type ConfigFlags } from './config-inputs.js';
 
@@ -18,15 +19,18 @@ export async function startCommand(flags: ConfigFlags): Promise<void> {
   } catch (error) {
     return reportFatal(error);
   }
-  let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      node.logger.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
-      process.exit(130);
-    }
-    node.logger.info({ signal }, 'stop requested');
-    void node.stop();
+    // With no listener left, a second signal takes the default action: the kernel ends the
+    // process at once, even while the event loop is blocked or a native call hangs. Listeners
+    // that libraries added go too (signal-exit, through node-llama-cpp), or JS would still wait.
+    process.removeAllListeners('SIGTERM');
+    process.removeAllListeners('SIGINT');
+    const deadline = stopDeadlineMs(node.config);
+    node.logger.info({ signal }, 'stop requested; a second SIGTERM or SIGINT ends the process at once');
+    killAtDeadline(deadline, `ollama-distributed: the node did not exit within ${deadline} ms of the stop request; killing it`);
+    void node.stop().then((inTime) => {
+      if (!inTime) process.exit(1);
+    });
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
@@ -40,21 +44,36 @@ export async function startCommand(flags: ConfigFlags): Promise<void> {
   }
 }
 
+/** How long `stop` waits by default: the node's own deadline, and time to see it go. */
+const STOP_WAIT_MARGIN_MS = 5000;
+
 export async function stopCommand(flags: ConfigFlags & { timeout?: string }): Promise<void> {
   const loaded = configOrReport(flags);
   if (!loaded) return;
   const dataDir = loaded.config.storage.data_dir;
-  const pid = runningPid(dataDir);
-  if (pid === undefined) {
+  const waitMs = flags.timeout === undefined ? stopDeadlineMs(loaded.config) + STOP_WAIT_MARGIN_MS : Number(flags.timeout) * 1000;
+  if (!Number.isFinite(waitMs) || waitMs < 0) {
+    process.stderr.write(`Error: --timeout must be a number of seconds, not ${JSON.stringify(flags.timeout)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const holder = await runningNode(dataDir);
+  if (holder === undefined) {
     process.stderr.write(`Error: no node is running on data dir ${dataDir}\n`);
     process.exitCode = 1;
     return;
   }
+  const { pid } = holder;
+  if (pid === undefined) {
+    process.stderr.write(`Error: a process holds data dir ${dataDir} but neither answers nor left its pid file\n`);
+    process.exitCode = 1;
+    return;
+  }
   process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + Number(flags.timeout ?? 60) * 1000;
-  while (runningPid(dataDir) === pid && Date.now() < deadline) await sleep(100);
-  if (runningPid(dataDir) === pid) {
-    process.stderr.write(`Error: node (pid ${pid}) is still finishing requests; run stop again or raise --timeout\n`);
+  const deadline = Date.now() + waitMs;
+  while ((await runningNode(dataDir)) !== undefined && Date.now() < deadline) await sleep(100);
+  if ((await runningNode(dataDir)) !== undefined) {
+    process.stderr.write(`Error: node (pid ${pid}) has not exited after ${waitMs / 1000}s; run stop again to end it at once\n`);
     process.exitCode = 1;
     return;
   }

@@ -69,6 +69,11 @@ export const schema = {
       flag: 'node-name',
       why: 'How this node appears in logs, the cluster view and the web panel.',
     }),
+    stop_timeout: durationSetting(duration(), {
+      default: 25_000,
+      env: ['OLLAMA_NODE_STOP_TIMEOUT'],
+      why: "How long a stop lets in-flight requests run before cutting them; the process is gone 2s later, within Kubernetes' default 30s grace.",
+    }),
   },
   api: {
     listen: setting(parseHostPort, {
@@ -81,6 +86,16 @@ export const schema = {
       default: 30_000,
       env: ['OLLAMA_API_TIMEOUT'],
       why: 'How long a client may take to send a whole request; streaming responses are not cut by it.',
+    }),
+    headers_timeout: durationSetting(duration(), {
+      default: 10_000,
+      env: ['OLLAMA_API_HEADERS_TIMEOUT'],
+      why: 'How long a client may take to send its request headers; frees connections held by slow or silent clients.',
+    }),
+    max_connections: setting(integer(1), {
+      default: 1024,
+      env: ['OLLAMA_API_MAX_CONNECTIONS'],
+      why: 'Client connections held at once (room for scheduler.queue_size requests and idle clients); past it the oldest one not serving a request is closed.',
     }),
     max_body_size: setting(parseSize, {
       default: 33_554_432,
@@ -185,7 +200,7 @@ export const schema = {
     queue_size: setting(integer(1), {
       default: 512,
       env: ['OLLAMA_MAX_QUEUE'],
-      why: "Requests allowed to wait for a slot before new ones get 503, like Ollama's OLLAMA_MAX_QUEUE.",
+      why: "Inference requests a node holds at once, running or waiting, before new ones get 503 (Ollama's OLLAMA_MAX_QUEUE).",
     }),
     options: setting(parseOptions, { default: {}, why: 'Options passed to a balancer plugin loaded from a file or package.' }),
   },
@@ -337,6 +352,12 @@ export function crossFieldProblems(config: NodeConfig): [string, string][] {
   }
   if (config.security.auth.enabled && config.security.auth.method === 'jwt' && config.security.auth.secret_key.length < 32) {
     problems.push(['security.auth.secret_key', 'must be at least 32 characters when jwt auth is enabled']);
+  }
+  if (config.security.auth.enabled && config.security.auth.method === 'none') {
+    problems.push(['security.auth.method', 'must not be none when security.auth.enabled is true: none lets every caller act as admin; use jwt, or set security.auth.enabled to false']);
+  }
+  if (config.api.timeout > 0 && config.api.headers_timeout > config.api.timeout) {
+    problems.push(['api.headers_timeout', 'must not exceed api.timeout']);
   }
   if (config.web.enabled && config.web.listen === config.api.listen) {
     problems.push(['web.listen', 'must differ from api.listen']);

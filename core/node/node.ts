@@ -13,7 +13,7 @@ import { ApiServer, type RouteModule } from '../api/server.js';
 import { Kernel, type Unit } from '../kernel/kernel.js';
 import { Scheduler, type CandidateSource } from '../scheduler/scheduler.js';
 import { createLogger } from '../log.js';
-import { claimDataDir } from './data-dir.js';
+import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
 import type { ConfiguredPlugin } from './plugins.js';
 
 export interface NodeOptions {
@@ -47,20 +47,26 @@ function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): Ca
   };
 }
 
+/** Time units get, once the stop deadline has cut their work, before the node stops waiting for them. */
+export const STOP_GRACE_MS = 2000;
+
+/** From a stop request to the moment the process must be gone. */
+export function stopDeadlineMs(config: NodeConfig): number {
+  return config.node.stop_timeout + STOP_GRACE_MS;
+}
+
 export class OllamaDistributedNode {
   private kernel: Kernel | undefined;
-  private releaseDataDir: (() => void) | undefined;
+  private lock: DataDirLock | undefined;
   private api: ApiServer | undefined;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<boolean> | undefined;
   readonly logger: Logger;
   readonly config: NodeConfig;
   readonly nodeId: string;
 
   constructor(private readonly options: NodeOptions) {
     this.config = options.loaded.config;
-    const { nodeId, release } = claimDataDir(this.config.storage.data_dir);
-    this.nodeId = nodeId;
-    this.releaseDataDir = release;
+    this.nodeId = nodeIdOf(this.config.storage.data_dir);
     this.logger =
       options.logger ?? createLogger({ level: this.config.logging.level, dataDir: this.config.storage.data_dir, name: this.config.node.name });
   }
@@ -72,6 +78,7 @@ export class OllamaDistributedNode {
 
   async start(signal?: AbortSignal): Promise<void> {
     const { config, logger, nodeId } = this;
+    this.lock = await lockDataDir(config.storage.data_dir, nodeId);
     const startedAt = new Date();
     const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId });
     this.kernel = kernel;
@@ -81,7 +88,10 @@ export class OllamaDistributedNode {
       kind: 'core',
       provides: ['scheduler'],
       requires: ['balancer', 'engine', 'config', 'nodeId'],
-      build: (c) => new Scheduler(c.balancer as Balancer, localCandidates(c.nodeId as string, c.config as NodeConfig, c.engine as Engine)),
+      build: (c) =>
+        new Scheduler(c.balancer as Balancer, localCandidates(c.nodeId as string, c.config as NodeConfig, c.engine as Engine), {
+          maxPending: config.scheduler.queue_size,
+        }),
     });
     units.push({
       name: 'api',
@@ -112,22 +122,41 @@ export class OllamaDistributedNode {
       throw error;
     }
     const { host } = splitHostPort(config.api.listen);
-    if (!isLoopbackHost(host) && !config.security.auth.enabled) {
+    if (!isLoopbackHost(host) && !kernel.get<Authenticator>('auth').enforcing) {
       logger.warn({ listen: config.api.listen }, 'the API is reachable beyond loopback without authentication; set security.auth.enabled');
     }
     logger.info({ nodeId, url: this.url, plugins: kernel.status() }, 'node started');
   }
 
-  /** Lets in-flight requests finish, stops every unit in reverse order and frees the data dir. */
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.logger.info('node stopping');
-      await this.kernel?.stop();
-      this.releaseDataDir?.();
-      this.releaseDataDir = undefined;
-      this.logger.info('node stopped');
-      this.logger.flush();
-    })();
+  /**
+   * Lets in-flight requests finish for up to node.stop_timeout, then cuts them; stops every unit in
+   * reverse order and frees the data dir. Resolves false when the deadline passed, after leaving
+   * behind any unit still stopping STOP_GRACE_MS later.
+   */
+  stop(): Promise<boolean> {
+    this.stopping ??= this.lock ? this.stopUnits(this.lock) : Promise.resolve(true);
     return this.stopping;
+  }
+
+  private async stopUnits(lock: DataDirLock): Promise<boolean> {
+    const { logger } = this;
+    const timeout = this.config.node.stop_timeout;
+    logger.info({ stop_timeout_ms: timeout }, 'node stopping');
+    const deadline = new AbortController();
+    const cut = setTimeout(() => {
+      logger.warn({ stop_timeout_ms: timeout }, 'stop deadline passed: cutting in-flight requests');
+      deadline.abort();
+    }, timeout);
+    let abandon: NodeJS.Timeout | undefined;
+    const stopped = (this.kernel?.stop(deadline.signal) ?? Promise.resolve()).then(() => true);
+    const abandoned = new Promise<false>((resolve) => (abandon = setTimeout(() => resolve(false), timeout + STOP_GRACE_MS)));
+    const unitsStopped = await Promise.race([stopped, abandoned]);
+    clearTimeout(cut);
+    clearTimeout(abandon);
+    if (!unitsStopped) logger.error({ units: this.kernel?.status().filter((u) => u.state === 'stopping') }, 'units did not stop in time; leaving them behind');
+    await lock.release();
+    logger.info('node stopped');
+    logger.flush();
+    return unitsStopped && !deadline.signal.aborted;
   }
 }

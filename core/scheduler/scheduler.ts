@@ -1,5 +1,6 @@
 // Chooses the node that runs a request: candidates are the live nodes holding the model, the
-// balancer plugin picks one. Pure of I/O; the request path calls it once per request.
+// balancer plugin picks one, once the request is admitted under the cap on pending requests. Pure
+// of I/O; the request path calls it once per request.
 
 import type { Balancer, Candidate, RouteOutcome, RouteRequest } from '../contracts/balancer.js';
 import { ProductError } from '../errors.js';
@@ -17,6 +18,14 @@ export interface SchedulerHooks {
 /** Where candidates come from: this node alone, or the cluster's membership view. */
 export type CandidateSource = (request: RouteRequest) => Candidate[];
 
+/** Ollama's words (server/sched.go ErrMaxQueue), which clients may match on. */
+export const QUEUE_FULL_MESSAGE = 'server busy, please try again.  maximum pending requests exceeded';
+
+export interface SchedulerLimits {
+  /** Requests routed and not yet finished, running or waiting, beyond which a new one is refused. */
+  maxPending: number;
+}
+
 export interface Route {
   candidate: Candidate;
   /** Call once when the request ends. */
@@ -30,20 +39,30 @@ export class Scheduler {
     afterRoute: new AsyncParallelHook<[RouteRequest, Candidate]>(['request', 'candidate']),
   });
 
+  private pendingCount = 0;
+
   constructor(
     private readonly balancer: Balancer,
     private readonly candidates: CandidateSource,
+    private readonly limits: SchedulerLimits,
   ) {
     this.hooks.pickNode.tap({ name: `balancer:${balancer.name}`, stage: STAGE.builtin }, (request, list) => balancer.pickNode(request, list));
   }
 
+  /** Requests routed and not yet finished. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
   route(request: RouteRequest): Route {
+    if (this.pendingCount >= this.limits.maxPending) throw new ProductError('OD_ERR_QUEUE_FULL', QUEUE_FULL_MESSAGE);
     const candidates = this.hooks.filterCandidates.call(
       [...this.candidates(request)].sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
       request,
     );
     const candidate = this.hooks.pickNode.call(request, candidates);
     if (!candidate) throw new ProductError('OD_ERR_QUEUE_FULL', `no node can run model '${request.model}' now`);
+    this.pendingCount += 1;
     this.balancer.started?.(candidate.nodeId, request);
     void this.hooks.afterRoute.promise(request, candidate);
     let finished = false;
@@ -52,6 +71,7 @@ export class Scheduler {
       finish: (outcome) => {
         if (finished) return;
         finished = true;
+        this.pendingCount -= 1;
         this.balancer.finished?.(candidate.nodeId, request, outcome);
       },
     };

@@ -1,0 +1,42 @@
+import t from 'tap';
+import type { Candidate } from '../contracts/balancer.js';
+import { ProductError } from '../errors.js';
+import { roundRobin } from '../../plugins/balancer-round-robin/index.js';
+import { Scheduler } from './scheduler.js';
+
+const local: Candidate = {
+  nodeId: 'n1',
+  apiUrl: 'http://127.0.0.1:11434',
+  local: true,
+  modelLoaded: true,
+  load: { activeRequests: 0, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
+  labels: {},
+};
+const request = { model: 'tiny:latest', kind: 'generate' as const };
+
+t.test('maxPending requests are admitted; the next is refused with 503 until one finishes', async (t) => {
+  const scheduler = new Scheduler(roundRobin()(), () => [local], { maxPending: 2 });
+  const first = scheduler.route(request);
+  const second = scheduler.route(request);
+  t.equal(scheduler.pending, 2);
+  const refused = (() => {
+    try {
+      scheduler.route(request);
+    } catch (error) {
+      return error;
+    }
+  })() as ProductError;
+  t.ok(refused instanceof ProductError);
+  t.equal(refused.status, 503);
+  t.equal(refused.message, 'server busy, please try again.  maximum pending requests exceeded');
+  t.equal(scheduler.pending, 2, 'a refused request holds no place');
+
+  first.finish('ok');
+  first.finish('ok');
+  t.equal(scheduler.pending, 1, 'finishing twice frees one place');
+  const third = scheduler.route(request);
+  t.equal(third.candidate, local);
+  second.finish('error');
+  third.finish('cancelled');
+  t.equal(scheduler.pending, 0, 'every outcome frees its place');
+});
