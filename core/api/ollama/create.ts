@@ -17,7 +17,7 @@ import {
 import { formatModelName } from '../../models/name.js';
 import type { ApiDeps } from '../deps.js';
 import { parseCreate, type CreateRequest } from './create-request.js';
-import { fileTypeName, GgufFormatError, hasGgufMagic, readGguf, type GgufValue } from './gguf.js';
+import { fileTypeName, GgufFormatError, hasGgufMagic, readGguf, type GgufValue } from '../../models/gguf.js';
 import { goJson } from './go-format.js';
 import { modelName } from './model-ref.js';
 import { sendNdjson } from './ndjson.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { writeTinyGguf } from '../../../conformance/fixtures/tiny-gguf.js';
 import { humanNumber } from './create.js';
-import { fileTypeName, GgufFormatError, hasGgufMagic, readGguf } from './gguf.js';
+import { fileTypeName, GgufFormatError, hasGgufMagic, readGguf } from '../../models/gguf.js';
 import { goFloat, goJson, goQuote } from './go-format.js';
 import { FOREVER, keepAliveMs, parseGoDuration } from './keep-alive.js';
 import { modelfileText, parametersText } from './modelfile.js';

@@ -9,7 +9,7 @@ import { formatModelName } from '../../models/name.js';
 import { modelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
 import { requestFields } from './body.js';
-import { GgufFormatError, readGguf, type GgufFile, type GgufValue } from './gguf.js';
+import { GgufFormatError, readGguf, type GgufFile, type GgufValue } from '../../models/gguf.js';
 import { storedModel } from './model-ref.js';
 import { modelfileText, parametersText } from './modelfile.js';
 import { timestamp } from './time.js';
