@@ -1,7 +1,7 @@
 // Reads and checks GGUF headers (metadata and tensor infos, never the weights) for the API and the
 // engines: every count, length and type is held to bounds before any other reader sees the file.
 
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export type GgufScalar = number | boolean | string;
 export type GgufValue = GgufScalar | GgufScalar[];
@@ -278,7 +278,7 @@ class HeaderParser {
   }
 }
 
-/** `what` is one element of something the header declares `count` of, each at least `minBytes` long. */
+/** Refuses a declared count over `max`, or one whose items, each at least `minBytes`, could not fit in the file. */
 function checkCount(r: HeaderReader, count: number, max: number, what: string, minBytes: number): void {
   if (count > max) throw new GgufFormatError(`GGUF header declares ${count} ${what}, more than the ${max} allowed`);
   if (count * minBytes > r.remaining) throw new GgufFormatError('GGUF header declares more data than the file holds');
@@ -366,7 +366,7 @@ async function readHeader(r: HeaderReader, keepArrays: number): Promise<GgufFile
   return { metadata, ...(await readTensors(parser, r, tensorCount, alignment)) };
 }
 
-function fileSource(handle: Awaited<ReturnType<typeof open>>, size: number): ByteSource {
+function fileSource(handle: FileHandle, size: number): ByteSource {
   return {
     size,
     async read(position, length) {
