@@ -3,6 +3,7 @@
 
 import { readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
 import type { Capability } from '../../core/contracts/engine.js';
+import { checkGguf } from '../../core/models/gguf.js';
 import { templateUses } from './template-prompt.js';
 
 /** Architectures llama.cpp can pool into embeddings without a dedicated pooling head. */
@@ -22,14 +23,17 @@ export function capabilitiesOf(template: string | undefined, metadata: GgufFileI
   return caps;
 }
 
-/** GGUF headers by file path: reading one parses the whole metadata section, so keep it. */
+/**
+ * GGUF headers by file path: reading one parses the whole metadata section, so keep it. The
+ * project's reader checks each header first: node-llama-cpp's own trusts every count it reads.
+ */
 export class ModelFiles {
   private readonly cache = new Map<string, Promise<GgufFileInfo>>();
 
   info(path: string): Promise<GgufFileInfo> {
     let info = this.cache.get(path);
     if (!info) {
-      info = readGgufFileInfo(path, { readTensorInfo: false, sourceType: 'filesystem', logWarnings: false });
+      info = checkGguf(path).then(() => readGgufFileInfo(path, { readTensorInfo: false, sourceType: 'filesystem', logWarnings: false }));
       info.catch(() => this.cache.delete(path));
       this.cache.set(path, info);
     }

@@ -25,6 +25,10 @@ export interface CompletionPromptInput {
 export function completionPrompt(model: LlamaModel, chatWrapper: () => ChatWrapper, input: CompletionPromptInput): CompletionPrompt {
   const plan = promptOf(model, chatWrapper, input);
   if (input.context && input.context.length > 0) {
+    // llama.cpp fails the whole batch on one unknown token; name it as the caller's mistake instead.
+    const vocabulary = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    const unknown = input.context.find((token) => token >= vocabulary);
+    if (unknown !== undefined) throw new ProductError('OD_ERR_BAD_REQUEST', `context token ${unknown} is outside the model's vocabulary of ${vocabulary} tokens`);
     const fresh = plan.tokens[0] === model.tokens.bos ? plan.tokens.slice(1) : plan.tokens;
     plan.tokens = [...(input.context as Token[]), ...fresh];
   }

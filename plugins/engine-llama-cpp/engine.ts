@@ -32,7 +32,7 @@ import { defaultThreads, estimateMemory, gpuList, gpuOption, modelCapacity } fro
 import { Residency, type Lease } from './residency.js';
 import { ResidentModel } from './resident-model.js';
 import { contextLengthOf, mergeOptions, samplingOf } from './sampling.js';
-import { TemplateError } from './go-template.js';
+import { TemplateError } from '../../core/models/go-template.js';
 import { withToolCalls } from './tool-calls.js';
 import { renderChatPrompt, templateUses } from './template-prompt.js';
 

@@ -51,6 +51,9 @@ export interface ResidencyOptions {
   now?(): number;
 }
 
+/** The longest delay setTimeout takes (2^31 - 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class ResidencyClosedError extends Error {
   override name = 'ResidencyClosedError';
   constructor() {
@@ -180,7 +183,7 @@ export class Residency<R extends Resident> {
         return;
       }
       this.keepUntil(entry, request.keepAliveMs);
-      if (request.keepAliveMs > 0) entry.timer = setTimeout(() => void this.evict(entry), request.keepAliveMs);
+      if (request.keepAliveMs > 0) this.expireAfter(entry, request.keepAliveMs);
       this.notify();
     };
     if (request.signal.aborted) {
@@ -188,6 +191,12 @@ export class Residency<R extends Resident> {
       request.signal.throwIfAborted();
     }
     return { resident, loadDuration, release };
+  }
+
+  /** setTimeout fires at once past MAX_TIMER_MS: a longer keep_alive waits in steps. */
+  private expireAfter(entry: Entry<R>, ms: number): void {
+    const step = Math.min(ms, MAX_TIMER_MS);
+    entry.timer = setTimeout(() => (ms > step ? this.expireAfter(entry, ms - step) : void this.evict(entry)), step);
   }
 
   private keepUntil(entry: Entry<R>, keepAliveMs: number): void {

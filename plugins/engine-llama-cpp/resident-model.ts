@@ -11,6 +11,7 @@ import {
   type LlamaModel,
 } from 'node-llama-cpp';
 import type { ModelSpec } from '../../core/contracts/engine.js';
+import { checkGguf } from '../../core/models/gguf.js';
 import type { Resident } from './residency.js';
 import { SlotPool } from './slots.js';
 
@@ -40,6 +41,8 @@ export class ResidentModel implements Resident {
   }
 
   static async load(llama: Llama, spec: ModelSpec, settings: ResidentSettings): Promise<ResidentModel> {
+    // llama.cpp reads the model and its adapters next, and trusts their headers' counts.
+    await Promise.all([spec.modelPath, ...spec.adapterPaths].map(checkGguf));
     const model = await llama.loadModel({
       modelPath: spec.modelPath,
       gpuLayers: llama.gpu === false ? 0 : (settings.gpuLayers ?? 'auto'),

@@ -2,7 +2,7 @@
 // in the modern style (.Messages, .Tools) or the legacy one (.System/.Prompt/.Response per turn).
 
 import type { ChatMessage, ToolDefinition } from '../../core/contracts/engine.js';
-import { renderTemplate } from './go-template.js';
+import { renderTemplate } from '../../core/models/go-template.js';
 
 /** Rendered in place of the response being generated; the prompt ends where it appears. */
 const RESPONSE_MARK = '\u0000response\u0000';

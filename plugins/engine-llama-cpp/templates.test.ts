@@ -1,5 +1,5 @@
 import t from 'tap';
-import { renderTemplate, TemplateError } from './go-template.js';
+import { renderTemplate, TemplateError } from '../../core/models/go-template.js';
 import { renderChatPrompt, renderGeneratePrompt, templateUses } from './template-prompt.js';
 
 const CHATML_MESSAGES = `{{- range $i, $m := .Messages }}<|im_start|>{{ $m.Role }}

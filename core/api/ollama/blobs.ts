@@ -1,10 +1,12 @@
 // HEAD and POST /api/blobs/:digest: whether the store holds a blob, and uploading one. Uploads
-// stream straight into the store (no api.max_body_size limit) and only a matching digest lands.
+// stream straight into the store (no api.max_body_size limit); only a matching digest lands, and a
+// GGUF only with a header the reader accepts.
 
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BlobWriter, ModelStore } from '../../contracts/storage.js';
 import { badRequest, ProductError } from '../../errors.js';
+import { GgufFormatError, GgufStreamCheck } from '../../models/gguf.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -25,17 +27,33 @@ async function freshWriter(store: ModelStore, digest: string, signal: AbortSigna
   return store.openBlobWriter(digest, signal);
 }
 
+/** The upload's declared length, against which the GGUF check measures what a header claims. */
+function declaredSize(request: FastifyRequest): number | undefined {
+  const length = Number(request.headers['content-length']);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+}
+
 async function upload(store: ModelStore, request: FastifyRequest, digest: string, signal: AbortSignal): Promise<void> {
   const writer = await freshWriter(store, digest, signal);
+  const header = new GgufStreamCheck(declaredSize(request));
+  let refusal: unknown;
   try {
     const hash = createHash('sha256');
     for await (const chunk of request.raw) {
+      // The rest of a refused upload is read and dropped: ending the stream early would reset the
+      // connection before the client reads its 400.
+      if (refusal) continue;
       hash.update(chunk as Buffer);
       await writer.write(chunk as Buffer, signal);
+      await header.push(chunk as Buffer).catch((error: unknown) => void (refusal = error));
     }
+    if (refusal) throw refusal;
     const actual = `sha256:${hash.digest('hex')}`;
     if (actual !== digest) throw new ProductError('OD_ERR_DIGEST_MISMATCH', `digest mismatch, expected ${JSON.stringify(digest)}, got ${JSON.stringify(actual)}`);
+    await header.end();
     await writer.commit(signal);
+  } catch (error) {
+    throw error instanceof GgufFormatError ? badRequest(error.message) : error;
   } finally {
     await writer.abort();
   }

@@ -3,6 +3,7 @@
 
 import type { ChatMessage } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
+import { parseTemplate, TemplateError } from '../../models/go-template.js';
 import type { ModelName } from '../../models/name.js';
 import { requestFields, type Fields } from './body.js';
 import { blobDigest } from './blobs.js';
@@ -55,6 +56,17 @@ function parseLicenses(value: unknown): string[] {
   throw badRequest('license must be a string or a list of strings');
 }
 
+/** A template every later request would fail on is refused now, in Ollama's words (server/create.go). */
+function checkedTemplate(source: string): string {
+  try {
+    parseTemplate(source);
+  } catch (error) {
+    if (error instanceof TemplateError) throw badRequest(`template error: template: :${error.line ?? 1}: ${error.message}`);
+    throw error;
+  }
+  return source;
+}
+
 /** Parameters as given, nulls dropped; known options must have their Ollama types. */
 function parseParameters(fields: Fields): Record<string, unknown> {
   const raw = fields.object('parameters') ?? {};
@@ -74,7 +86,7 @@ export function parseCreate(body: unknown): CreateRequest {
     ...(from ? { from } : {}),
     files: fileDigests(fields, 'files'),
     adapters: fileDigests(fields, 'adapters'),
-    ...(fields.string('template') ? { template: fields.string('template')! } : {}),
+    ...(fields.string('template') ? { template: checkedTemplate(fields.string('template')!) } : {}),
     ...(fields.string('system') ? { system: fields.string('system')! } : {}),
     licenses: parseLicenses(fields.raw('license')),
     parameters: parseParameters(fields),

@@ -14,10 +14,10 @@ import {
   type LayerKind,
   type Manifest,
 } from '../../models/manifest.js';
+import { checkGguf, fileTypeName, GgufFormatError, hasGgufMagic, readGguf, type GgufFile, type GgufValue } from '../../models/gguf.js';
 import { formatModelName } from '../../models/name.js';
 import type { ApiDeps } from '../deps.js';
 import { parseCreate, type CreateRequest } from './create-request.js';
-import { fileTypeName, GgufFormatError, hasGgufMagic, readGguf, type GgufValue } from './gguf.js';
 import { goJson } from './go-format.js';
 import { modelName } from './model-ref.js';
 import { sendNdjson } from './ndjson.js';
@@ -51,16 +51,23 @@ async function blobFile(store: ModelStore, path: string, digest: string): Promis
   return { blob: store.blobPath(digest), size };
 }
 
+/** A blob's GGUF header, checked; a file that is not GGUF or breaks a bound is the caller's mistake. */
+async function ggufHeader<T>(path: string, blob: string, read: (blob: string) => Promise<T>): Promise<T> {
+  if (path.endsWith('.safetensors') || !(await hasGgufMagic(blob))) throw badRequest(NOT_GGUF);
+  return read(blob).catch((error: unknown) => {
+    throw error instanceof GgufFormatError ? badRequest(`${path}: ${error.message}`) : error;
+  });
+}
+
+const headerOnly = (blob: string): Promise<GgufFile> => readGguf(blob, { maxArrayLength: 0 });
+
 /** Layers and config from uploaded GGUF files: one model, optionally projectors and adapters. */
 async function fromFiles(store: ModelStore, files: [string, string][]): Promise<Base> {
   const layers: Descriptor[] = [];
   let config: Record<string, unknown> | undefined;
   for (const [path, digest] of files) {
     const { blob, size } = await blobFile(store, path, digest);
-    if (path.endsWith('.safetensors') || !(await hasGgufMagic(blob))) throw badRequest(NOT_GGUF);
-    const gguf = await readGguf(blob, { maxArrayLength: 0 }).catch((error: unknown) => {
-      throw error instanceof GgufFormatError ? badRequest(`${path}: ${error.message}`) : error;
-    });
+    const gguf = await ggufHeader(path, blob, headerOnly);
     const type = stringValue(gguf.metadata['general.type']);
     const architecture = stringValue(gguf.metadata['general.architecture']);
     const kind: LayerKind =
@@ -100,7 +107,7 @@ async function adapterLayers(store: ModelStore, adapters: [string, string][]): P
   const layers: Descriptor[] = [];
   for (const [path, digest] of adapters) {
     const { blob, size } = await blobFile(store, path, digest);
-    if (!(await hasGgufMagic(blob))) throw badRequest(NOT_GGUF);
+    await ggufHeader(path, blob, checkGguf);
     layers.push({ mediaType: LAYER_MEDIA_TYPES.adapter, digest, size });
   }
   return layers;

@@ -1,13 +1,8 @@
 // The pure pieces behind the API's Ollama fidelity: keep_alive and Go durations, options typing,
-// Go's number and string formatting, show's Modelfile text, humanNumber and the GGUF reader.
+// Go's number and string formatting, show's Modelfile text and humanNumber.
 
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { writeTinyGguf } from '../../../conformance/fixtures/tiny-gguf.js';
 import { humanNumber } from './create.js';
-import { fileTypeName, GgufFormatError, hasGgufMagic, readGguf } from './gguf.js';
 import { goFloat, goJson, goQuote } from './go-format.js';
 import { FOREVER, keepAliveMs, parseGoDuration } from './keep-alive.js';
 import { modelfileText, parametersText } from './modelfile.js';
@@ -97,30 +92,4 @@ t.test('humanNumber and timestamps', async (t) => {
   t.equal(timestamp(new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 120))), '2024-01-02T03:04:05.12Z');
   t.equal(timestamp(new Date(Date.UTC(2024, 0, 2, 3, 4, 5))), '2024-01-02T03:04:05Z');
   t.match(createdAt(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
-});
-
-t.test('the GGUF reader gives metadata, tensors and the parameter count', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'od-gguf-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const gguf = await writeTinyGguf(join(dir, 'tiny.gguf'));
-  const file = await readGguf(gguf.path);
-  t.equal(file.metadata['general.architecture'], 'llama');
-  t.equal(file.metadata['llama.attention.layer_norm_rms_epsilon'], 0.00001, 'float32 in its shortest form');
-  t.equal(file.metadata['tokenizer.ggml.add_bos_token'], true);
-  t.equal((file.metadata['tokenizer.ggml.tokens'] as string[]).length, 260);
-  t.equal(file.parameterCount, 115_520);
-  t.same(file.tensors.at(-1), { name: 'output.weight', type: 'F32', shape: [64, 260] });
-  t.same((await readGguf(gguf.path, { maxArrayLength: 5 })).metadata['tokenizer.ggml.scores'], []);
-  t.equal(fileTypeName(file.metadata['general.file_type']), 'F32');
-  t.equal(fileTypeName(15), 'Q4_K_M');
-  t.equal(fileTypeName(undefined), 'unknown');
-  t.ok(await hasGgufMagic(gguf.path));
-
-  const text = join(dir, 'text.bin');
-  await writeFile(text, 'not a gguf file at all');
-  t.notOk(await hasGgufMagic(text));
-  await t.rejects(readGguf(text), new GgufFormatError('not a GGUF file'));
-  const truncated = join(dir, 'truncated.gguf');
-  await writeFile(truncated, (await readFile(gguf.path)).subarray(0, 200));
-  await t.rejects(readGguf(truncated), { message: 'unexpected end of GGUF header' });
 });

@@ -9,7 +9,7 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseImages, parseTopLogprobs, wantsThinking } from './inputs.js';
+import { parseContext, parseFormat, parseImages, parseTopLogprobs, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { MODEL_WORDING } from './model-ref.js';
 import { parseOptions } from './options.js';
@@ -25,7 +25,7 @@ function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
     suffix: fields.string('suffix') || undefined,
     system: fields.string('system') || undefined,
     template: fields.string('template') || undefined,
-    context: fields.integers('context'),
+    context: parseContext(fields),
     stream: fields.boolean('stream') ?? true,
     raw: fields.boolean('raw') ?? false,
     format: parseFormat(fields.raw('format')),

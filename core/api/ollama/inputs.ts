@@ -5,6 +5,17 @@ import type { ChatMessage, OutputFormat, ToolCall, ToolDefinition } from '../../
 import { badRequest } from '../../errors.js';
 import { isObject, type Fields } from './body.js';
 
+/** Token ids are int32 in llama.cpp and Ollama's runners alike: none lies outside [0, 2^31). */
+const MAX_TOKEN_ID = 2 ** 31 - 1;
+
+/** A generate request's `context`: token ids from an earlier response, none outside any vocabulary. */
+export function parseContext(fields: Fields): number[] | undefined {
+  const context = fields.integers('context');
+  const bad = context?.find((token) => token < 0 || token > MAX_TOKEN_ID);
+  if (bad !== undefined) throw badRequest(`context token ${bad} is outside the model's vocabulary`);
+  return context;
+}
+
 /** `"json"`, a JSON schema object, or nothing (absent, null or ""). */
 export function parseFormat(value: unknown): OutputFormat | undefined {
   if (value === undefined || value === null || value === '') return undefined;

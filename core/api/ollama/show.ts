@@ -4,12 +4,12 @@
 import { text } from 'node:stream/consumers';
 import type { FastifyInstance } from 'fastify';
 import type { ModelStore } from '../../contracts/storage.js';
+import { hasGgufMagic, readGguf, type GgufFile, type GgufValue } from '../../models/gguf.js';
 import { layerOf, layersOf } from '../../models/manifest.js';
 import { formatModelName } from '../../models/name.js';
 import { modelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
 import { requestFields } from './body.js';
-import { GgufFormatError, readGguf, type GgufFile, type GgufValue } from './gguf.js';
 import { storedModel } from './model-ref.js';
 import { modelfileText, parametersText } from './modelfile.js';
 import { timestamp } from './time.js';
@@ -19,14 +19,11 @@ const DEFAULT_TEMPLATE = '{{ .Prompt }}';
 /** Without `verbose`, Ollama empties arrays longer than this (token lists and the like). */
 const SHORT_ARRAY = 5;
 
+/** A GGUF that breaks the reader's bounds fails the request: its header is not fit to show. */
 async function readGgufIfAny(path: string, verbose: boolean): Promise<GgufFile | undefined> {
-  try {
-    return await readGguf(path, { maxArrayLength: verbose ? Number.POSITIVE_INFINITY : SHORT_ARRAY });
-  } catch (error) {
-    // A model blob that is not GGUF (a simulated model, say) has no metadata to show.
-    if (error instanceof GgufFormatError) return undefined;
-    throw error;
-  }
+  // A model blob that is not GGUF (a simulated model, say) has no metadata to show.
+  if (!(await hasGgufMagic(path))) return undefined;
+  return readGguf(path, { maxArrayLength: verbose ? Number.POSITIVE_INFINITY : SHORT_ARRAY });
 }
 
 /** Metadata as Ollama's model_info: keys sorted, the name and chat template left out, the parameter count added. */

@@ -3,6 +3,8 @@
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
+  /** For errors found while parsing: the source line, as Go's parser reports it. */
+  line: number | undefined;
 }
 
 type Expr =
@@ -21,6 +23,8 @@ type Node =
 interface Segment {
   text?: string;
   action?: string;
+  /** Line of the source the segment starts on, from 1. */
+  line: number;
 }
 
 const ACTION = /\{\{(-\s)?\s*([\s\S]*?)\s*(\s-)?\}\}/g;
@@ -28,18 +32,26 @@ const ACTION = /\{\{(-\s)?\s*([\s\S]*?)\s*(\s-)?\}\}/g;
 function segments(source: string): Segment[] {
   const out: Segment[] = [];
   let last = 0;
+  let line = 1;
   let trimNext = false;
+  const linesIn = (from: number, to: number) => {
+    let count = 0;
+    for (let i = source.indexOf('\n', from); i >= 0 && i < to; i = source.indexOf('\n', i + 1)) count++;
+    return count;
+  };
   for (const match of source.matchAll(ACTION)) {
     let text = source.slice(last, match.index);
     if (trimNext) text = text.trimStart();
     if (match[1]) text = text.trimEnd();
-    if (text) out.push({ text });
-    if (!match[2]!.startsWith('/*')) out.push({ action: match[2]! });
+    if (text) out.push({ text, line });
+    line += linesIn(last, match.index);
+    if (!match[2]!.startsWith('/*')) out.push({ action: match[2]!, line });
     trimNext = Boolean(match[3]);
     last = match.index + match[0].length;
+    line += linesIn(match.index, last);
   }
   const tail = trimNext ? source.slice(last).trimStart() : source.slice(last);
-  if (tail) out.push({ text: tail });
+  if (tail) out.push({ text: tail, line });
   return out;
 }
 
@@ -107,12 +119,32 @@ function parseExpr(tokens: string[]): Expr {
   const parser = new ExprParser(tokens);
   const expr = parser.parseCommand();
   if (!parser.done) throw new TemplateError(`unexpected "${tokens.join(' ')}"`);
+  checkFunctions(expr);
   return expr;
+}
+
+/** Names Go's text/template and Ollama's template package define, known at parse time as in Go. */
+const DEFINED_FUNCTIONS = new Set(['and', 'call', 'eq', 'ge', 'gt', 'html', 'index', 'js', 'le', 'len', 'lt', 'ne', 'not', 'or', 'print', 'printf', 'println', 'slice', 'urlquery', 'json', 'currentDate', 'yesterdayDate', 'toTypeScriptType']);
+
+function checkFunctions(expr: Expr): void {
+  if (expr.kind !== 'call') return;
+  if (!DEFINED_FUNCTIONS.has(expr.name)) throw new TemplateError(`function "${expr.name}" not defined`);
+  expr.args.forEach(checkFunctions);
+}
+
+/** The pipeline of an if, with or range; Go refuses an empty one. */
+function pipeline(tokens: string[], keyword: string): Expr {
+  if (tokens.length === 0) throw new TemplateError(`missing value for ${keyword}`);
+  return parseExpr(tokens);
 }
 
 class TreeParser {
   private at = 0;
-  constructor(private readonly items: Segment[]) {}
+  constructor(
+    private readonly items: Segment[],
+    /** Where an unclosed block is reported: the source's last line, as Go reports EOF. */
+    private readonly lastLine: number,
+  ) {}
 
   /** Parses until one of `enders`; returns the body and the action that ended it. */
   parseBody(enders: string[]): { body: Node[]; ender?: string[] } {
@@ -123,12 +155,21 @@ class TreeParser {
         body.push({ kind: 'text', text: item.text });
         continue;
       }
-      const tokens = lex(item.action!);
-      const keyword = tokens[0];
-      if (keyword && enders.includes(keyword)) return { body, ender: tokens };
-      body.push(this.parseAction(tokens));
+      try {
+        const tokens = lex(item.action!);
+        const keyword = tokens[0];
+        if (keyword && enders.includes(keyword)) return { body, ender: tokens };
+        body.push(this.parseAction(tokens));
+      } catch (error) {
+        if (error instanceof TemplateError) error.line ??= item.line;
+        throw error;
+      }
     }
-    if (enders.length > 0) throw new TemplateError(`missing {{end}}`);
+    if (enders.length > 0) {
+      const error = new TemplateError('unexpected EOF');
+      error.line = this.lastLine;
+      throw error;
+    }
     return { body };
   }
 
@@ -138,14 +179,16 @@ class TreeParser {
       case 'if':
         return this.parseIf(rest);
       case 'with': {
+        const expr = pipeline(rest, 'with');
         const { body, otherwise } = this.parseBlock();
-        return { kind: 'with', expr: parseExpr(rest), body, otherwise };
+        return { kind: 'with', expr, body, otherwise };
       }
       case 'range': {
         const assign = rest.indexOf(':=');
         const vars = assign < 0 ? [] : rest.slice(0, assign).filter((t) => t !== ',');
+        const expr = pipeline(rest.slice(assign + 1), 'range');
         const { body, otherwise } = this.parseBlock();
-        return { kind: 'range', vars, expr: parseExpr(rest.slice(assign + 1)), body, otherwise };
+        return { kind: 'range', vars, expr, body, otherwise };
       }
       case 'end':
       case 'else':
@@ -163,13 +206,13 @@ class TreeParser {
 
   private parseIf(condition: string[]): Node {
     const branches: { cond: Expr; body: Node[] }[] = [];
-    let cond = condition;
+    let cond = pipeline(condition, 'if');
     for (;;) {
       const { body, ender } = this.parseBody(['else', 'end']);
-      branches.push({ cond: parseExpr(cond), body });
+      branches.push({ cond, body });
       if (ender![0] === 'end') return { kind: 'if', branches, otherwise: [] };
       if (ender![1] === 'if') {
-        cond = ender!.slice(2);
+        cond = pipeline(ender!.slice(2), 'if');
         continue;
       }
       const { body: otherwise } = this.parseBody(['end']);
@@ -184,8 +227,9 @@ class TreeParser {
   }
 }
 
+/** The template's tree; a TemplateError with `line` set for what Go's parser would refuse. */
 export function parseTemplate(source: string): Node[] {
-  return new TreeParser(segments(source)).parseBody([]).body;
+  return new TreeParser(segments(source), source.split('\n').length).parseBody([]).body;
 }
 
 /** Go's truth: false, 0, nil and empty strings, lists and maps are false. */
