@@ -11,7 +11,8 @@
 // control server on this machine takes (a busy machine is not a frozen node); for a local node its
 // peak RSS (VmHWM) stays under the stated bound and nothing appears outside its data dir. Answers
 // are held to Ollama's: a 4xx with {"error": "..."}, or the empty-bodied 403 of its CORS and Host
-// checks. A local node that broke an invariant is restarted, so each case stands on its own.
+// checks. A local node that broke an invariant is restarted, so each case stands on its own. The
+// fast-check runs print their seed; OLLAMA_ABUSE_SEED=<seed> replays one.
 // Models the suite makes are named `abuse-<random>-*` and deleted at the end.
 
 import type { Test } from 'tap';
