@@ -14,8 +14,11 @@ import { CLI } from './child-node.js';
 import type { LocalNode } from './harness.js';
 import { send } from './raw-http.js';
 
-/** Ollama stops at once on SIGTERM; a node may finish work first, but not for ever. */
-const STOP_DEADLINE_MS = 15_000;
+/**
+ * The node runs with node.stop_timeout 5s: it may finish work first, but not for ever. After the
+ * timeout it cuts what runs and is gone within 2 s more; the rest is slack for a loaded machine.
+ */
+const STOP_DEADLINE_MS = 10_000;
 const PID_FILE = 'ollama-distributed.pid';
 const OLD = new Date(Date.now() - 2 * 86_400_000);
 

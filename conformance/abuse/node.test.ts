@@ -20,7 +20,10 @@ const CGROUP_LIMIT_BYTES = 2 * (1 << 30);
 const SUITE_TIMEOUT_MS = 170_000;
 const MAX_QUEUE = 4;
 const NUM_PARALLEL = 1;
+/** The node's node.stop_timeout, which the stop case holds it to. */
+const STOP_TIMEOUT_S = 5;
 const NODE_ENV = {
+  OLLAMA_NODE_STOP_TIMEOUT: `${STOP_TIMEOUT_S}s`,
   OLLAMA_ENGINE: 'llama-cpp',
   OLLAMA_LLAMA_GPU: 'off',
   OLLAMA_NUM_PARALLEL: String(NUM_PARALLEL),
