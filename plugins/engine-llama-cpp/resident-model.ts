@@ -67,9 +67,14 @@ export class ResidentModel implements Resident {
     return this.context.contextSize;
   }
 
-  /** The chat format from the model's own metadata (its Jinja chat template or a known family). */
+  /**
+   * The chat format from the model's own metadata: its Jinja chat template as written, else a known
+   * family. Asking node-llama-cpp to find a specialized wrapper equivalent to the template renders
+   * it against every candidate on the main thread, which stalls every request for up to a second.
+   */
   get chatWrapper(): ChatWrapper {
-    return (this.wrapper ??= resolveChatWrapper(this.model));
+    const template = this.model.fileInfo.metadata.tokenizer?.chat_template;
+    return (this.wrapper ??= resolveChatWrapper(this.model, typeof template === 'string' && template.trim() !== '' ? { type: 'jinjaTemplate' } : {}));
   }
 
   memory(): { size: number; vram: number } {
