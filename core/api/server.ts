@@ -11,6 +11,7 @@ import { ProductError } from '../errors.js';
 import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
+import { parseJson } from './json-parse.js';
 import { systemRoutes } from './system-routes.js';
 
 declare module 'fastify' {
@@ -29,14 +30,20 @@ export interface ApiHooks {
   readonly beforeForward: AsyncSeriesHook<[FastifyRequest, string]>;
 }
 
-/** Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type). */
-function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void): void {
-  if (body.trim() === '') return done(null, undefined);
+/** Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type); large bodies parse in steps. */
+async function parseJsonBody(_request: FastifyRequest, body: Buffer): Promise<unknown> {
+  if (isBlank(body)) return undefined;
   try {
-    done(null, JSON.parse(body));
+    return await parseJson(body);
   } catch (error) {
-    done(new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`));
+    throw new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`);
   }
+}
+
+/** Whether a body is only JSON whitespace: read until the first other byte, never decoded. */
+function isBlank(body: Buffer): boolean {
+  for (const byte of body) if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
+  return true;
 }
 
 export class ApiServer implements Startable {
@@ -85,7 +92,7 @@ export class ApiServer implements Startable {
       ...(tls.enabled ? { https: { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } } : {}),
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
     app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: '404 page not found' }));
     app.addHook('onRequest', async (_request, reply) => {
