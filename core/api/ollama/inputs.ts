@@ -45,20 +45,22 @@ function parseToolCalls(fields: Fields): ToolCall[] | undefined {
   });
 }
 
+export function parseMessage(message: Fields): ChatMessage {
+  const images = parseImages(message);
+  const toolCalls = parseToolCalls(message);
+  const toolName = message.string('tool_name');
+  return {
+    // Ollama passes any role through to the template; the engine decides what it means.
+    role: (message.string('role') ?? '') as ChatMessage['role'],
+    content: message.string('content') ?? '',
+    ...(images?.length ? { images } : {}),
+    ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
+    ...(toolName ? { tool_name: toolName } : {}),
+  };
+}
+
 export function parseMessages(fields: Fields): ChatMessage[] {
-  return (fields.objects('messages', 'Message') ?? []).map((message) => {
-    const images = parseImages(message);
-    const toolCalls = parseToolCalls(message);
-    const toolName = message.string('tool_name');
-    return {
-      // Ollama passes any role through to the template; the engine decides what it means.
-      role: (message.string('role') ?? '') as ChatMessage['role'],
-      content: message.string('content') ?? '',
-      ...(images?.length ? { images } : {}),
-      ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
-      ...(toolName ? { tool_name: toolName } : {}),
-    };
-  });
+  return (fields.objects('messages', 'Message') ?? []).map(parseMessage);
 }
 
 export function parseTools(fields: Fields): ToolDefinition[] | undefined {
