@@ -21,12 +21,14 @@ export function humanBytes(bytes: number): string {
   return `${Math.max(0, Math.round(bytes))} B`;
 }
 
-/** The reason `need` does not fit in `free`, or undefined when it fits. */
+/**
+ * The reason `need` does not fit in `free`, or undefined when it fits. What the GPUs cannot hold
+ * spills to system memory (llama.cpp offloads fewer layers), so only system memory can run out.
+ */
 export function memoryShortfall(need: MemoryEstimate, free: FreeMemory): string | undefined {
-  const ram = need.total - need.vram;
-  if (ram > free.ram) return `model requires more system memory (${humanBytes(ram)}) than is available (${humanBytes(Math.max(0, free.ram))})`;
-  if (need.vram > free.vram) return `model requires more GPU memory (${humanBytes(need.vram)}) than is available (${humanBytes(Math.max(0, free.vram))})`;
-  return undefined;
+  const ram = need.total - Math.min(need.vram, Math.max(0, free.vram));
+  if (ram <= free.ram) return undefined;
+  return `model requires more system memory (${humanBytes(ram)}) than is available (${humanBytes(Math.max(0, free.ram))})`;
 }
 
 export function insufficientMemory(reason: string): ProductError {

@@ -34,7 +34,9 @@ export async function completionPrompt(model: LlamaModel, chatWrapper: () => Cha
   const plan = await promptOf(model, chatWrapper, input, bounds);
   if (input.context && input.context.length > 0) {
     const fresh = plan.tokens[0] === model.tokens.bos ? plan.tokens.slice(1) : plan.tokens;
-    plan.tokens = [...(input.context as Token[]), ...fresh];
+    // Only its first token and its end can stay in the window, however long a context sent back is.
+    const context = input.context.length > bounds.contextLength ? [input.context[0]!, ...input.context.slice(-bounds.contextLength)] : input.context;
+    plan.tokens = [...(context as Token[]), ...fresh];
   }
   return plan;
 }
