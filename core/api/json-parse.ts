@@ -1,6 +1,5 @@
 // JSON.parse for request bodies up to the body cap without holding the event loop: a small body in
-// one call, a large one read from its bytes in steps of a few ms that hand small values to JSON.parse.
-// Working on the bytes spares decoding (and copying) the whole body as one string.
+// one call, a large one read from its bytes (never decoded whole) in steps of a few ms.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 

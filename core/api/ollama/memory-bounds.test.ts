@@ -1,6 +1,5 @@
-// Options that ask for unbounded memory, sent to a real node (the built CLI, llama.cpp engine) held
-// in a 2 GiB cgroup: the node caps num_ctx at the model's trained context, refuses loads that cannot
-// fit with a 400, and stays up. Without those bounds the kernel kills it inside the cgroup.
+// Options that ask for unbounded memory, sent to the built CLI's node held in a 2 GiB cgroup: num_ctx
+// is capped, loads that cannot fit get a 400, and the node stays up (unbounded, the kernel kills it).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
