@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   OD_ERR_UNAUTHORIZED: 'no valid identity',
   OD_ERR_FORBIDDEN: 'the identity lacks the permission',
   OD_ERR_QUEUE_FULL: 'too many requests are waiting',
+  OD_ERR_INSUFFICIENT_MEMORY: 'a model load with these options would not fit in the memory this node has',
   OD_ERR_REGISTRY: 'a registry refused or failed a request',
   OD_ERR_NOT_LEADER: 'this consensus member is not the leader',
   OD_ERR_NODE_RUNNING: 'a node already runs on this data dir',
@@ -36,6 +37,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   OD_ERR_UNAUTHORIZED: 401,
   OD_ERR_FORBIDDEN: 403,
   OD_ERR_QUEUE_FULL: 503,
+  OD_ERR_INSUFFICIENT_MEMORY: 400,
   OD_ERR_REGISTRY: 502,
   OD_ERR_NOT_LEADER: 503,
 };

@@ -13,6 +13,7 @@ import { browserGuard } from './browser-guard-hook.js';
 import { limitConnections } from './connection-limit.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
+import { parseJson } from './json-parse.js';
 import { systemRoutes } from './system-routes.js';
 import { answerUnmatched } from './unmatched.js';
 
@@ -32,18 +33,24 @@ export interface ApiHooks {
   readonly beforeForward: AsyncSeriesHook<[FastifyRequest, string]>;
 }
 
-/** Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type). */
-function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void): void {
-  if (body.trim() === '') return done(null, undefined);
+/** Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type); large bodies parse in steps. */
+async function parseJsonBody(_request: FastifyRequest, body: Buffer): Promise<unknown> {
+  if (isBlank(body)) return undefined;
   try {
-    done(null, JSON.parse(body));
+    return await parseJson(body);
   } catch (error) {
-    done(new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`));
+    throw new ProductError('OD_ERR_BAD_REQUEST', `invalid JSON in request body: ${(error as Error).message}`);
   }
 }
 
 /** Node looks for connections past headersTimeout or requestTimeout only this often (30 s by default). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
+/** Whether a body is only JSON whitespace: read until the first other byte, never decoded. */
+function isBlank(body: Buffer): boolean {
+  for (const byte of body) if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
+  return true;
+}
 
 export class ApiServer implements Startable {
   readonly hooks: ApiHooks = Object.freeze({
@@ -97,7 +104,7 @@ export class ApiServer implements Startable {
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
     limitConnections(app.server, config.api.max_connections, tls.enabled ? 'secureConnection' : 'connection');
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
     answerUnmatched(app);
     app.addHook('onRequest', async (_request, reply) => {

@@ -173,6 +173,11 @@ export interface MemoryEstimate {
  * - No more than the configured parallel requests run on one model; the rest wait in order.
  * - Loading beyond the configured cap on loaded models first unloads the idle model used least
  *   recently; when none is idle the load waits.
+ * - num_ctx above the context the model was trained with is capped to it. A load whose memory
+ *   estimate cannot fit what the node has free (idle models unloaded) is refused with
+ *   OD_ERR_INSUFFICIENT_MEMORY before anything is allocated.
+ * - A prompt longer than the context keeps its end (an embed input its start), and only as much of
+ *   it is tokenized as the context can use; no call holds the event loop for long.
  * Concurrency: every method may be called concurrently.
  */
 export interface Engine extends Startable {
@@ -186,6 +191,7 @@ export interface Engine extends Startable {
   unload(name: string, signal?: AbortSignal): Promise<void>;
   loaded(): LoadedModel[];
   capabilities(model: ModelSpec): Promise<Capability[]>;
+  /** What loading `model` with `options` would take, with the same bounds a load applies. */
   estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate>;
   gpus(): Promise<GpuInfo[]>;
 }

@@ -1,8 +1,10 @@
-// The tokens a generate request evaluates: the raw prompt, the prompt through the Ollama template,
-// or a single user turn through the model's own chat template; plus fill-in-middle and prior context.
+// The tokens a request evaluates: the raw prompt, the prompt through the Ollama template, or turns
+// through the model's own chat template; plus fill-in-middle and prior context. Tokenizing yields to
+// the event loop and stops once the context is full: a prompt keeps its end, as Ollama cuts it.
 
-import { SpecialToken, SpecialTokensText, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from 'node-llama-cpp';
+import { SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from 'node-llama-cpp';
 import { ProductError } from '../../core/errors.js';
+import { tokenizeEnd, tokenizeStart, tokenizeTextEnd } from './prompt-tokens.js';
 import { renderGeneratePrompt, templateUses } from './template-prompt.js';
 
 export interface CompletionPrompt {
@@ -22,37 +24,47 @@ export interface CompletionPromptInput {
   context?: number[];
 }
 
-export function completionPrompt(model: LlamaModel, chatWrapper: () => ChatWrapper, input: CompletionPromptInput): CompletionPrompt {
-  const plan = promptOf(model, chatWrapper, input);
+/** Where tokenizing may stop: the context a slot holds, and the request's signal. */
+export interface PromptBounds {
+  contextLength: number;
+  signal?: AbortSignal;
+}
+
+export async function completionPrompt(model: LlamaModel, chatWrapper: () => ChatWrapper, input: CompletionPromptInput, bounds: PromptBounds): Promise<CompletionPrompt> {
+  const plan = await promptOf(model, chatWrapper, input, bounds);
   if (input.context && input.context.length > 0) {
     // llama.cpp fails the whole batch on one unknown token; name it as the caller's mistake instead.
     const vocabulary = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
     const unknown = input.context.find((token) => token >= vocabulary);
     if (unknown !== undefined) throw new ProductError('OD_ERR_BAD_REQUEST', `context token ${unknown} is outside the model's vocabulary of ${vocabulary} tokens`);
     const fresh = plan.tokens[0] === model.tokens.bos ? plan.tokens.slice(1) : plan.tokens;
-    plan.tokens = [...(input.context as Token[]), ...fresh];
+    // Only its first token and its end can stay in the window, however long a context sent back is.
+    const context = input.context.length > bounds.contextLength ? [input.context[0]!, ...input.context.slice(-bounds.contextLength)] : input.context;
+    plan.tokens = [...(context as Token[]), ...fresh];
   }
   return plan;
 }
 
-function promptOf(model: LlamaModel, chatWrapper: () => ChatWrapper, input: CompletionPromptInput): CompletionPrompt {
+async function promptOf(model: LlamaModel, chatWrapper: () => ChatWrapper, input: CompletionPromptInput, bounds: PromptBounds): Promise<CompletionPrompt> {
   const none = { stopStrings: [], stopTokens: new Set<Token>() };
-  if (input.raw) return { tokens: withBos(model, model.tokenize(input.prompt, true)), ...none };
+  const { contextLength, signal } = bounds;
+  if (input.raw) return { tokens: withBos(model, (await tokenizeEnd(model, input.prompt, true, contextLength, signal)).tokens), ...none };
   if (input.suffix && !(input.template && templateUses(input.template, 'Suffix'))) {
-    return { tokens: fillInMiddle(model, input.prompt, input.suffix), ...none };
+    return { tokens: await fillInMiddle(model, input.prompt, input.suffix, bounds), ...none };
   }
   if (input.template) {
     const text = renderGeneratePrompt(input.template, { prompt: input.prompt, ...(input.system ? { system: input.system } : {}), ...(input.suffix ? { suffix: input.suffix } : {}) });
-    return { tokens: withBos(model, model.tokenize(text, true)), ...none };
+    return { tokens: withBos(model, (await tokenizeEnd(model, text, true, contextLength, signal)).tokens), ...none };
   }
-  const state = chatWrapper().generateContextState({
-    chatHistory: [
-      ...(input.system ? [{ type: 'system' as const, text: input.system }] : []),
-      { type: 'user', text: input.prompt },
-      { type: 'model', response: [] },
-    ],
-  });
-  return { tokens: state.contextText.tokenize(model.tokenizer), ...stopsOf(state.stopGenerationTriggers, model) };
+  return chatPrompt(model, chatWrapper(), [...(input.system ? [{ type: 'system' as const, text: input.system }] : []), { type: 'user', text: input.prompt }], bounds);
+}
+
+/** A conversation through the model's own chat format, open for the model's turn (or continuing a last model turn). */
+export async function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, history: readonly ChatHistoryItem[], bounds: PromptBounds): Promise<CompletionPrompt> {
+  const open = history.at(-1)?.type === 'model' ? [...history] : [...history, { type: 'model' as const, response: [] }];
+  const state = chatWrapper.generateContextState({ chatHistory: open });
+  const { tokens } = await tokenizeTextEnd(model, state.contextText, bounds.contextLength, bounds.signal);
+  return { tokens, ...stopsOf(state.stopGenerationTriggers, model) };
 }
 
 function withBos(model: LlamaModel, tokens: Token[]): Token[] {
@@ -60,12 +72,14 @@ function withBos(model: LlamaModel, tokens: Token[]): Token[] {
   return bos !== null && model.tokens.shouldPrependBosToken && tokens[0] !== bos ? [bos, ...tokens] : tokens;
 }
 
-function fillInMiddle(model: LlamaModel, prefix: string, suffix: string): Token[] {
+async function fillInMiddle(model: LlamaModel, prefix: string, suffix: string, { contextLength, signal }: PromptBounds): Promise<Token[]> {
   const { prefix: pre, suffix: suf, middle } = model.tokens.infill;
   if (pre === null || suf === null || middle === null) {
     throw new ProductError('OD_ERR_UNSUPPORTED', 'model does not support insert');
   }
-  return withBos(model, [pre, ...model.tokenize(prefix, false), suf, ...model.tokenize(suffix, false), middle]);
+  const before = (await tokenizeEnd(model, prefix, false, contextLength, signal)).tokens;
+  const after = (await tokenizeStart(model, suffix, false, contextLength, signal)).tokens;
+  return withBos(model, [pre, ...before, suf, ...after, middle]);
 }
 
 /** A chat format's stop triggers: single control tokens are matched as tokens, the rest as text. */

@@ -3,6 +3,7 @@
 
 import type { Token } from 'node-llama-cpp';
 import { ProductError } from '../../core/errors.js';
+import { tokenizeStart } from './prompt-tokens.js';
 import type { ResidentModel } from './resident-model.js';
 
 export function l2Normalize(vector: readonly number[]): number[] {
@@ -26,7 +27,8 @@ export async function embedInputs(
     let promptEvalCount = 0;
     for (const input of inputs) {
       signal.throwIfAborted();
-      let tokens: Token[] = model.tokenize(input, false);
+      // Only the start can be kept, so only the start is tokenized.
+      let tokens: Token[] = (await tokenizeStart(model, input, false, room, signal)).tokens;
       if (tokens.length > room) {
         if (!truncate) throw new ProductError('OD_ERR_BAD_REQUEST', 'input length exceeds the context length');
         tokens = tokens.slice(0, room);

@@ -150,6 +150,16 @@ t.test("chat goes through the model's own chat template", async (t) => {
   checkDone(t, continued);
 });
 
+t.test('chat delivers every generated token: bytes that are not UTF-8 arrive as U+FFFD', async (t) => {
+  // Random weights emit lone UTF-8 continuation bytes often; a run that ends on them once came back empty.
+  let empty = 0;
+  for (let seed = 0; seed < 80; seed++) {
+    const result = await run(engine.chat(chatRequest({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hel' }], options: { num_predict: 4, seed } })));
+    if (result.done.evalCount > 0 && result.text === '') empty++;
+  }
+  t.equal(empty, 0, 'no run with generated tokens streamed no text');
+});
+
 t.test('chat with tools offers them as functions', async (t) => {
   t.ok((await engine.capabilities(model)).includes('tools'), "the tiny model's chat template handles tools");
   const tools = [{ type: 'function' as const, function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];

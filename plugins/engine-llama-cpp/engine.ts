@@ -5,6 +5,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence } from '
 import { abortError, linkSignals } from '../../core/abort.js';
 import type {
   Capability,
+  ChatMessage,
   ChatRequest,
   EmbedRequest,
   EmbedResult,
@@ -21,17 +22,20 @@ import type { NodeConfig } from '../../core/config/schema.js';
 import { ProductError } from '../../core/errors.js';
 import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import type { Logger } from '../../core/log.js';
+import { insufficientMemory, memoryShortfall, requireFit, type FreeMemory } from '../../core/models/memory-fit.js';
 import { capabilitiesOf, ModelFiles } from './capabilities.js';
 import { chatFunctionsOf, chatHistoryOf } from './chat-history.js';
 import { runChat } from './chat-run.js';
 import { runCompletion } from './completion.js';
-import { completionPrompt } from './completion-prompt.js';
+import { chatPrompt, completionPrompt } from './completion-prompt.js';
 import { embedInputs } from './embedding.js';
+import { fitMessages } from './fit-messages.js';
 import { Grammars } from './grammar.js';
 import { defaultThreads, estimateMemory, gpuList, gpuOption, modelCapacity } from './hardware.js';
+import { loadShape, requestedContext, type LoadShape } from './load-shape.js';
 import { Residency, type Lease } from './residency.js';
 import { ResidentModel } from './resident-model.js';
-import { contextLengthOf, mergeOptions, samplingOf } from './sampling.js';
+import { mergeOptions, samplingOf } from './sampling.js';
 import { TemplateError } from '../../core/models/go-template.js';
 import { withToolCalls } from './tool-calls.js';
 import { renderChatPrompt, templateUses } from './template-prompt.js';
@@ -56,6 +60,8 @@ export class LlamaCppEngine implements Engine {
   private readonly lifecycle = new Lifecycle<Running>('llama-cpp engine');
   private readonly grammars = new Grammars();
   private readonly files = new ModelFiles();
+  /** Memory of loads under way: not yet visible as used, already spoken for. */
+  private readonly reserved: MemoryEstimate[] = [];
 
   constructor(
     private readonly settings: EngineSection,
@@ -89,15 +95,20 @@ export class LlamaCppEngine implements Engine {
     const template = request.template ?? request.model.template;
     const system = request.system ?? request.model.system;
     yield* this.withModel(request.model, options, request, async function* (resident, takeSlot, signal, loadDuration) {
-      const prompt = rendered(() =>
-        completionPrompt(resident.model, () => resident.chatWrapper, {
-          prompt: request.prompt,
-          raw: request.raw,
-          ...(request.suffix ? { suffix: request.suffix } : {}),
-          ...(system ? { system } : {}),
-          ...(template ? { template } : {}),
-          ...(request.context ? { context: request.context } : {}),
-        }),
+      const prompt = await rendered(() =>
+        completionPrompt(
+          resident.model,
+          () => resident.chatWrapper,
+          {
+            prompt: request.prompt,
+            raw: request.raw,
+            ...(request.suffix ? { suffix: request.suffix } : {}),
+            ...(system ? { system } : {}),
+            ...(template ? { template } : {}),
+            ...(request.context ? { context: request.context } : {}),
+          },
+          { contextLength: resident.contextLength, signal },
+        ),
       );
       // Prefer the slot whose cache already holds the longest part of this prompt.
       const sequence = await takeSlot((s) => s.compareContextTokens(prompt.tokens).firstDifferentIndex);
@@ -130,38 +141,44 @@ export class LlamaCppEngine implements Engine {
     const options = mergeOptions(spec.parameters, request.options);
     const grammar = request.format ? await this.grammars.for(llama, request.format) : undefined;
     yield* this.withModel(spec, options, request, async function* (resident, takeSlot, signal, loadDuration) {
+      const { model, contextLength } = resident;
+      const messages = await fitMessages(model, withSystem(spec.system, [...spec.messages, ...request.messages]), contextLength, signal);
       const common = {
-        sequence: await takeSlot(),
-        sampling: samplingOf(options, resident.contextLength),
-        stopStrings: options.stop ?? [],
+        sampling: samplingOf(options, contextLength),
         signal,
         loadDuration,
         ...(grammar ? { grammar } : {}),
       };
-      if (!spec.template) {
+      if (!spec.template && tools.length > 0) {
+        // Function calling in the model's own chat format is LlamaChat's.
         yield* runChat({
           ...common,
+          sequence: await takeSlot(),
+          stopStrings: options.stop ?? [],
           chatWrapper: resident.chatWrapper,
-          history: chatHistoryOf(spec.system, spec.messages, request.messages),
-          ...(tools.length > 0 ? { functions: chatFunctionsOf(tools) } : {}),
-          maxTokens: options.num_predict !== undefined && options.num_predict > 0 ? options.num_predict : resident.contextLength,
+          history: chatHistoryOf(undefined, [], messages),
+          functions: chatFunctionsOf(tools),
+          maxTokens: options.num_predict !== undefined && options.num_predict > 0 ? options.num_predict : contextLength,
         });
         return;
       }
+      const bounds = { contextLength, signal };
       const template = spec.template;
-      const text = rendered(() =>
-        renderChatPrompt(template, { messages: [...spec.messages, ...request.messages], tools, ...(spec.system ? { system: spec.system } : {}) }),
-      );
+      const prompt = template
+        ? await rendered(() => completionPrompt(model, () => resident.chatWrapper, { prompt: renderChatPrompt(template, { messages, tools }), raw: true }, bounds))
+        : await chatPrompt(model, resident.chatWrapper, chatHistoryOf(undefined, [], messages), bounds);
       const completion = runCompletion({
         ...common,
-        model: resident.model,
-        prompt: completionPrompt(resident.model, () => resident.chatWrapper, { prompt: text, raw: true }).tokens,
+        sequence: await takeSlot((s) => s.compareContextTokens(prompt.tokens).firstDifferentIndex),
+        model,
+        prompt: prompt.tokens,
         options,
-        stopTokens: new Set(),
+        stopStrings: [...(options.stop ?? []), ...prompt.stopStrings],
+        stopTokens: prompt.stopTokens,
         returnContext: false,
       });
       const toolNames = new Set(tools.map((t) => t.function.name));
-      yield* toolNames.size > 0 && templateUses(template, 'Tools') ? withToolCalls(completion, toolNames) : completion;
+      yield* template && toolNames.size > 0 && templateUses(template, 'Tools') ? withToolCalls(completion, toolNames) : completion;
     });
   }
 
@@ -173,6 +190,9 @@ export class LlamaCppEngine implements Engine {
     try {
       const lease = await this.lease(request.model, options, request.keepAliveMs, signal);
       try {
+        const free = await this.freeMemory();
+        const need = await lease.resident.embeddingNeed(free.ram + free.vram);
+        if (need) requireFit(need, free);
         const result = await embedInputs(lease.resident, request.input, request.truncate, signal);
         return { ...result, loadDuration: lease.loadDuration };
       } finally {
@@ -217,13 +237,8 @@ export class LlamaCppEngine implements Engine {
   }
 
   async estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate> {
-    const { llama } = this.lifecycle.started();
-    const merged = mergeOptions(model.parameters, options);
-    return estimateMemory(llama, await this.files.info(model.modelPath), {
-      contextLength: contextLengthOf(merged, this.settings.llama_cpp.num_ctx),
-      parallel: this.settings.num_parallel,
-      ...(merged.num_gpu !== undefined && merged.num_gpu >= 0 ? { gpuLayers: merged.num_gpu } : {}),
-    });
+    this.lifecycle.started();
+    return this.need(model, await this.shapeOf(model, mergeOptions(model.parameters, options)));
   }
 
   async gpus(): Promise<GpuInfo[]> {
@@ -284,28 +299,73 @@ export class LlamaCppEngine implements Engine {
     return linkSignals(signal, this.lifecycle.started().stopping.signal);
   }
 
-  private lease(spec: ModelSpec, options: ModelOptions, keepAliveMs: number, signal: AbortSignal): Promise<Lease<ResidentModel>> {
+  private async lease(spec: ModelSpec, options: ModelOptions, keepAliveMs: number, signal: AbortSignal): Promise<Lease<ResidentModel>> {
     const { llama, residency } = this.lifecycle.started();
-    const contextLength = contextLengthOf(options, this.settings.llama_cpp.num_ctx);
-    const settings = {
-      contextLength,
-      parallel: this.settings.num_parallel,
-      threads: options.num_thread && options.num_thread > 0 ? options.num_thread : defaultThreads(this.settings.llama_cpp.threads),
-      ...(options.num_batch && options.num_batch > 0 ? { batchSize: options.num_batch } : {}),
-      ...(options.num_gpu !== undefined && options.num_gpu >= 0 ? { gpuLayers: options.num_gpu } : {}),
-    };
+    const shape = await this.shapeOf(spec, options);
     return residency.acquire({
       name: spec.name,
-      fingerprint: JSON.stringify([spec.digest, spec.modelPath, spec.adapterPaths, contextLength, settings.gpuLayers ?? null]),
+      fingerprint: JSON.stringify([spec.digest, spec.modelPath, spec.adapterPaths, shape.contextLength, shape.gpuLayers ?? null]),
       keepAliveMs,
       signal,
       load: async () => {
+        const asked = requestedContext(options, { numCtx: this.settings.llama_cpp.num_ctx });
+        if (asked > shape.contextLength) {
+          this.logger.warn({ model: spec.name, num_ctx: asked, n_ctx_train: shape.contextLength }, 'requested context size too large for model');
+        }
+        const need = await this.makeRoom(spec, shape, signal);
         const started = performance.now();
-        const resident = await ResidentModel.load(llama, spec, settings);
-        this.logger.info({ model: spec.name, contextLength: resident.contextLength, ms: Math.round(performance.now() - started) }, 'model loaded');
-        return resident;
+        this.reserved.push(need);
+        try {
+          const resident = await ResidentModel.load(llama, spec, shape);
+          this.logger.info({ model: spec.name, contextLength: resident.contextLength, ms: Math.round(performance.now() - started) }, 'model loaded');
+          return resident;
+        } finally {
+          this.reserved.splice(this.reserved.indexOf(need), 1);
+        }
       },
     });
+  }
+
+  /** The request's options as a load: num_ctx capped at the model's trained context. */
+  private async shapeOf(spec: ModelSpec, options: ModelOptions): Promise<LoadShape> {
+    const info = await this.files.info(spec.modelPath);
+    const defaults = {
+      numCtx: this.settings.llama_cpp.num_ctx,
+      parallel: this.settings.num_parallel,
+      threads: defaultThreads(this.settings.llama_cpp.threads),
+    };
+    return loadShape(options, defaults, info.architectureMetadata?.context_length);
+  }
+
+  private async need(spec: ModelSpec, shape: LoadShape): Promise<MemoryEstimate> {
+    const free = await this.freeMemory();
+    return estimateMemory(this.lifecycle.started().llama, await this.files.info(spec.modelPath), { ...shape, ceiling: free.ram + free.vram });
+  }
+
+  /** Memory a new allocation may take now: what the system (or this process's cgroup) has free, less loads under way. */
+  private async freeMemory(): Promise<FreeMemory> {
+    const { llama } = this.lifecycle.started();
+    const vram = llama.gpu === false ? 0 : (await llama.getVramState()).free;
+    const reserved = this.reserved.reduce((sum, need) => ({ ram: sum.ram + need.total - need.vram, vram: sum.vram + need.vram }), { ram: 0, vram: 0 });
+    return { ram: process.availableMemory() - reserved.ram, vram: vram - reserved.vram };
+  }
+
+  /**
+   * The memory a load needs, once it fits: idle models are unloaded and busy ones waited for.
+   * Refused at once when it could not fit even with every other model gone.
+   */
+  private async makeRoom(spec: ModelSpec, shape: LoadShape, signal: AbortSignal): Promise<MemoryEstimate> {
+    const { residency } = this.lifecycle.started();
+    const need = await this.need(spec, shape);
+    const free = await this.freeMemory();
+    const others = [...residency.residents()].filter((r) => r.name !== spec.name).map((r) => r.resident.memory());
+    const releasable = { ram: others.reduce((sum, m) => sum + m.size - m.vram, 0), vram: others.reduce((sum, m) => sum + m.vram, 0) };
+    const never = memoryShortfall(need, { ram: free.ram + releasable.ram, vram: free.vram + releasable.vram });
+    if (never) throw insufficientMemory(never);
+    let shortfall: string | undefined;
+    const fits = async () => (shortfall = memoryShortfall(need, await this.freeMemory())) === undefined;
+    if (!(await residency.makeRoom(spec.name, fits, signal))) throw insufficientMemory(shortfall!);
+    return need;
   }
 
   private logLlama(level: LlamaLogLevel, message: string): void {
@@ -324,10 +384,15 @@ function loadOnly(loadDuration: number): RunEvent {
   return { type: 'done', doneReason: 'load', loadDuration, promptEvalCount: 0, promptEvalDuration: 0, evalCount: 0, evalDuration: 0 };
 }
 
+/** The model's default system prompt leads a conversation that brings none of its own. */
+function withSystem(system: string | undefined, messages: ChatMessage[]): ChatMessage[] {
+  return system && !messages.some((m) => m.role === 'system') ? [{ role: 'system', content: system }, ...messages] : messages;
+}
+
 /** Template problems are the model's, not the engine's: report them as a bad request. */
-function rendered<T>(render: () => T): T {
+async function rendered<T>(render: () => T | Promise<T>): Promise<T> {
   try {
-    return render();
+    return await render();
   } catch (error) {
     if (error instanceof TemplateError) throw new ProductError('OD_ERR_BAD_REQUEST', `template: ${error.message}`, { cause: error });
     throw error;

@@ -48,8 +48,25 @@ export async function gpuList(llama: Llama): Promise<GpuInfo[]> {
 export interface EstimateInput {
   contextLength: number;
   parallel: number;
+  batchSize?: number;
   /** Ollama's num_gpu; absent lets the resolver choose what fits the free VRAM. */
   gpuLayers?: number;
+  /** Bytes past which the figure only needs to show the load cannot fit. */
+  ceiling: number;
+}
+
+type ContextQuery = Parameters<GgufInsights['estimateContextResourceRequirementsV2']>[0];
+
+/**
+ * llama.cpp's own estimate of a context, which is exact here, allocates bookkeeping for every cell
+ * (~50 bytes each: 2e9 cells would take the process down). The KV cache alone is plain arithmetic
+ * and never more than the whole: when it already passes `ceiling`, it is the answer.
+ */
+export async function estimateContext(insights: GgufInsights, query: ContextQuery, ceiling: number): Promise<MemoryEstimate> {
+  const floor = insights.estimateContextResourceRequirements({ ...query, flashAttention: false, includeGraphOverhead: false });
+  if (floor.cpuRam + floor.gpuVram > ceiling) return { total: floor.cpuRam + floor.gpuVram, vram: floor.gpuVram };
+  const exact = await insights.estimateContextResourceRequirementsV2(query);
+  return { total: exact.cpuRam + exact.gpuVram, vram: exact.gpuVram };
 }
 
 export async function estimateMemory(llama: Llama, info: GgufFileInfo, input: EstimateInput): Promise<MemoryEstimate> {
@@ -60,11 +77,16 @@ export async function estimateMemory(llama: Llama, info: GgufFileInfo, input: Es
       : (input.gpuLayers ??
         (await insights.configurationResolver.resolveAndScoreConfig({ targetContextSize: input.contextLength })).resolvedValues.gpuLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  const context = insights.estimateContextResourceRequirements({
-    contextSize: input.contextLength,
-    modelGpuLayers: gpuLayers,
-    sequences: input.parallel,
-  });
-  const vram = model.gpuVram + context.gpuVram;
-  return { total: model.cpuRam + context.cpuRam + vram, vram };
+  const modelBytes = model.cpuRam + model.gpuVram;
+  const context = await estimateContext(
+    insights,
+    {
+      contextSize: input.contextLength,
+      modelGpuLayers: gpuLayers,
+      sequences: input.parallel,
+      ...(input.batchSize ? { batchSize: input.batchSize } : {}),
+    },
+    input.ceiling - modelBytes,
+  );
+  return { total: modelBytes + context.total, vram: model.gpuVram + context.vram };
 }

@@ -5,7 +5,8 @@ import { chatFunctionsOf, chatHistoryOf, toolCallsOf } from './chat-history.js';
 import { fitPrompt } from './completion.js';
 import { l2Normalize } from './embedding.js';
 import { modelCapacity } from './hardware.js';
-import { chatSampling, contextLengthOf, evaluateSampling, generationLimit, mergeOptions, OLLAMA_DEFAULTS, samplingOf } from './sampling.js';
+import { loadShape } from './load-shape.js';
+import { chatSampling, evaluateSampling, generationLimit, mergeOptions, OLLAMA_DEFAULTS, samplingOf } from './sampling.js';
 
 t.test("sampling uses Ollama's defaults where the request is silent", async (t) => {
   const sampling = samplingOf({}, 2048);
@@ -38,9 +39,19 @@ t.test('sampling maps every option', async (t) => {
 
 t.test('request options override the model defaults, undefined ones do not', async (t) => {
   t.same(mergeOptions({ temperature: 0.2, stop: ['a'] }, { temperature: undefined, seed: 3 }), { temperature: 0.2, stop: ['a'], seed: 3 });
-  t.equal(contextLengthOf({ num_ctx: 1024 }, 4096), 1024);
-  t.equal(contextLengthOf({}, 4096), 4096);
-  t.equal(contextLengthOf({ num_ctx: 0 }, 4096), 4096);
+});
+
+t.test("a load's shape: num_ctx within the trained context, num_batch within num_ctx", async (t) => {
+  const defaults = { numCtx: 4096, parallel: 2, threads: 3 };
+  t.same(loadShape({ num_ctx: 1024 }, defaults, 8192), { contextLength: 1024, parallel: 2, threads: 3 });
+  t.equal(loadShape({}, defaults, 8192).contextLength, 4096, 'the engine default when unset');
+  t.equal(loadShape({ num_ctx: 0 }, defaults, 8192).contextLength, 4096, 'and when not positive');
+  t.equal(loadShape({ num_ctx: 2_000_000_000 }, defaults, 8192).contextLength, 8192, 'capped at the trained context');
+  t.equal(loadShape({}, defaults, 2048).contextLength, 2048, 'the default is capped too');
+  t.equal(loadShape({ num_ctx: 2_000_000_000 }, defaults, undefined).contextLength, 2_000_000_000, 'no trained context in the file: no cap here');
+  t.equal(loadShape({ num_ctx: 512, num_batch: 2_000_000_000 }, defaults, 8192).batchSize, 512);
+  t.equal(loadShape({ num_batch: 0 }, defaults, 8192).batchSize, undefined, "num_batch 0 leaves llama.cpp's default");
+  t.same(loadShape({ num_gpu: 0, num_thread: 1.7 }, defaults, 8192), { contextLength: 4096, parallel: 2, threads: 1, gpuLayers: 0 });
 });
 
 t.test('num_predict limits generation; without it the context does', async (t) => {

@@ -174,3 +174,33 @@ t.test('slots serve requests in arrival order and prefer the best score', async 
   await t.rejects(waiting, /unloaded/);
   await t.rejects(pool.take(never), /unloaded/);
 });
+
+t.test('makeRoom unloads idle models least recently used first, waits for busy ones, and gives up with none left', async (t) => {
+  const { r } = residency(5);
+  const free = { bytes: 0 };
+  const fits = (bytes: number) => async () => free.bytes >= bytes;
+  const held = new Map<string, number>([['old', 1], ['recent', 1], ['busy', 1]]);
+  const load = (name: string) => async () => {
+    const model = new FakeModel(name);
+    const dispose = model.dispose.bind(model);
+    model.dispose = async () => ((free.bytes += held.get(name) ?? 0), dispose());
+    return model;
+  };
+  for (const name of ['old', 'recent']) await (await r.acquire(request(name, -1, { load: load(name) }))).release();
+  const busy = await r.acquire(request('busy', -1, { load: load('busy') }));
+
+  t.ok(await r.makeRoom('new', fits(1), never), 'one idle model was enough');
+  t.same(names(r), ['busy', 'recent'], 'the least recently used went first');
+
+  let made: boolean | undefined;
+  const waiting = r.makeRoom('new', fits(3), never).then((ok) => (made = ok));
+  await tick();
+  t.same(names(r), ['busy'], 'the other idle model went too');
+  t.equal(made, undefined, 'then it waits for the busy one');
+  await busy.release();
+  await waiting;
+  t.equal(made, true, 'which unloaded once idle');
+
+  t.notOk(await r.makeRoom('new', fits(10), never), 'with nothing left to unload it gives up');
+  await r.close(0);
+});

@@ -108,6 +108,20 @@ export class Residency<R extends Resident> {
     await this.evict(entry);
   }
 
+  /**
+   * Until `fits()`, unloads idle models other than `name` (least recently used first) and waits for
+   * busy ones to go idle. False when nothing is left that could make room.
+   */
+  async makeRoom(name: string, fits: () => Promise<boolean>, signal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (await fits()) return true;
+      const victim = this.leastRecentlyUsedIdle();
+      if (victim) await this.evict(victim);
+      else if ([...this.entries.values()].some((e) => e.name !== name && e.active > 0 && !e.loading)) await this.change(signal);
+      else return false;
+    }
+  }
+
   *residents(): Generator<ResidentView<R>> {
     for (const entry of this.entries.values()) {
       if (!entry.resident || entry.unloading) continue;

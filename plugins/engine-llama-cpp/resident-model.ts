@@ -10,20 +10,12 @@ import {
   type LlamaEmbeddingContext,
   type LlamaModel,
 } from 'node-llama-cpp';
-import type { ModelSpec } from '../../core/contracts/engine.js';
+import type { MemoryEstimate, ModelSpec } from '../../core/contracts/engine.js';
 import { checkGguf } from '../../core/models/gguf.js';
+import { estimateContext } from './hardware.js';
+import type { LoadShape } from './load-shape.js';
 import type { Resident } from './residency.js';
 import { SlotPool } from './slots.js';
-
-export interface ResidentSettings {
-  contextLength: number;
-  /** Requests served at once: one llama.cpp sequence each. */
-  parallel: number;
-  threads: number;
-  batchSize?: number;
-  /** Layers to offload (Ollama's num_gpu); absent lets llama.cpp fit what VRAM allows. */
-  gpuLayers?: number;
-}
 
 export class ResidentModel implements Resident {
   readonly slots: SlotPool<LlamaContextSequence>;
@@ -35,12 +27,12 @@ export class ResidentModel implements Resident {
     readonly spec: ModelSpec,
     readonly model: LlamaModel,
     private readonly context: LlamaContext,
-    private readonly settings: ResidentSettings,
+    private readonly settings: LoadShape,
   ) {
     this.slots = new SlotPool(Array.from({ length: settings.parallel }, () => context.getSequence()));
   }
 
-  static async load(llama: Llama, spec: ModelSpec, settings: ResidentSettings): Promise<ResidentModel> {
+  static async load(llama: Llama, spec: ModelSpec, settings: LoadShape): Promise<ResidentModel> {
     // llama.cpp reads the model and its adapters next, and trusts their headers' counts.
     await Promise.all([spec.modelPath, ...spec.adapterPaths].map(checkGguf));
     const model = await llama.loadModel({
@@ -80,6 +72,17 @@ export class ResidentModel implements Resident {
   memory(): { size: number; vram: number } {
     const parts = [this.model.memoryUsage, this.context.memoryUsage];
     return { size: parts.reduce((sum, p) => sum + p.ram + p.vram, 0), vram: parts.reduce((sum, p) => sum + p.vram, 0) };
+  }
+
+  /** What the embedding context will take when first made; undefined once it exists. */
+  async embeddingNeed(ceiling: number): Promise<MemoryEstimate | undefined> {
+    if (this.embedding) return undefined;
+    const contextSize = this.settings.contextLength;
+    return estimateContext(
+      this.model.fileInsights,
+      { contextSize, batchSize: contextSize, sequences: 1, isEmbeddingContext: true, modelGpuLayers: this.model.gpuLayers },
+      ceiling,
+    );
   }
 
   /** Runs `use` with the embedding context, one call at a time (it has a single sequence). */

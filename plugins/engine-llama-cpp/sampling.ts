@@ -33,10 +33,6 @@ export function mergeOptions(modelDefaults: ModelOptions, request: ModelOptions)
   return merged as ModelOptions;
 }
 
-export function contextLengthOf(options: ModelOptions, engineDefault: number): number {
-  return options.num_ctx !== undefined && options.num_ctx > 0 ? Math.floor(options.num_ctx) : engineDefault;
-}
-
 export function samplingOf(options: ModelOptions, contextLength: number): Sampling {
   const o = { ...OLLAMA_DEFAULTS, ...options };
   const lastN = o.repeat_last_n < 0 ? contextLength : o.repeat_last_n;

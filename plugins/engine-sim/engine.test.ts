@@ -303,3 +303,43 @@ t.test('requests for capabilities the simulator lacks are refused', async (t) =>
   await t.rejects(run(engine.generate(request({ suffix: 'end' }))), { code: 'OD_ERR_UNSUPPORTED', message: /insert/ });
   await t.rejects(run(engine.generate(request({ images: ['aGk='] }))), { code: 'OD_ERR_UNSUPPORTED', message: /vision/ });
 });
+
+t.test('num_ctx is capped at the trained context_length, and a model the memory cannot hold is refused', async (t) => {
+  const MiB = 2 ** 20;
+  const engine = startEngine(t, { gpus: 1, vram_bytes: 64 * MiB, ram_bytes: 64 * MiB, kv_bytes_per_token: 1024, context_length: 8192 });
+  await run(engine.generate(request({ options: { num_ctx: 2_000_000_000, num_predict: 1 } })));
+  t.equal(engine.loaded()[0]!.contextLength, 8192);
+  t.same(await engine.estimateMemory(MODEL, { num_ctx: 2_000_000_000 }), { total: MODEL.modelSize + 8192 * 1024, vram: MODEL.modelSize + 8192 * 1024 });
+  await engine.unload(MODEL.name);
+
+  const parallel = startEngine(t, { gpus: 1, vram_bytes: 64 * MiB, ram_bytes: 64 * MiB, kv_bytes_per_token: 1024, context_length: 8192 }, { num_parallel: 256 });
+  const refusal = { code: 'OD_ERR_INSUFFICIENT_MEMORY', message: 'model requires more system memory (1.9 GiB) than is available (64.0 MiB)' };
+  await t.rejects(run(parallel.generate(request({ options: { num_ctx: 8192 } }))), refusal, '256 slots of 8192 tokens need 2 GiB');
+  await t.rejects(parallel.embed({ model: MODEL, input: ['hi'], truncate: true, options: { num_ctx: 8192 }, keepAliveMs: 0, signal: new AbortController().signal }), refusal);
+  t.same(parallel.loaded(), [], 'nothing was loaded');
+  t.equal((await run(parallel.generate(request({ options: { num_ctx: 128, num_predict: 1 } })))).done.evalCount, 1, 'what fits still runs');
+});
+
+t.test('a huge prompt or conversation is read only as far as the context reaches', async (t) => {
+  const engine = startEngine(t, { num_ctx: 1024, prompt_tokens_per_second: 1e9 });
+  const stall = async (work: () => Promise<unknown>) => {
+    const started = performance.now();
+    await work();
+    return performance.now() - started;
+  };
+  for (const prompt of ['a'.repeat(30_000_000), 'word '.repeat(6_000_000)]) {
+    let done: Done | undefined;
+    const ms = await stall(async () => (done = (await run(engine.generate(request({ prompt, options: { num_predict: 1 } })))).done));
+    t.ok(done!.promptEvalCount <= 1024, `the prompt was cut to the context (${done!.promptEvalCount} tokens)`);
+    t.ok(ms < 200, `and read from its end in ${ms.toFixed(1)} ms`);
+  }
+  const messages = Array.from({ length: 200_000 }, (_, i) => ({ role: 'user' as const, content: `message ${i}` }));
+  let done: Done | undefined;
+  const ms = await stall(async () => (done = (await run(engine.chat({ model: MODEL, messages, options: { num_predict: 1 }, keepAliveMs: -1, signal: new AbortController().signal }))).done));
+  t.ok(done!.promptEvalCount <= 1024, `a conversation keeps its newest turns (${done!.promptEvalCount} tokens)`);
+  t.ok(ms < 200, `in ${ms.toFixed(1)} ms`);
+  const embed = (truncate: boolean) =>
+    engine.embed({ model: MODEL, input: ['b'.repeat(30_000_000)], truncate, options: {}, keepAliveMs: -1, signal: new AbortController().signal });
+  t.equal((await embed(true)).promptEvalCount, 1024, 'an embed input keeps its start');
+  await t.rejects(embed(false), { code: 'OD_ERR_BAD_REQUEST' });
+});

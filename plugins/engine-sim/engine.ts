@@ -19,12 +19,13 @@ import type {
 import { untilAborted } from '../../core/abort.js';
 import { badRequest, ProductError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { requireFit } from '../../core/models/memory-fit.js';
 import { sleepUntil } from './abort.js';
 import { GpuInventory } from './gpus.js';
 import type { SimOptions } from './options.js';
 import { ModelRegistry, type LoadedEntry } from './registry.js';
 import { StopFilter } from './stops.js';
-import { BOS, embedding, outputWords, runSeed, tokenId, tokenize } from './synthetic.js';
+import { BOS, embedding, outputWords, runSeed, tokenCount, tokenId, tokenize } from './synthetic.js';
 import { modelMemory, msToNs, promptEvalMs, tokenMs } from './timing.js';
 
 const CAPABILITIES: readonly Capability[] = ['completion', 'embedding'];
@@ -41,18 +42,34 @@ interface Session {
   stopping: AbortController;
 }
 
-function generatePrompt(request: GenerateRequest): number[] {
-  const system = request.raw ? '' : (request.system ?? request.model.system ?? '');
-  const history = request.context?.length ? request.context : [BOS];
-  return [...history, ...tokenize(system), ...tokenize(request.prompt)];
+/**
+ * A prompt that fills the context keeps its first token and its last half-context, as the llama.cpp
+ * engine cuts it; each text is read only as far as the context reaches.
+ */
+function fitContext(tokens: number[], contextLength: number): number[] {
+  if (tokens.length < contextLength) return tokens;
+  const keep = Math.floor(contextLength / 2);
+  return tokens[0] === BOS ? [BOS, ...tokens.slice(-(keep - 1))] : tokens.slice(-keep);
 }
 
-/** Role markers between messages, so a conversation's next turn extends the previous prompt. */
-function chatPrompt(request: ChatRequest): number[] {
+function generatePrompt(request: GenerateRequest, contextLength: number): number[] {
+  const system = request.raw ? '' : (request.system ?? request.model.system ?? '');
+  const history = request.context?.length ? request.context.slice(-contextLength) : [BOS];
+  return fitContext([...history, ...tokenize(system, contextLength), ...tokenize(request.prompt, contextLength)], contextLength);
+}
+
+/** Role markers between messages, so a conversation's next turn extends the previous prompt; the newest turns that fit. */
+function chatPrompt(request: ChatRequest, contextLength: number): number[] {
   const { model, messages } = request;
   const system = model.system && !messages.some((message) => message.role === 'system') ? [{ role: 'system', content: model.system }] : [];
   const turns = [...system, ...model.messages, ...messages];
-  return [BOS, ...turns.flatMap((turn) => [tokenId(`<|${turn.role}|>`), ...tokenize(turn.content)]), tokenId('<|assistant|>')];
+  const kept: number[][] = [];
+  for (let index = turns.length - 1, room = contextLength; index >= 0 && room > 0; index--) {
+    const turn = [tokenId(`<|${turns[index]!.role}|>`), ...tokenize(turns[index]!.content, room)];
+    kept.unshift(turn);
+    room -= turn.length;
+  }
+  return fitContext([BOS, ...kept.flat(), tokenId('<|assistant|>')], contextLength);
 }
 
 function generateNeeds(request: GenerateRequest): Capability[] {
@@ -91,18 +108,18 @@ export class SimEngine implements Engine {
   }
 
   generate(request: GenerateRequest): AsyncIterable<RunEvent> {
-    return untilAborted(this.run(request, generateNeeds(request), generatePrompt(request), true), request.signal);
+    return untilAborted(this.run(request, generateNeeds(request), (contextLength) => generatePrompt(request, contextLength), true), request.signal);
   }
 
   chat(request: ChatRequest): AsyncIterable<RunEvent> {
-    return untilAborted(this.run(request, chatNeeds(request), chatPrompt(request), false), request.signal);
+    return untilAborted(this.run(request, chatNeeds(request), (contextLength) => chatPrompt(request, contextLength), false), request.signal);
   }
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
     const { registry, signal } = this.begin(request.signal);
     const options = { ...request.model.parameters, ...request.options };
     const contextLength = this.contextLength(options);
-    const lengths = request.input.map((text) => tokenize(text).length);
+    const lengths = request.input.map((text) => tokenCount(text, contextLength));
     if (!request.truncate && lengths.some((length) => length > contextLength)) {
       throw badRequest(`input length exceeds the context length (${contextLength} tokens)`);
     }
@@ -156,7 +173,7 @@ export class SimEngine implements Engine {
   private async *run(
     request: GenerateRequest | ChatRequest,
     needs: Capability[],
-    prompt: number[],
+    promptFor: (contextLength: number) => number[],
     withContext: boolean,
   ): AsyncGenerator<RunEvent> {
     const { registry, signal } = this.begin(request.signal);
@@ -164,6 +181,7 @@ export class SimEngine implements Engine {
     if (missing) throw new ProductError('OD_ERR_UNSUPPORTED', `${request.model.name} does not support ${missing}`);
     const options = { ...request.model.parameters, ...request.options };
     const { entry, loadMs } = await this.lease(registry, request.model, options, request.keepAliveMs, signal);
+    const prompt = promptFor(entry.contextLength);
     let stats: RunStats;
     const generated: number[] = [];
     try {
@@ -229,13 +247,17 @@ export class SimEngine implements Engine {
     return { registry: this.session.registry, signal: AbortSignal.any([requestSignal, this.session.stopping.signal]) };
   }
 
+  /** A model too large for the simulated GPUs and RAM together is refused before anything waits for room. */
   private lease(registry: ModelRegistry, model: ModelSpec, options: ModelOptions, keepAliveMs: number, signal: AbortSignal) {
     const shape = { memory: this.memory(model, options), contextLength: this.contextLength(options) };
+    requireFit(shape.memory, { ram: this.settings.options.ram_bytes, vram: this.inventory.capacity });
     return registry.acquire(model, shape, keepAliveMs, signal);
   }
 
+  /** num_ctx as the llama.cpp engine takes it: the default unless positive, capped at the trained context. */
   private contextLength(options: ModelOptions): number {
-    return options.num_ctx ?? this.settings.options.num_ctx;
+    const asked = options.num_ctx !== undefined && options.num_ctx > 0 ? Math.floor(options.num_ctx) : this.settings.options.num_ctx;
+    return Math.min(asked, this.settings.options.context_length);
   }
 
   private memory(model: ModelSpec, options: ModelOptions): MemoryEstimate {

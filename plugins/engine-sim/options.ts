@@ -24,10 +24,14 @@ export interface SimOptions {
   gpus: number;
   /** VRAM of each simulated GPU, in bytes. */
   vram_bytes: number;
+  /** System memory, in bytes: what of a model does not fit the GPUs must fit here, or its load is refused. */
+  ram_bytes: number;
   /** KV cache per context token and slot, in bytes: what num_ctx × num_parallel adds to a model's memory. */
   kv_bytes_per_token: number;
   /** Context length when neither the request nor the model sets num_ctx. */
   num_ctx: number;
+  /** The context simulated models were trained with: a larger num_ctx is capped to it, as Ollama caps it. */
+  context_length: number;
   /** Length of every embedding vector. */
   embedding_dim: number;
 }
@@ -43,8 +47,10 @@ export const SIM_DEFAULTS: Readonly<SimOptions> = Object.freeze({
   prompt_cache: true,
   gpus: 1,
   vram_bytes: 24 * 2 ** 30,
+  ram_bytes: 64 * 2 ** 30,
   kv_bytes_per_token: 128 * 1024,
   num_ctx: 4096,
+  context_length: 131_072,
   embedding_dim: 64,
 });
 
@@ -75,8 +81,10 @@ const CHECKS: Record<keyof SimOptions, Check> = {
   prompt_cache: boolean,
   gpus: integer(0),
   vram_bytes: integer(1),
+  ram_bytes: integer(0),
   kv_bytes_per_token: integer(0),
   num_ctx: integer(1),
+  context_length: integer(1),
   embedding_dim: integer(1),
 };
 

@@ -24,14 +24,47 @@ export function prng(seed: number): () => number {
   };
 }
 
-const words = (text: string): string[] => text.split(/\s+/).filter((word) => word.length > 0);
+/** Real vocabularies have no token longer than a few dozen characters: a longer run without spaces is several tokens. */
+const MAX_TOKEN_CHARS = 64;
+
+/** What JavaScript's `\s` matches. */
+function isSpace(code: number): boolean {
+  return (
+    (code >= 9 && code <= 13) || code === 32 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff
+  );
+}
 
 export function tokenId(word: string): number {
   return 3 + (fnv1a(word) % (VOCABULARY - 3));
 }
 
-export function tokenize(text: string): number[] {
-  return words(text).map(tokenId);
+/** The last `limit` tokens of `text` (all of them by default), read from its end: the rest is never looked at. */
+export function tokenize(text: string, limit = Infinity): number[] {
+  const found: number[] = [];
+  let end = text.length;
+  while (found.length < limit) {
+    while (end > 0 && isSpace(text.charCodeAt(end - 1))) end--;
+    if (end === 0) break;
+    let start = end;
+    while (start > 0 && end - start < MAX_TOKEN_CHARS && !isSpace(text.charCodeAt(start - 1))) start--;
+    found.push(tokenId(text.slice(start, end)));
+    end = start;
+  }
+  return found.reverse();
+}
+
+/** The first `limit` words of `text`, read from its start. */
+function firstWords(text: string, limit: number): string[] {
+  const found: string[] = [];
+  const word = new RegExp(`\\S{1,${MAX_TOKEN_CHARS}}`, 'g');
+  for (let match = word.exec(text); match && found.length < limit; match = word.exec(text)) found.push(match[0]);
+  return found;
+}
+
+/** How many tokens `text` has, counting no further than `limit + 1`. */
+export function tokenCount(text: string, limit: number): number {
+  return firstWords(text, limit + 1).length;
 }
 
 /** The seed of one run: the request's seed mixed with every prompt token, so each prompt reads differently. */
@@ -56,7 +89,7 @@ export function outputWords(seed: number): () => { word: string; id: number } {
  */
 export function embedding(text: string, dimensions: number, maxWords = Infinity): number[] {
   const vector = new Array<number>(dimensions).fill(0);
-  const picked = words(text).slice(0, maxWords);
+  const picked = firstWords(text, maxWords);
   for (const word of picked.length > 0 ? picked : ['']) {
     const random = prng(fnv1a(word));
     for (let index = 0; index < dimensions; index++) vector[index]! += random() * 2 - 1;

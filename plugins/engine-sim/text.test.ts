@@ -1,6 +1,6 @@
 import t from 'tap';
 import { StopFilter } from './stops.js';
-import { BOS, embedding, outputWords, prng, runSeed, tokenize } from './synthetic.js';
+import { BOS, embedding, outputWords, prng, runSeed, tokenCount, tokenize } from './synthetic.js';
 
 t.test('the PRNG is deterministic per seed and stays in [0, 1)', async (t) => {
   const draw = (seed: number) => Array.from({ length: 100 }, prng(seed));
@@ -14,6 +14,10 @@ t.test('words are tokens, and a run seed depends on the seed and every prompt to
   t.equal(tokenize('the sky is blue').length, 4);
   t.same(tokenize(''), []);
   t.ok(tokenize('a b c').every((id) => id > BOS));
+  t.same(tokenize('one two three four', 2), tokenize('three four'), 'a limit keeps the last tokens');
+  t.same(tokenize('x'.repeat(130)), tokenize(`${'x'.repeat(2)} ${'x'.repeat(64)} ${'x'.repeat(64)}`), 'a run without spaces is 64-character tokens, counted from its end');
+  t.equal(tokenCount('a b c', 10), 3);
+  t.equal(tokenCount('a b c d e', 2), 3, 'counting stops past the limit');
   t.not(runSeed(1, [1, 2, 3]), runSeed(2, [1, 2, 3]));
   t.not(runSeed(1, [1, 2, 3]), runSeed(1, [1, 2, 4]));
 });

@@ -3,23 +3,25 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ToolCall } from '../../contracts/engine.js';
+import { mapInTurns } from '../../turns.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchStream } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseMessages, parseTools, parseTopLogprobs, wantsThinking } from './inputs.js';
+import { parseFormat, parseMessage, parseTools, parseTopLogprobs, wantsThinking } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { parseOptions } from './options.js';
 import { sendRun, type ResponseShape } from './run-response.js';
 import { createdAt, startClock } from './time.js';
 
-function parseChat(body: unknown, defaultKeepAliveMs: number) {
+/** A conversation can hold hundreds of thousands of messages: they are read a slice at a time. */
+async function parseChat(body: unknown, defaultKeepAliveMs: number) {
   const fields = requestFields(body, 'ChatRequest');
   const keepAliveRaw = fields.raw('keep_alive');
   return {
     model: fields.string('model'),
-    messages: parseMessages(fields),
+    messages: await mapInTurns(fields.objects('messages', 'Message') ?? [], parseMessage),
     tools: parseTools(fields),
     stream: fields.boolean('stream') ?? true,
     format: parseFormat(fields.raw('format')),
@@ -38,7 +40,7 @@ function assistant(content: string, calls: ToolCall[]) {
 export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/api/chat', { config: { permission: 'inference' } }, async (request, reply) => {
     const started = startClock();
-    const req = parseChat(request.body, deps.config.engine.keep_alive);
+    const req = await parseChat(request.body, deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
     const target = await resolveTarget(deps, req.model, signal);
     const model = target.input;

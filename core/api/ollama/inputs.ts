@@ -63,20 +63,22 @@ function parseToolCalls(fields: Fields): ToolCall[] | undefined {
   });
 }
 
+export function parseMessage(message: Fields): ChatMessage {
+  const images = parseImages(message);
+  const toolCalls = parseToolCalls(message);
+  const toolName = message.string('tool_name');
+  return {
+    // Ollama lowercases the role as it decodes a message, then passes any role through.
+    role: (message.string('role') ?? '').toLowerCase() as ChatMessage['role'],
+    content: message.string('content') ?? '',
+    ...(images?.length ? { images } : {}),
+    ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
+    ...(toolName ? { tool_name: toolName } : {}),
+  };
+}
+
 export function parseMessages(fields: Fields): ChatMessage[] {
-  return (fields.objects('messages', 'Message') ?? []).map((message) => {
-    const images = parseImages(message);
-    const toolCalls = parseToolCalls(message);
-    const toolName = message.string('tool_name');
-    return {
-      // Ollama lowercases the role as it decodes a message, then passes any role through.
-      role: (message.string('role') ?? '').toLowerCase() as ChatMessage['role'],
-      content: message.string('content') ?? '',
-      ...(images?.length ? { images } : {}),
-      ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
-      ...(toolName ? { tool_name: toolName } : {}),
-    };
-  });
+  return (fields.objects('messages', 'Message') ?? []).map(parseMessage);
 }
 
 export function parseTools(fields: Fields): ToolDefinition[] | undefined {
