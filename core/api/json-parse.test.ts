@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { stallDuring } from '../../conformance/fixtures/loop-stall.js';
-import { parseJson } from './json-parse.js';
+import { MAX_DEPTH, parseJson } from './json-parse.js';
 
 /** Tiny sizes send every value through the stepped path: batches, lone large elements, strings in stretches. */
 const STEPPED = { wholeBody: 0 };
@@ -71,6 +71,12 @@ t.test('edge cases: escapes cut at a stretch end, surrogate pairs, __proto__, de
   t.strictSame(Object.keys(parsed), ['__proto__', 'list']);
   t.equal(({} as Record<string, unknown>)['polluted'], undefined);
   await t.rejects(parseJson(bytes('['.repeat(20_000) + ']'.repeat(20_000)), { ...STEPPED, smallValue: 8 }), { message: 'exceeded max depth' });
+  const nested = (depth: number) => bytes(`{"options":${'{"a":'.repeat(depth - 1)}1${'}'.repeat(depth - 1)}}`);
+  for (const sizes of [{}, STEPPED, { ...STEPPED, smallValue: 1 << 16 }]) {
+    const value = await parseJson(nested(MAX_DEPTH), sizes);
+    t.ok(JSON.stringify(value), `${MAX_DEPTH} levels parse, and what walks them again does not overflow`);
+    await t.rejects(parseJson(nested(MAX_DEPTH + 1), sizes), { message: 'exceeded max depth' }, `${MAX_DEPTH + 1} levels are refused`);
+  }
   t.strictSame(await parseJson(bytes(`  ${JSON.stringify({ a: [] })}  `), STEPPED), { a: [] });
 });
 

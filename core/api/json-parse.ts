@@ -13,8 +13,11 @@ export interface ParseSizes {
 const SIZES: ParseSizes = { wholeBody: 1 << 20, smallValue: 1 << 16 };
 /** How long one step runs before the event loop gets a turn. */
 const STEP_MS = 5;
-/** Go's encoding/json limit, which Ollama's decoder enforces. */
-const MAX_DEPTH = 10_000;
+/**
+ * Go's encoding/json stops at 10,000 levels; V8's JSON.stringify, which answers and stores what a
+ * request carries, overflows its stack near 4,000. No Ollama request nests more than a few dozen.
+ */
+export const MAX_DEPTH = 1_000;
 
 type Container = { array: unknown[] } | { object: Record<string, unknown>; key?: string };
 
@@ -151,7 +154,7 @@ class SteppedParser {
       if (byte === QUOTE) {
         i = this.stringEndWithin(i, limit);
         if (i < 0) break;
-      } else if (OPENERS.has(byte)) depth++;
+      } else if (OPENERS.has(byte)) this.deeper(++depth);
       else if (CLOSERS.has(byte)) {
         if (depth === 0) return { separator, close: empty ? -1 : i };
         depth--;
@@ -225,10 +228,15 @@ class SteppedParser {
       if (byte === QUOTE) {
         i = this.stringEndWithin(i, limit);
         if (i < 0) return -1;
-      } else if (OPENERS.has(byte)) depth++;
+      } else if (OPENERS.has(byte)) this.deeper(++depth);
       else if (CLOSERS.has(byte) && --depth === 0) return i + 1;
     }
     return -1;
+  }
+
+  /** Values handed to JSON.parse whole are held to the same depth as the parser's own stack. */
+  private deeper(depth: number): void {
+    if (this.stack.length + depth > MAX_DEPTH) throw new SyntaxError('exceeded max depth');
   }
 
   private openString(isKey: boolean): void {
@@ -297,10 +305,30 @@ class SteppedParser {
  */
 const nextIteration = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
+/** Whether brackets outside strings nest deeper than `max`: the code that walks a value recurses. */
+function nestingExceeds(bytes: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (OPENERS.has(byte)) {
+      if (++depth > max) return true;
+    } else if (CLOSERS.has(byte)) depth--;
+  }
+  return false;
+}
+
 /** JSON.parse of a UTF-8 body, yielding to the event loop between steps when the body is large. */
 export async function parseJson(bytes: Buffer, sizes: Partial<ParseSizes> = {}): Promise<unknown> {
   const { wholeBody, smallValue } = { ...SIZES, ...sizes };
-  if (bytes.length <= wholeBody) return JSON.parse(bytes.toString('utf8'));
+  if (bytes.length <= wholeBody) {
+    if (nestingExceeds(bytes, MAX_DEPTH)) throw new SyntaxError('exceeded max depth');
+    return JSON.parse(bytes.toString('utf8'));
+  }
   // A stretch must hold the longest escape (\uXXXX) and the longest UTF-8 character whole.
   const parser = new SteppedParser(bytes, Math.max(8, smallValue));
   // The body was just gathered into one buffer, a long copy of its own: timers and I/O go first.

@@ -146,7 +146,7 @@ t.test('errors print Error: <message> and exit 1', async (t) => {
     [['run', 'nope', 'hi'], "Error: model 'nope' not found\n"],
     [['show', 'nope'], "Error: model 'nope' not found\n"],
     [['rm', 'nope'], "Error: model 'nope' not found\n"],
-    [['cp', 'nope', 'other'], "Error: model 'nope' not found\n"],
+    [['cp', 'nope', 'other'], 'Error: model "nope" not found\n'],
     [['create', 'x', '-f', 'Missing'], "Error: specified Modelfile wasn't found\n"],
   ];
   for (const [args, stderr] of cases) {
