@@ -4,6 +4,7 @@
 
 import { SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from 'node-llama-cpp';
 import { ProductError } from '../../core/errors.js';
+import { textEnd } from './fit-messages.js';
 import { tokenizeEnd, tokenizeStart, tokenizeTextEnd } from './prompt-tokens.js';
 import { renderGeneratePrompt, templateUses } from './template-prompt.js';
 
@@ -56,7 +57,9 @@ async function promptOf(model: LlamaModel, chatWrapper: () => ChatWrapper, input
     const text = renderGeneratePrompt(input.template, { prompt: input.prompt, ...(input.system ? { system: input.system } : {}), ...(input.suffix ? { suffix: input.suffix } : {}) });
     return { tokens: withBos(model, (await tokenizeEnd(model, text, true, contextLength, signal)).tokens), ...none };
   }
-  return chatPrompt(model, chatWrapper(), [...(input.system ? [{ type: 'system' as const, text: input.system }] : []), { type: 'user', text: input.prompt }], bounds);
+  // The chat format renders its text whole: what cannot fit the context is cut first.
+  const prompt = (await textEnd(model, input.prompt, contextLength, signal)).text;
+  return chatPrompt(model, chatWrapper(), [...(input.system ? [{ type: 'system' as const, text: input.system }] : []), { type: 'user', text: prompt }], bounds);
 }
 
 /** A conversation through the model's own chat format, open for the model's turn (or continuing a last model turn). */

@@ -18,9 +18,9 @@ export async function fitMessages(model: LlamaModel, messages: readonly ChatMess
   const keep = new Array<ChatMessage | undefined>(messages.length);
   const lastIndex = messages.length - 1;
   const last = messages[lastIndex]!;
-  const lastTokens = await tokenizeEnd(model, last.content, false, contextLength, signal);
-  keep[lastIndex] = lastTokens.tokens.length > contextLength || !lastTokens.complete ? { ...last, content: model.detokenize(lastTokens.tokens.slice(-contextLength)) } : last;
-  let budget = contextLength - Math.min(contextLength, lastTokens.tokens.length) - MESSAGE_FRAMING;
+  const lastEnd = await textEnd(model, last.content, contextLength, signal);
+  keep[lastIndex] = lastEnd.text === last.content ? last : { ...last, content: lastEnd.text };
+  let budget = contextLength - lastEnd.tokens - MESSAGE_FRAMING;
 
   const pacer = new Pacer();
   const fits = async (message: ChatMessage) => {
@@ -42,4 +42,12 @@ export async function fitMessages(model: LlamaModel, messages: readonly ChatMess
     }
   }
   return keep.filter((message): message is ChatMessage => message !== undefined);
+}
+
+/** `text` whole when it fits `contextLength` tokens, else its end that does; and its token count. */
+export async function textEnd(model: LlamaModel, text: string, contextLength: number, signal?: AbortSignal): Promise<{ text: string; tokens: number }> {
+  const counted = await tokenizeEnd(model, text, false, contextLength, signal);
+  if (counted.complete && counted.tokens.length <= contextLength) return { text, tokens: counted.tokens.length };
+  const kept = counted.tokens.slice(-contextLength);
+  return { text: model.detokenize(kept), tokens: kept.length };
 }
