@@ -47,7 +47,7 @@ const notServerError = (status: number) => status < 500;
 function report(t: Test, what: string, details: fc.RunDetails<unknown>): void {
   const runs = `${details.numRuns} runs${details.interrupted ? ', stopped at its time limit' : ''}`;
   if (!details.failed) return void t.pass(`${what}: ${runs}, seed ${details.seed}`);
-  const text = ((details.counterexample ?? []) as unknown[]).map((value) => (typeof value === 'string' ? value : JSON.stringify(value))).join(', ');
+  const text = ((details.counterexample ?? []) as unknown[]).map((value) => (typeof value === 'string' ? value : JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? `${item}n` : item)))).join(', ');
   const example = text.length > 400 ? `${text.slice(0, 200)} ... ${text.slice(-100)} (${text.length} characters)` : text;
   t.fail(`${what}: ${(details.errorInstance as Error)?.message ?? 'failed'} (seed ${details.seed}, after ${runs}; counterexample ${example})`);
 }

@@ -96,6 +96,29 @@ t.test('a key named __proto__ is only a key', async (t) => {
   t.same(file.metadata['__proto__'], [1, 2]);
 });
 
+t.test('a SentencePiece vocabulary must spell every byte, which llama.cpp looks up unchecked', async (t) => {
+  const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+  const vocabulary = (tokens: string[], model = 'llama') =>
+    header([
+      ['tokenizer.ggml.model', text(model)],
+      ['tokenizer.ggml.tokens', arrayOf(ValueType.STRING, ['<unk>', '<s>', '</s>', ...tokens])],
+    ]);
+  await checkGguf(await fileOf(vocabulary(bytes)));
+  const withAsciiItself = bytes.map((token, b) => (b === 0x41 ? 'A' : token));
+  await checkGguf(await fileOf(vocabulary(withAsciiItself)));
+  const broken = bytes.map((token, b) => (b === 0x4a ? '<0x4\u001f' : token));
+  await t.rejects(checkGguf(await fileOf(vocabulary(broken))), { message: /"tokenizer.ggml.tokens": the vocabulary lacks the byte token <0x4A>/ });
+  await t.rejects(checkGguf(await fileOf(vocabulary(bytes.slice(0, 255)))), { message: /byte token <0xFF>/ });
+  await checkGguf(await fileOf(vocabulary(bytes.slice(0, 10), 'gpt2')));
+});
+
+t.test('names with control characters are refused: llama.cpp reads them as C strings', async (t) => {
+  await t.rejects(checkGguf(await fileOf(header([['\u0000\u0000\u0000\u0000ral.architecture', text('llama')]]))), { message: /control characters in the name/ });
+  await t.rejects(checkGguf(await fileOf(header([['general.name', text('x')], ['general\u0000name', text('y')]]))), { message: /control characters in the name/ });
+  const tensors = [{ name: 'blk.0\u0000.weight', dims: [2], offset: 0 }];
+  await t.rejects(checkGguf(await fileOf(Buffer.concat([header([], { tensors }), Buffer.alloc(32)]))), { message: /GGUF tensor .*control characters in the name/ });
+});
+
 interface Hostile {
   name: string;
   bytes: () => Uint8Array | Promise<Uint8Array>;

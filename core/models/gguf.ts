@@ -232,8 +232,9 @@ class HeaderParser {
     return this.r.text(length);
   }
 
-  async value(type: number): Promise<GgufValue> {
-    if (type === ARRAY) return this.array();
+  /** `visit` sees every string of an array, kept or not. */
+  async value(type: number, visit?: (text: string) => void): Promise<GgufValue> {
+    if (type === ARRAY) return this.array(visit);
     if (type === STRING) return this.string();
     const scalar = SCALARS[type];
     if (!scalar) throw new GgufFormatError(`invalid type ${type}`);
@@ -241,7 +242,7 @@ class HeaderParser {
     return this.r.take(scalar.bytes, scalar.read);
   }
 
-  private async array(): Promise<GgufScalar[]> {
+  private async array(visit?: (text: string) => void): Promise<GgufScalar[]> {
     const itemType = await this.u32();
     // Neither llama.cpp nor Ollama reads arrays of arrays, and nesting is what exhausts a recursive reader's stack.
     if (itemType === ARRAY) throw new GgufFormatError('nested arrays are not supported');
@@ -268,10 +269,12 @@ class HeaderParser {
         continue;
       }
       const length = this.stringLength();
-      if (!keep) this.r.skip(length);
+      if (!keep && !visit) this.r.skip(length);
       else {
         if (!this.r.has(length)) await this.r.fill(length);
-        items.push(this.r.text(length));
+        const text = this.r.text(length);
+        visit?.(text);
+        if (keep) items.push(text);
       }
     }
     return items;
@@ -284,6 +287,31 @@ function checkCount(r: HeaderReader, count: number, max: number, what: string, m
   if (count * minBytes > r.remaining) throw new GgufFormatError('GGUF header declares more data than the file holds');
 }
 
+/** llama.cpp reads key and tensor names as C strings: past a NUL they are other names, or empty ones it asserts on. */
+const CONTROL = /[\u0000-\u001f]/;
+const TOKENS_KEY = 'tokenizer.ggml.tokens';
+
+/**
+ * A SentencePiece vocabulary spells text it has no token for as byte tokens `<0xHH>` (or the byte
+ * itself); llama.cpp's tokenizer looks them up unchecked and the process aborts on one missing.
+ */
+class ByteTokens {
+  private readonly present = new Set<number>();
+
+  readonly see = (text: string): void => {
+    const byte = /^<0x([0-9A-F]{2})>$/.exec(text);
+    if (byte) this.present.add(parseInt(byte[1]!, 16));
+    else if (text.length === 1 && text.charCodeAt(0) < 0x80) this.present.add(text.charCodeAt(0));
+  };
+
+  firstMissing(): string | undefined {
+    for (let byte = 0; byte < 256; byte++) {
+      if (!this.present.has(byte)) return `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
+    }
+    return undefined;
+  }
+}
+
 /** An error from inside one key or tensor, prefixed with which. */
 function inContext(label: string, error: unknown): unknown {
   return error instanceof GgufFormatError ? new GgufFormatError(`${label}: ${error.message}`) : error;
@@ -293,6 +321,7 @@ async function readMetadata(parser: HeaderParser, count: number): Promise<{ meta
   // No prototype: a key named "__proto__" is a key like any other.
   const metadata = Object.create(null) as Record<string, GgufValue>;
   const seen = new Set<string>();
+  const byteTokens = new ByteTokens();
   let alignment = DEFAULT_ALIGNMENT;
   for (let i = 0; i < count; i++) {
     let label = `GGUF key ${i}`;
@@ -300,10 +329,11 @@ async function readMetadata(parser: HeaderParser, count: number): Promise<{ meta
       const key = await parser.string();
       if (key === '') throw new GgufFormatError('empty name');
       label = `GGUF key ${quoted(key)}`;
+      if (CONTROL.test(key)) throw new GgufFormatError('control characters in the name');
       if (seen.has(key)) throw new GgufFormatError('duplicate key');
       seen.add(key);
       const type = await parser.u32();
-      const value = (metadata[key] = await parser.value(type));
+      const value = (metadata[key] = await parser.value(type, key === TOKENS_KEY ? byteTokens.see : undefined));
       if (key === 'general.alignment') {
         // llama.cpp refuses any other type, and every tensor's data offset depends on it.
         if (type !== UINT32 || typeof value !== 'number' || value === 0 || (value & (value - 1)) !== 0) {
@@ -315,6 +345,8 @@ async function readMetadata(parser: HeaderParser, count: number): Promise<{ meta
       throw inContext(label, error);
     }
   }
+  const missing = metadata['tokenizer.ggml.model'] === 'llama' ? byteTokens.firstMissing() : undefined;
+  if (missing) throw new GgufFormatError(`GGUF key ${quoted(TOKENS_KEY)}: the vocabulary lacks the byte token ${missing}, which llama.cpp aborts without`);
   return { metadata, alignment };
 }
 
@@ -328,6 +360,7 @@ async function readTensors(parser: HeaderParser, r: HeaderReader, count: number,
     try {
       const name = await parser.string();
       label = `GGUF tensor ${quoted(name)}`;
+      if (CONTROL.test(name)) throw new GgufFormatError('control characters in the name');
       if (names.has(name)) throw new GgufFormatError('duplicate name');
       names.add(name);
       const dimensions = await parser.u32();
