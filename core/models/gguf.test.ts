@@ -260,6 +260,11 @@ const hostile: Hostile[] = [
     error: /^GGUF tensor "w": data lies beyond the end of the file$/,
   },
   {
+    name: 'GGUF version 1, which llama.cpp no longer loads',
+    bytes: () => header([], { version: 1 }),
+    error: /^unsupported GGUF version 1$/,
+  },
+  {
     name: 'a GGUF version from the future',
     bytes: () => header([], { version: 4 }),
     error: /^unsupported GGUF version 4$/,

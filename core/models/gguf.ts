@@ -192,17 +192,14 @@ function quoted(name: string): string {
 
 class HeaderParser {
   private elements = 0;
-  /** Bytes of a count or string length: 32 bits in GGUF v1, 64 after. */
-  readonly lengthBytes: 4 | 8;
+  /** Bytes of a count or string length (GGUF v2 and v3). */
+  readonly lengthBytes = 8;
 
   constructor(
     private readonly r: HeaderReader,
-    version: number,
     /** Arrays longer than this are checked but come back empty. */
     private readonly keepArrays: number,
-  ) {
-    this.lengthBytes = version === 1 ? 4 : 8;
-  }
+  ) {}
 
   async u32(): Promise<number> {
     if (!this.r.has(4)) await this.r.fill(4);
@@ -215,12 +212,12 @@ class HeaderParser {
   }
 
   async length(): Promise<number> {
-    return this.lengthBytes === 4 ? this.u32() : this.u64();
+    return this.u64();
   }
 
   /** A string's length field, already buffered. */
   private stringLength(): number {
-    const length = this.r.take(this.lengthBytes, this.lengthBytes === 4 ? u32 : u64);
+    const length = this.r.take(this.lengthBytes, u64);
     if (length > GGUF_LIMITS.maxStringBytes) throw new GgufFormatError(`string length ${length} exceeds maximum ${GGUF_LIMITS.maxStringBytes}`);
     return length;
   }
@@ -388,8 +385,9 @@ async function readHeader(r: HeaderReader, keepArrays: number): Promise<GgufFile
   if (!r.has(8)) await r.fill(8);
   if (r.take(4, u32) !== MAGIC) throw new GgufFormatError('not a GGUF file');
   const version = r.take(4, u32);
-  if (version < 1 || version > 3) throw new GgufFormatError(`unsupported GGUF version ${version}`);
-  const parser = new HeaderParser(r, version, keepArrays);
+  // Version 1 (32-bit lengths) is one llama.cpp no longer loads.
+  if (version < 2 || version > 3) throw new GgufFormatError(`unsupported GGUF version ${version}`);
+  const parser = new HeaderParser(r, keepArrays);
   const tensorCount = await parser.length();
   const keyCount = await parser.length();
   // A tensor info is at least a name length, a dimension count, a type and an offset; a key/value a key length, a type and one byte.
