@@ -152,20 +152,26 @@ export function engineConformance<C extends EngineUnderTest>(t: Test, hooks: Eng
     checkRun(t, await collect(engine.generate(generateRequest(model, { options: { num_predict: 2 } }))));
   });
 
-  /** Runs `request`, aborting it as its first token arrives; returns what arrived and how it ended. */
+  /**
+   * Runs `request`, aborting it as its first token arrives; returns what arrived and how it ended.
+   * A random-weight model may end before its first token: then the run is tried with other seeds.
+   */
   async function abortAtFirstToken(engine: Engine, request: GenerateRequest, controller: AbortController) {
-    const events: RunEvent[] = [];
-    let abortedAt = 0;
-    const error = await (async () => {
-      for await (const event of engine.generate(request)) {
-        events.push(event);
-        if (event.type === 'token' && !controller.signal.aborted) {
-          abortedAt = performance.now();
-          controller.abort();
+    for (let attempt = 0; ; attempt++) {
+      const events: RunEvent[] = [];
+      let abortedAt = 0;
+      const seed = (request.options.seed ?? 0) + attempt;
+      const error = await (async () => {
+        for await (const event of engine.generate({ ...request, options: { ...request.options, seed } })) {
+          events.push(event);
+          if (event.type === 'token' && !controller.signal.aborted) {
+            abortedAt = performance.now();
+            controller.abort();
+          }
         }
-      }
-    })().catch((error: unknown) => error);
-    return { events, error: error as Error | undefined, abortedAt };
+      })().catch((error: unknown) => error);
+      if (controller.signal.aborted || attempt === 4) return { events, error: error as Error | undefined, abortedAt };
+    }
   }
 
   function checkAborted(t: Test, { events, error }: { events: RunEvent[]; error: Error | undefined }): void {
