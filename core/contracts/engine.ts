@@ -191,6 +191,11 @@ export interface Engine extends Startable {
   unload(name: string, signal?: AbortSignal): Promise<void>;
   loaded(): LoadedModel[];
   capabilities(model: ModelSpec): Promise<Capability[]>;
+  /**
+   * Optional: refuses (with a 400 ProductError) a model file this engine could not run, before the
+   * node accepts it at create; for engines whose runtime a malformed file can take down.
+   */
+  checkModelFile?(path: string, signal?: AbortSignal): Promise<void>;
   /** What loading `model` with `options` would take, with the same bounds a load applies. */
   estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate>;
   gpus(): Promise<GpuInfo[]>;

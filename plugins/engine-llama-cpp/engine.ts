@@ -33,6 +33,7 @@ import { fitMessages } from './fit-messages.js';
 import { Grammars } from './grammar.js';
 import { defaultThreads, estimateMemory, gpuList, gpuOption, modelCapacity } from './hardware.js';
 import { loadShape, requestedContext, type LoadShape } from './load-shape.js';
+import { trialLoad } from './model-trial.js';
 import { Residency, type Lease } from './residency.js';
 import { ResidentModel } from './resident-model.js';
 import { mergeOptions, samplingOf } from './sampling.js';
@@ -60,6 +61,7 @@ export class LlamaCppEngine implements Engine {
   private readonly lifecycle = new Lifecycle<Running>('llama-cpp engine');
   private readonly grammars = new Grammars();
   private readonly files = new ModelFiles();
+  private readonly trialPassed = new Set<string>();
   /** Memory of loads under way: not yet visible as used, already spoken for. */
   private readonly reserved: MemoryEstimate[] = [];
 
@@ -234,6 +236,13 @@ export class LlamaCppEngine implements Engine {
   async capabilities(model: ModelSpec): Promise<Capability[]> {
     const info = await this.files.info(model.modelPath);
     return capabilitiesOf(model.template, info.metadata);
+  }
+
+  /** Blob paths name their content, so a file that passed once passes again. */
+  async checkModelFile(path: string, signal?: AbortSignal): Promise<void> {
+    if (this.trialPassed.has(path)) return;
+    await trialLoad(path, signal);
+    this.trialPassed.add(path);
   }
 
   async estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate> {

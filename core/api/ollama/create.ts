@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import type { FastifyInstance } from 'fastify';
+import type { Engine } from '../../contracts/engine.js';
 import type { ModelStore } from '../../contracts/storage.js';
 import { badRequest, modelNotFound } from '../../errors.js';
 import {
@@ -62,7 +63,7 @@ async function ggufHeader<T>(path: string, blob: string, read: (blob: string) =>
 const headerOnly = (blob: string): Promise<GgufFile> => readGguf(blob, { maxArrayLength: 0 });
 
 /** Layers and config from uploaded GGUF files: one model, optionally projectors and adapters. */
-async function fromFiles(store: ModelStore, files: [string, string][]): Promise<Base> {
+async function fromFiles(store: ModelStore, engine: Engine, files: [string, string][]): Promise<Base> {
   const layers: Descriptor[] = [];
   let config: Record<string, unknown> | undefined;
   for (const [path, digest] of files) {
@@ -75,6 +76,7 @@ async function fromFiles(store: ModelStore, files: [string, string][]): Promise<
     layers.push({ mediaType: LAYER_MEDIA_TYPES[kind], digest, size });
     if (kind !== 'model') continue;
     if (config) throw badRequest('invalid split GGUF: more than one model file');
+    await engine.checkModelFile?.(blob);
     const count = gguf.metadata['general.parameter_count'];
     config = {
       model_format: 'gguf',
@@ -114,10 +116,10 @@ async function adapterLayers(store: ModelStore, adapters: [string, string][]): P
 }
 
 /** Checks and reads everything the request names; nothing is written yet. */
-async function plan(store: ModelStore, req: CreateRequest): Promise<Base> {
+async function plan(store: ModelStore, engine: Engine, req: CreateRequest): Promise<Base> {
   let base: Base;
   if (req.from) base = await fromModel(store, req.from);
-  else if (req.files.length > 0) base = await fromFiles(store, req.files);
+  else if (req.files.length > 0) base = await fromFiles(store, engine, req.files);
   else throw badRequest("neither 'from' or 'files' was specified");
   const adapters = await adapterLayers(store, req.adapters);
   return { ...base, layers: [...base.layers, ...adapters], parsed: base.parsed + adapters.length };
@@ -187,7 +189,7 @@ async function* create(store: ModelStore, req: CreateRequest, base: Base): Async
 export function createRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/api/create', { config: { permission: 'write' } }, async (request, reply) => {
     const req = parseCreate(request.body);
-    const base = await plan(deps.store, req);
+    const base = await plan(deps.store, deps.engine, req);
     const statuses = create(deps.store, req, base);
     if (req.stream) return sendNdjson(reply, statuses, deps.logger);
     let last: { status: string } | undefined;
