@@ -132,6 +132,23 @@ export function engineConformance<C extends EngineUnderTest>(t: Test, hooks: Eng
     checkRun(t, await collect(engine.chat(chatRequest(model))));
   });
 
+  check('the same request three times reports the same promptEvalCount, cached prefix included', async (t, { engine, model }) => {
+    const tool = { type: 'function', function: { name: 'weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+    const runs: [string, () => AsyncIterable<RunEvent>][] = [
+      ['generate', () => engine.generate(generateRequest(model, { options: { num_predict: 2, seed: 1 } }))],
+      ['chat', () => engine.chat(chatRequest(model, { options: { num_predict: 2, seed: 1 } }))],
+    ];
+    if ((await engine.capabilities(model)).includes('tools')) {
+      runs.push(['chat with tools', () => engine.chat(chatRequest(model, { tools: [tool] as ChatRequest['tools'], options: { num_predict: 2, seed: 1 } }))]);
+    }
+    for (const [name, run] of runs) {
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) counts.push(checkRun(t, await collect(run())).promptEvalCount);
+      t.ok(counts[0]! > 0, `${name}: promptEvalCount ${counts[0]} > 0`);
+      t.same(counts, [counts[0], counts[0], counts[0]], `${name}: promptEvalCount ${counts.join(', ')} is the same each time`);
+    }
+  });
+
   check('num_predict bounds the tokens written', async (t, { engine, model }) => {
     const done = checkRun(t, await collect(engine.generate(generateRequest(model, { options: { num_predict: 3, seed: 1 } }))));
     t.ok(done.evalCount <= 3, `evalCount ${done.evalCount} <= num_predict 3`);

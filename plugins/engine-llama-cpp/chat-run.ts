@@ -24,6 +24,13 @@ export interface ChatRun {
 
 const elapsed = (since: bigint, until: bigint) => Number(until - since);
 
+/**
+ * The whole prompt's length, cached prefix included, as Ollama counts it. The sequence ends as the
+ * prompt plus every generated token fed back; each decode with logits is one output token, and the
+ * first of them is the prompt's last token.
+ */
+const promptLength = (contextTokens: number, outputTokens: number) => Math.max(0, contextTokens - Math.max(0, outputTokens - 1));
+
 export async function* runChat(run: ChatRun): AsyncGenerator<RunEvent> {
   run.signal.throwIfAborted();
   const chat = new LlamaChat({ contextSequence: run.sequence, chatWrapper: run.chatWrapper });
@@ -60,7 +67,7 @@ export async function* runChat(run: ChatRun): AsyncGenerator<RunEvent> {
         type: 'done',
         doneReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
         loadDuration: run.loadDuration,
-        promptEvalCount: used.usedInputTokens,
+        promptEvalCount: promptLength(run.sequence.nextTokenIndex, used.usedOutputTokens),
         promptEvalDuration: elapsed(started, firstToken ?? end),
         evalCount: used.usedOutputTokens,
         evalDuration: elapsed(firstToken ?? end, end),

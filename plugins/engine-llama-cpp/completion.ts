@@ -89,7 +89,8 @@ export async function* runCompletion(run: CompletionRun): AsyncGenerator<RunEven
     type: 'done',
     doneReason,
     loadDuration: run.loadDuration,
-    promptEvalCount: fresh.length,
+    // Ollama counts the whole prompt, cached prefix included; the duration covers only what was evaluated.
+    promptEvalCount: prompt.length,
     promptEvalDuration: elapsed(started, firstToken),
     evalCount: generated.length,
     evalDuration: elapsed(firstToken, finished),

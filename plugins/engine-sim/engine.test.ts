@@ -98,14 +98,15 @@ t.test('a repeated prompt prefix skips its evaluation, so the first token comes 
   const cold = await timeToFirstToken(engine, prompt);
   const warm = await timeToFirstToken(engine, `${prompt} and one more question`);
   t.equal(cold.done.promptEvalCount, 201);
-  t.equal(warm.done.promptEvalCount, 4, 'only what follows the cached prompt and its answer is evaluated');
-  t.ok(warm.done.promptEvalDuration < cold.done.promptEvalDuration);
+  t.equal(warm.done.promptEvalCount, 205, 'the whole prompt is counted, its cached prefix included');
+  t.ok(warm.done.promptEvalDuration < cold.done.promptEvalDuration, 'only what follows the cached prefix is evaluated');
   t.ok(warm.ttft < cold.ttft, `time to first token ${warm.ttft.toFixed(1)} ms < ${cold.ttft.toFixed(1)} ms`);
 
   const uncached = startEngine(t, { ...timings, prompt_cache: false });
   await run(uncached.generate(request({ prompt })));
   const again = await run(uncached.generate(request({ prompt })));
   t.equal(again.done.promptEvalCount, 201, 'prompt_cache false evaluates every token');
+  t.ok(again.done.promptEvalDuration > warm.done.promptEvalDuration, 'prompt_cache false takes the whole prompt\'s time');
 });
 
 t.test('chat turns extend the cached conversation', async (t) => {
@@ -119,7 +120,13 @@ t.test('chat turns extend the cached conversation', async (t) => {
     { role: 'user', content: 'and again' },
   ]);
   t.equal(first.done.context, undefined, 'chat returns no context');
-  t.equal(second.done.promptEvalCount, 4, 'the new message, its role marker and the assistant marker');
+  const fresh = await run(startEngine(t).chat({ model: MODEL, messages: [
+    { role: 'user', content: 'hello there' },
+    { role: 'assistant', content: first.text },
+    { role: 'user', content: 'and again' },
+  ], options: {}, keepAliveMs: -1, signal: new AbortController().signal }));
+  t.equal(second.done.promptEvalCount, fresh.done.promptEvalCount, 'the whole conversation is counted, as on an engine with nothing cached');
+  t.ok(second.done.promptEvalDuration < fresh.done.promptEvalDuration, 'only the new turn is evaluated');
 });
 
 t.test('keep_alive', async (t) => {

@@ -235,7 +235,8 @@ export class SimEngine implements Engine {
     if (rest) yield { type: 'token', text: rest };
     return {
       doneReason: limited && !stopped ? 'length' : 'stop',
-      promptEvalCount: evaluated,
+      // Ollama counts the whole prompt, cached prefix included; the duration covers only what was evaluated.
+      promptEvalCount: prompt.length,
       promptEvalDuration: msToNs(promptMs),
       evalCount: generated.length,
       evalDuration: msToNs(evalMs),
