@@ -43,6 +43,12 @@ async function parseJsonBody(_request: FastifyRequest, body: Buffer): Promise<un
   }
 }
 
+/**
+ * Connections the kernel may hold before the node accepts them. Node's 511 overflows under a burst
+ * of new connections, and a client whose SYN is dropped waits a second to retry.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Node looks for connections past headersTimeout or requestTimeout only this often (30 s by default). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
@@ -133,7 +139,7 @@ export class ApiServer implements Startable {
     const app = this.build();
     const { host, port } = splitHostPort(this.deps.config.api.listen);
     this.app = app;
-    await app.listen({ host, port });
+    await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const bound = app.server.address();
     const scheme = this.deps.config.security.tls.enabled ? 'https' : 'http';
     if (bound && typeof bound === 'object') {
