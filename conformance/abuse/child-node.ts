@@ -3,12 +3,12 @@
 
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PACKAGE_ROOT } from '../../core/version.js';
 import { MemoryCgroup } from './memory-cgroup.js';
+import { freePort } from '../fixtures/free-port.js';
 
 export const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 
@@ -21,13 +21,6 @@ export interface ChildNodeOptions {
   memoryLimitBytes: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export class ChildNode {
   /** Holds data/, home/, tmp/ and cwd/: the node may write only under data/. */

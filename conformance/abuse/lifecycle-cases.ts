@@ -5,7 +5,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +12,7 @@ import type { Test } from 'tap';
 import { CLI } from './child-node.js';
 import type { LocalNode } from './harness.js';
 import { send } from './raw-http.js';
+import { freePort } from '../fixtures/free-port.js';
 
 /**
  * The node runs with node.stop_timeout 5s: it may finish work first, but not for ever. After the
@@ -47,13 +47,6 @@ function orphans(modelDir: string, digests: readonly string[]): string[] {
   return digests.filter((digest) => !named.has(digest) && existsSync(blobPath(modelDir, digest)));
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts the node again for the cases after this one, clearing a stale pid file if it must. */
 async function revive(t: Test, node: LocalNode): Promise<void> {

@@ -2,25 +2,18 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { PACKAGE_ROOT } from '../version.js';
 import { createTiny } from '../api/ollama/test-support.js';
+import { freePort } from '../../conformance/fixtures/free-port.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 
 const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OLLAMA_')));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function cli(args: string[], env: Record<string, string> = {}, cwd = PACKAGE_ROOT) {
   return spawnSync(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env }, cwd, encoding: 'utf8', timeout: 60_000 });

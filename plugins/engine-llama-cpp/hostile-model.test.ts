@@ -4,13 +4,13 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { plantModel } from '../../conformance/fixtures/planted-model.js';
 import { tinyGgufBytes, ValueType, type MetadataValue } from '../../conformance/fixtures/tiny-gguf.js';
 import { PACKAGE_ROOT } from '../../core/version.js';
+import { freePort } from '../../conformance/fixtures/free-port.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -36,13 +36,6 @@ function memoryGroup(): string | undefined {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 30_000;

@@ -67,22 +67,25 @@ async function versionLatencyDuring(send: () => Promise<Answer>): Promise<{ slow
 }
 
 /**
- * A busy shared machine can delay any one answer, but work that blocks the loop delays every try:
- * the slowest version answer passes when one of five tries stays within 100 ms. The main thread's
- * longest stretch of work between two turns of the event loop must stay under 50 ms in every try.
- * The body is encoded before the clock starts: that is the client's work, not the node's.
+ * A busy shared machine can delay any one answer or stretch one garbage collection, but work that
+ * blocks the loop does so in every try: the slowest version answer must stay within 100 ms, and
+ * the main thread's longest stretch of work between two turns of the event loop under 50 ms, in
+ * the best of up to five tries. The body is encoded before the clock starts: that is the client's
+ * work, not the node's.
  */
 async function staysResponsive(t: Test, path: string, body: unknown, check: (status: number, body: string) => void) {
   const name = `${path} ${describe(body)}`;
   const bytes = Buffer.from(JSON.stringify(body));
-  let best = Infinity;
-  for (let attempt = 0; attempt < 5 && best >= 100; attempt++) {
+  let slowest = Infinity;
+  let work = { cpuMs: Infinity, wallMs: Infinity };
+  for (let attempt = 0; attempt < 5 && (slowest >= 100 || work.cpuMs >= 50); attempt++) {
     const { result, stall } = await stallDuring(() => versionLatencyDuring(() => postStreamed(path, bytes)));
     check(result.status, result.body);
-    t.ok(stall.cpuMs < 50, `${name}: at most ${stall.cpuMs.toFixed(1)} ms of work between turns (event-loop delay ${stall.wallMs.toFixed(1)} ms)`);
-    best = Math.min(best, result.slowest);
+    slowest = Math.min(slowest, result.slowest);
+    if (stall.cpuMs < work.cpuMs) work = stall;
   }
-  t.ok(best < 100, `${name}: /api/version answered within ${best.toFixed(1)} ms`);
+  t.ok(work.cpuMs < 50, `${name}: at most ${work.cpuMs.toFixed(1)} ms of work between turns (event-loop delay ${work.wallMs.toFixed(1)} ms)`);
+  t.ok(slowest < 100, `${name}: /api/version answered within ${slowest.toFixed(1)} ms`);
 }
 
 function describe(body: unknown): string {

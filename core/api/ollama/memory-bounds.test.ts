@@ -3,12 +3,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { PACKAGE_ROOT } from '../../version.js';
 import { createTiny, getJson, postJson } from './test-support.js';
+import { freePort } from '../../../conformance/fixtures/free-port.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -30,13 +30,6 @@ function memoryCgroup(limit: number): { path: string } | { missing: string } {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitForVersion(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 30_000;
