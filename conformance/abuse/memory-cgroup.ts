@@ -56,16 +56,20 @@ export class MemoryCgroup {
     }
   }
 
+  private killAll(): void {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   /** SIGKILLs whatever still runs in the group (all of it started by this suite) and removes it. */
   async remove(): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      for (const pid of this.pids()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      this.killAll();
       try {
         rmdirSync(this.path);
         return;
@@ -78,13 +82,7 @@ export class MemoryCgroup {
 
   /** For process exit, when nothing can be awaited: kill and try once. */
   removeNow(): void {
-    for (const pid of this.pids()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    this.killAll();
     try {
       rmdirSync(this.path);
     } catch {

@@ -1,14 +1,13 @@
 // Real Chromium against a real node: a page on localhost uses the API with fetch; a page on
 // another origin, and a DNS-rebound name, cannot read from it or make it copy, push, create or delete.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import type { TestNode } from '../../conformance/fixtures/node.js';
-import { createTiny, nodeFor } from './ollama/test-support.js';
+import { createTiny, manifestFiles, modelNames, nodeFor } from './ollama/test-support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (Debian package chromium)`;
@@ -41,18 +40,6 @@ function sinkRegistry(): { server: Server; hits: () => number } {
   return { server, hits: () => hits };
 }
 
-function manifestFiles(node: TestNode): string[] {
-  const root = join(node.dataDir, 'models', 'manifests');
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name).slice(root.length))
-    .sort();
-}
-
-async function modelNames(node: TestNode): Promise<string[]> {
-  const tags = (await (await fetch(`${node.url}/api/tags`)).json()) as { models: { name: string }[] };
-  return tags.models.map((m) => m.name).sort();
-}
 
 async function systemOf(node: TestNode, model: string): Promise<unknown> {
   const show = (await (await fetch(`${node.url}/api/show`, { method: 'POST', body: JSON.stringify({ model }) })).json()) as { system?: unknown };

@@ -1,10 +1,8 @@
-import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { startTestNode, type TestNode } from '../../conformance/fixtures/node.js';
-import { createTiny, nodeFor } from './ollama/test-support.js';
+import { startTestNode } from '../../conformance/fixtures/node.js';
+import { createTiny, manifestFiles, modelNames, nodeFor } from './ollama/test-support.js';
 
 interface RawAnswer {
   status: number;
@@ -28,18 +26,6 @@ function raw(url: string, method: string, path: string, headers: Record<string, 
   });
 }
 
-function manifestFiles(node: TestNode): string[] {
-  const root = join(node.dataDir, 'models', 'manifests');
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name).slice(root.length))
-    .sort();
-}
-
-async function modelNames(node: TestNode): Promise<string[]> {
-  const tags = (await (await fetch(`${node.url}/api/tags`)).json()) as { models: { name: string }[] };
-  return tags.models.map((m) => m.name).sort();
-}
 
 const TEXT = { 'Content-Type': 'text/plain;charset=UTF-8' };
 

@@ -2,6 +2,8 @@
 // GGUF model uploaded and created the way an Ollama client would do it.
 
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { tinyGgufBytes, type TinyGgufOptions } from '../../../conformance/fixtures/tiny-gguf.js';
 import { startTestNode, type TestNode } from '../../../conformance/fixtures/node.js';
 
@@ -51,4 +53,19 @@ export async function createTiny(url: string, name: string, extra: Record<string
   const created = await postJson(url, '/api/create', { model: name, files: { 'tiny.gguf': digest }, stream: false, ...extra });
   if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
   return digest;
+}
+
+/** Manifest files under the node's store, relative to manifests/, sorted. */
+export function manifestFiles(node: TestNode): string[] {
+  const root = join(node.dataDir, 'models', 'manifests');
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(root.length))
+    .sort();
+}
+
+/** The names /api/tags lists, sorted. */
+export async function modelNames(node: TestNode): Promise<string[]> {
+  const tags = (await (await fetch(`${node.url}/api/tags`)).json()) as { models: { name: string }[] };
+  return tags.models.map((m) => m.name).sort();
 }
