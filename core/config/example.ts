@@ -6,7 +6,7 @@ import { isSetting, type SchemaTree, type Setting } from './setting.js';
 import { schema } from './schema.js';
 
 const DERIVED_DEFAULTS: Record<string, string> = {
-  'node.name': 'the host name',
+  'node.name': 'the host name, with -<api port> when the port is not 11434',
   'consensus.data_dir': '<storage.data_dir>/consensus',
   'storage.model_dir': '<storage.data_dir>/models',
   'storage.cache_dir': '<storage.data_dir>/cache',

@@ -20,6 +20,12 @@ import {
   parseUrl,
 } from './values.js';
 
+/** The host name, suffixed with the API port when it is not Ollama's, so nodes sharing a host differ. */
+function defaultNodeName(listen: string): string {
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  return port === '11434' ? hostname() : `${hostname()}-${port}`;
+}
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 export interface RoleConfig {
@@ -64,10 +70,10 @@ const path = (raw: unknown) => parseString(raw, false);
 export const schema = {
   node: {
     name: setting((raw) => parseString(raw, false), {
-      default: () => hostname(),
+      default: (get) => defaultNodeName(get('api.listen') as string),
       env: ['OLLAMA_NODE_NAME'],
       flag: 'node-name',
-      why: 'How this node appears in logs, the cluster view and the web panel.',
+      why: 'How this node appears in logs, the cluster view and the web panel; unique in a cluster.',
     }),
     stop_timeout: durationSetting(duration(), {
       default: 25_000,
@@ -102,6 +108,11 @@ export const schema = {
       env: ['OLLAMA_API_MAX_BODY_SIZE'],
       why: 'Largest JSON request body accepted (413 above it); blob uploads stream and are not bound by it.',
     }),
+    advertise: setting((raw) => (raw === '' ? '' : parseUrl(raw)), {
+      default: '',
+      env: ['OLLAMA_API_ADVERTISE'],
+      why: 'API URL other nodes forward to, when api.listen is not reachable as written (0.0.0.0, NAT, Kubernetes); empty derives it from api.listen.',
+    }),
     origins: setting((raw) => parseList(raw, parseOrigin), {
       default: [],
       env: ['OLLAMA_ORIGINS'],
@@ -124,6 +135,27 @@ export const schema = {
       env: ['OLLAMA_P2P_BOOTSTRAP'],
       flag: 'bootstrap',
       why: 'Peers to dial at start to join a cluster (repeat --bootstrap, or comma-separate in the env).',
+    }),
+    announce: setting((raw) => parseList(raw, parseMultiaddr), {
+      default: [],
+      env: ['OLLAMA_P2P_ANNOUNCE'],
+      why: 'Multiaddrs peers should dial instead of p2p.listen (behind NAT, in Kubernetes, or listening on 0.0.0.0).',
+    }),
+    cluster_key: setting(str, {
+      default: '',
+      env: ['OLLAMA_P2P_CLUSTER_KEY'],
+      secret: true,
+      why: 'Secret every member holds (the key itself, or a file holding it; make one with `ollama-distributed cluster-key`); peers without it are refused. Empty leaves the cluster open.',
+    }),
+    failure_timeout: durationSetting(duration(), {
+      default: 2000,
+      env: ['OLLAMA_P2P_FAILURE_TIMEOUT'],
+      why: 'A member silent this long leaves the routing pool until it speaks again.',
+    }),
+    forward: setting((raw) => parseEnum(raw, ['http', 'libp2p'] as const), {
+      default: 'http',
+      env: ['OLLAMA_P2P_FORWARD'],
+      why: "How a request reaches the node that runs it: http (a keep-alive pool to its API) or libp2p (a stream over the peer connection).",
     }),
     enable_dht: setting(parseBoolean, {
       default: true,

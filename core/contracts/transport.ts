@@ -28,6 +28,12 @@ export interface PeerInfo {
   addresses: string[];
 }
 
+/** A peer became reachable (admitted into the cluster) or its last connection closed. */
+export interface PeerEvent {
+  type: 'connected' | 'disconnected';
+  peerId: string;
+}
+
 /**
  * Invariants:
  * - `peerId` is stable across restarts for the same data dir.
@@ -39,10 +45,15 @@ export interface Transport extends Startable {
   readonly peerId: string;
   /** Multiaddrs the node listens on, with its peer id. */
   addresses(): string[];
+  /** Peers admitted and connected now. */
   peers(): PeerInfo[];
+  /** Fires only for admitted peers; returns the unsubscribe function. */
+  onPeerEvent(listener: (event: PeerEvent) => void): () => void;
   dial(peer: string | PeerInfo, signal?: AbortSignal): Promise<void>;
   handle(protocol: string, handler: StreamHandler): void;
   unhandle(protocol: string): void;
+  /** Closes every connection to the peer. */
+  hangUp(peerId: string, signal?: AbortSignal): Promise<void>;
   openStream(peerId: string, protocol: string, signal?: AbortSignal): Promise<PeerStream>;
   publish(topic: string, data: Uint8Array): Promise<void>;
   /** Returns the unsubscribe function. */

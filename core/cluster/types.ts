@@ -1,0 +1,113 @@
+// What nodes tell each other about themselves by gossip, and the view of the cluster every node
+// builds from it. The request path, the cluster API and the scheduler read only this view.
+
+/** Bumped when an announcement changes incompatibly; a peer speaking another one is refused. */
+export const CLUSTER_PROTOCOL_VERSION = 1;
+
+/** Gossip topic the announcements travel on. */
+export const ANNOUNCE_TOPIC = '/ollama-distributed/members/1';
+
+export interface AnnouncedGpu {
+  name: string;
+  /** 'cuda' | 'vulkan' | 'metal' */
+  backend: string;
+  vramTotal: number;
+  vramFree: number;
+}
+
+/** A model the node holds, exactly as its own /api/tags lists it. */
+export interface AnnouncedModel {
+  name: string;
+  model: string;
+  modified_at: string;
+  size: number;
+  /** Hex manifest digest, as /api/tags shows it. */
+  digest: string;
+  details: Record<string, unknown>;
+}
+
+/** A model loaded on the node, exactly as its own /api/ps lists it. */
+export interface AnnouncedLoadedModel {
+  name: string;
+  model: string;
+  size: number;
+  digest: string;
+  details: Record<string, unknown>;
+  expires_at: string;
+  size_vram: number;
+  context_length: number;
+}
+
+export interface AnnouncedLoad {
+  /** Inference requests running now. */
+  inFlight: number;
+  /** Admitted requests waiting for a slot. */
+  queued: number;
+  /** Median time to first token over the recent window, ms; 0 with no recent request. */
+  ttftMs: number;
+  /** Generated tokens per second over the recent window. */
+  tokensPerSecond: number;
+}
+
+/** One node's word about itself, published about once a second. */
+export interface NodeAnnouncement {
+  protocol: number;
+  /** The node id of its data dir: the id of /api/v1/health, cluster status and /api/v1/nodes/:id. */
+  id: string;
+  peerId: string;
+  name: string;
+  /** Base URL other nodes forward to (api.advertise, or derived from api.listen). */
+  apiUrl: string;
+  /** The product version. */
+  version: string;
+  engine: string;
+  /** Empty when the node runs on CPU only. */
+  gpus: AnnouncedGpu[];
+  models: AnnouncedModel[];
+  loaded: AnnouncedLoadedModel[];
+  load: AnnouncedLoad;
+  /** A drained node finishes what it runs and takes nothing new. */
+  drained: boolean;
+  /** When the node joined (ms since the epoch): the earlier of two nodes with one name keeps it. */
+  joinedAt: number;
+  /** Increases with every announcement of one run of the node; older ones are ignored. */
+  seq: number;
+  /** Set on the last announcement of a node that stops cleanly. */
+  leaving?: boolean;
+}
+
+/** A node as the view sees it now. */
+export interface Member extends NodeAnnouncement {
+  /** Connected and heard from within p2p.failure_timeout (always true for this node). */
+  healthy: boolean;
+  /** ms since the epoch of the last announcement heard. */
+  lastSeen: number;
+  /** True for the node holding this view. */
+  self: boolean;
+}
+
+/** One model name held with different digests on different nodes. */
+export interface DigestConflict {
+  name: string;
+  /** Each digest and the node ids holding it, newest model first. */
+  digests: { digest: string; modifiedAt: string; nodes: string[] }[];
+}
+
+/**
+ * Read side of the membership, kept by core/cluster. Invariants: `self()` is always a member and
+ * healthy; `holders` returns only healthy, undrained members holding the newest digest of the name.
+ */
+export interface ClusterView {
+  self(): Member;
+  /** Every member known, healthy or not, this node included. */
+  members(): Member[];
+  /** A member by node id or node name. */
+  member(idOrName: string): Member | undefined;
+  /** Healthy, undrained members that can run `name` (a full name:tag). */
+  holders(name: string): Member[];
+  conflicts(): DigestConflict[];
+  /** Marks this node drained or not and announces it at once. */
+  setDrained(drained: boolean): Promise<void>;
+  /** Fires after any change of a member's health, drain flag, models or loaded models. */
+  onChange(listener: () => void): () => void;
+}
