@@ -42,7 +42,7 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   const dataDir = mkdtempSync(join(tmpdir(), 'od-cli-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--node-name', 'cli-test'], {
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--node-name', 'cli-test'], {
     env: BASE_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -56,7 +56,7 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   t.equal(health.status, 'healthy');
   t.equal(health.node_name, 'cli-test');
   t.match(health.node_id, /^[0-9a-f-]{36}$/);
-  t.match(health.plugins, [{ kind: 'storage', state: 'running' }, { kind: 'engine', state: 'running' }]);
+  t.match(health.plugins, [{ kind: 'storage', state: 'running' }, { kind: 'transport', name: 'libp2p', state: 'running' }, { kind: 'engine', state: 'running' }]);
 
   const version = await fetch(`${url}/api/version`);
   t.match(await version.json(), { version: /^\d+\.\d+\.\d+/ });
@@ -75,7 +75,7 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   t.ok(existsSync(join(dataDir, 'ollama-distributed.pid')), 'a running node has a pid file');
   t.ok(existsSync(join(dataDir, 'logs', 'ollama-distributed.log')), 'logs go to the data dir');
 
-  const second = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`]);
+  const second = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0']);
   t.equal(second.status, 1, 'a second node on the same data dir is refused');
   t.match(second.stderr, /already runs on data dir/);
 
@@ -94,7 +94,7 @@ t.test('a file balancer named in the config is loaded and used', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'od-plugin-'));
   copyFileSync(join(PACKAGE_ROOT, 'conformance', 'fixtures', 'prefer-local-balancer.js'), join(dir, 'my-balancer.mjs'));
   const port = await freePort();
-  writeFileSync(join(dir, 'node.yaml'), `api:\n  listen: 127.0.0.1:${port}\nscheduler:\n  algorithm: ./my-balancer.mjs\n  options:\n    max_active: 2\nstorage:\n  data_dir: ${join(dir, 'data')}\n`);
+  writeFileSync(join(dir, 'node.yaml'), `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nscheduler:\n  algorithm: ./my-balancer.mjs\n  options:\n    max_active: 2\nstorage:\n  data_dir: ${join(dir, 'data')}\n`);
   const child = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'node.yaml')], { env: BASE_ENV, stdio: 'ignore' });
   const exit = exited(child);
   t.teardown(() => void child.kill('SIGKILL'));

@@ -7,7 +7,9 @@ import type { PluginKind } from '../contracts/plugin.js';
 type Loader = () => Promise<unknown>;
 
 export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
-  transport: {},
+  transport: {
+    libp2p: () => import('../../plugins/transport-libp2p/index.js'),
+  },
   consensus: {},
   balancer: {
     round_robin: () => import('../../plugins/balancer-round-robin/index.js'),

@@ -17,6 +17,7 @@ interface KindChoice {
 /** The kinds a node runs today, in the order their keys are reported. */
 export const NODE_PLUGIN_KINDS: Partial<Record<PluginKind, (config: NodeConfig) => KindChoice>> = {
   storage: () => ({ key: 'storage.backend', init: (c) => c.storage }),
+  transport: () => ({ key: 'p2p.transport', init: (c) => c.p2p }),
   engine: () => ({ key: 'engine.name', init: (c) => c.engine }),
   balancer: () => ({ key: 'scheduler.algorithm', init: (c) => c.scheduler }),
   auth: (config) =>
