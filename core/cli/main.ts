@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { PRODUCT_VERSION } from '../version.js';
 import type { ConfigFlags } from './config-inputs.js';
 import { registerClientCommands } from './client/index.js';
+import { registerClusterKeyCommand } from './cluster-key.js';
 import { registerTransferCommands } from './client/transfer.js';
 import { configPrintCommand, startCommand, statusCommand, stopCommand } from './node-commands.js';
 
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
     .action((flags) => configPrintCommand(flags));
   registerClientCommands(program);
   registerTransferCommands(program);
+  registerClusterKeyCommand(program);
   return program;
 }
 

@@ -71,7 +71,31 @@ class Libp2pPeerStream implements PeerStream {
 
   async write(chunk: Uint8Array, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    if (!this.stream.send(chunk)) await this.stream.onDrain({ signal });
+    if (!this.stream.send(chunk)) await this.drained(signal);
+  }
+
+  /**
+   * Waits for the 'drain' event itself: libp2p's onDrain() keeps the promise of the first drain,
+   * already resolved, so after one drain it no longer waits and the send buffer grows unbounded.
+   */
+  private drained(signal?: AbortSignal): Promise<void> {
+    const stream = this.stream;
+    return new Promise((resolve, reject) => {
+      if (!stream.writableNeedsDrain) return resolve();
+      const settle = (error?: Error) => {
+        stream.removeEventListener('drain', onDrain);
+        stream.removeEventListener('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = () => settle();
+      const onClose = (event: StreamCloseEvent) => settle(event.error ?? new Error('the stream closed before it drained'));
+      const onAbort = () => settle(signal!.reason as Error);
+      stream.addEventListener('drain', onDrain);
+      stream.addEventListener('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   async closeWrite(): Promise<void> {

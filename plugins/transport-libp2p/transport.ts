@@ -61,11 +61,13 @@ export class Libp2pTransport implements Transport, Startable {
   private readonly lifecycle = new Lifecycle<Running>('libp2p transport');
   private readonly listeners = new Set<(event: PeerEvent) => void>();
   private readonly handlers = new Map<string, StreamHandler>();
+  /** Kept after stop: the id belongs to the data dir, not to one run. */
+  private id: string | undefined;
 
   constructor(private readonly options: Libp2pTransportOptions) {}
 
   get peerId(): string {
-    return this.lifecycle.started().libp2p.peerId.toString();
+    return this.id ?? this.lifecycle.started().libp2p.peerId.toString();
   }
 
   async start(): Promise<void> {
@@ -85,7 +87,8 @@ export class Libp2pTransport implements Transport, Startable {
     const { p2p, dataDir, logger } = this.options;
     const [privateKey, clusterKey] = await Promise.all([loadNodeKey(dataDir), resolveClusterKey(p2p.cluster_key)]);
     const libp2p = (await createLibp2p(libp2pOptions(p2p, privateKey))) as unknown as Libp2p<Services>;
-    const self: JoinIdentity = { peerId: libp2p.peerId.toString(), protocol: CLUSTER_PROTOCOL_VERSION, version: PRODUCT_VERSION, clusterKey };
+    this.id = libp2p.peerId.toString();
+    const self: JoinIdentity = { peerId: this.id, protocol: CLUSTER_PROTOCOL_VERSION, version: PRODUCT_VERSION, clusterKey };
     const admission = new Admission(libp2p, self, logger, {
       admitted: (peerId) => this.emit({ type: 'connected', peerId }),
       left: (peerId) => this.emit({ type: 'disconnected', peerId }),
