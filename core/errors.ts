@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   OD_ERR_REGISTRY: 'a registry refused or failed a request',
   OD_ERR_NOT_LEADER: 'this consensus member is not the leader',
   OD_ERR_NODE_RUNNING: 'a node already runs on this data dir',
+  OD_ERR_NODE_NAME_TAKEN: 'another member of the cluster joined earlier under this node name',
   OD_ERR_INTERNAL: 'an unexpected failure',
 } as const;
 

@@ -1,6 +1,8 @@
 // What route modules may use. The API server assembles it from the kernel's components.
 
 import type { Logger } from 'pino';
+import type { LoadWindow } from '../cluster/load-window.js';
+import type { ClusterView } from '../cluster/types.js';
 import type { Authenticator } from '../contracts/auth.js';
 import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
@@ -16,6 +18,10 @@ export interface ApiDeps {
   engine: Engine;
   scheduler: Scheduler;
   auth: Authenticator;
+  /** The members of the cluster as this node sees them, itself included. */
+  cluster: ClusterView;
+  /** This node's recent load, which dispatch feeds and the cluster announces. */
+  load: LoadWindow;
   /** Each unit's lifecycle state, for health checks. */
   units: () => UnitStatus[];
   startedAt: Date;

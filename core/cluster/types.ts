@@ -84,6 +84,11 @@ export interface Member extends NodeAnnouncement {
   lastSeen: number;
   /** True for the node holding this view. */
   self: boolean;
+  /**
+   * Set when another member holds this member's name (the one that joined first): the id of that
+   * member. Such a member is out of the routing pool until it restarts under another name.
+   */
+  nameTakenBy?: string;
 }
 
 /** One model name held with different digests on different nodes. */

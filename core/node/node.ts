@@ -11,7 +11,12 @@ import type { NodeConfig } from '../config/schema.js';
 import { isLoopbackHost, splitHostPort } from '../config/values.js';
 import { ApiServer, type RouteModule } from '../api/server.js';
 import { Kernel, type Unit } from '../kernel/kernel.js';
-import { Scheduler, type CandidateSource } from '../scheduler/scheduler.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { clusterCandidates } from '../cluster/candidates.js';
+import { Cluster, type ClusterComponents } from '../cluster/cluster.js';
+import { LoadWindow } from '../cluster/load-window.js';
+import { ModelChanges, watchModels } from '../cluster/model-changes.js';
+import type { ClusterView } from '../cluster/types.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
 import type { ConfiguredPlugin } from './plugins.js';
@@ -24,27 +29,14 @@ export interface NodeOptions {
   logger?: Logger;
 }
 
-function pluginUnit(plugin: ConfiguredPlugin): Unit {
+/** The store's model changes reach the cluster view before the call that made them returns. */
+function pluginUnit(plugin: ConfiguredPlugin, modelChanges: ModelChanges): Unit {
   const { meta, default: factory } = plugin.module;
-  return { name: meta.name, kind: meta.kind, provides: meta.provides, requires: meta.requires, build: (components) => factory(plugin.init)(components) };
-}
-
-/** This node as the only candidate, with the load its engine reports. */
-function localCandidates(nodeId: string, config: NodeConfig, engine: Engine): CandidateSource {
-  return (request) => {
-    const loaded = engine.loaded();
-    const active = loaded.reduce((sum, model) => sum + model.activeRequests, 0);
-    return [
-      {
-        nodeId,
-        apiUrl: `http://${config.api.listen}`,
-        local: true,
-        modelLoaded: loaded.some((model) => model.name === request.model),
-        load: { activeRequests: active, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
-        labels: {},
-      },
-    ];
+  const build = (components: Record<string, unknown>) => {
+    const instance = factory(plugin.init)(components);
+    return meta.kind === 'storage' ? watchModels(instance as ModelStore, modelChanges) : instance;
   };
+  return { name: meta.name, kind: meta.kind, provides: meta.provides, requires: meta.requires, build };
 }
 
 /** Time units get, once the stop deadline has cut their work, before the node stops waiting for them. */
@@ -59,6 +51,7 @@ export class OllamaDistributedNode {
   private kernel: Kernel | undefined;
   private lock: DataDirLock | undefined;
   private api: ApiServer | undefined;
+  private cluster: Cluster | undefined;
   private stopping: Promise<boolean> | undefined;
   readonly logger: Logger;
   readonly config: NodeConfig;
@@ -82,22 +75,34 @@ export class OllamaDistributedNode {
     const startedAt = new Date();
     const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId });
     this.kernel = kernel;
-    const units: Unit[] = this.options.plugins.map(pluginUnit);
+    const modelChanges = new ModelChanges();
+    const units: Unit[] = this.options.plugins.map((plugin) => pluginUnit(plugin, modelChanges));
+    units.push({ name: 'load', kind: 'core', provides: ['load'], requires: [], build: () => new LoadWindow() });
+    units.push({
+      name: 'cluster',
+      kind: 'core',
+      provides: ['cluster'],
+      requires: ['nodeId', 'config', 'logger', 'transport', 'storage', 'engine', 'load'],
+      build: (c) =>
+        (this.cluster = new Cluster(c as unknown as ClusterComponents, { apiUrl: () => this.api?.url, modelChanges })),
+    });
     units.push({
       name: 'scheduler',
       kind: 'core',
       provides: ['scheduler'],
-      requires: ['balancer', 'engine', 'config', 'nodeId'],
-      build: (c) =>
-        new Scheduler(c.balancer as Balancer, localCandidates(c.nodeId as string, c.config as NodeConfig, c.engine as Engine), {
-          maxPending: config.scheduler.queue_size,
-        }),
+      requires: ['balancer', 'cluster', 'engine', 'load'],
+      build: (c) => {
+        const engine = c.engine as Engine;
+        const load = c.load as LoadWindow;
+        const local = { loaded: () => engine.loaded(), running: () => load.snapshot(performance.now()).running };
+        return new Scheduler(c.balancer as Balancer, clusterCandidates(c.cluster as ClusterView, local), { maxPending: config.scheduler.queue_size });
+      },
     });
     units.push({
       name: 'api',
       kind: 'core',
       provides: ['api'],
-      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth'],
+      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load'],
       build: (c) =>
         (this.api = new ApiServer(
           {
@@ -108,6 +113,8 @@ export class OllamaDistributedNode {
             engine: c.engine as Engine,
             scheduler: c.scheduler as Scheduler,
             auth: c.auth as Authenticator,
+            cluster: c.cluster as ClusterView,
+            load: c.load as LoadWindow,
             units: () => kernel.status(),
             startedAt,
           },
@@ -142,6 +149,8 @@ export class OllamaDistributedNode {
     const { logger } = this;
     const timeout = this.config.node.stop_timeout;
     logger.info({ stop_timeout_ms: timeout }, 'node stopping');
+    // Peers stop routing here before the API drains what it runs, however long that takes.
+    await this.cluster?.leave();
     const deadline = new AbortController();
     const cut = setTimeout(() => {
       logger.warn({ stop_timeout_ms: timeout }, 'stop deadline passed: cutting in-flight requests');

@@ -56,7 +56,7 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return { model, created_at: createdAt(), message: assistant('', []), done: true, done_reason: 'load' };
     }
 
-    const events = dispatchStream(deps.scheduler, { model: target.spec.name, kind: 'chat' }, () =>
+    const events = dispatchStream(deps, { model: target.spec.name, kind: 'chat' }, () =>
       deps.engine.chat({
         model: target.spec,
         messages: req.messages,

@@ -48,7 +48,7 @@ interface EmbedRun {
 }
 
 function embed(deps: ApiDeps, target: Target, run: EmbedRun) {
-  return dispatchOnce(deps.scheduler, { model: target.spec.name, kind: 'embed' }, () => deps.engine.embed({ model: target.spec, ...run }));
+  return dispatchOnce(deps, { model: target.spec.name, kind: 'embed' }, () => deps.engine.embed({ model: target.spec, ...run }));
 }
 
 export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {

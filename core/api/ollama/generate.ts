@@ -60,7 +60,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return { model, created_at: createdAt(), response: '', done: true, done_reason: 'load' };
     }
 
-    const events = dispatchStream(deps.scheduler, { model: target.spec.name, kind: 'generate' }, () =>
+    const events = dispatchStream(deps, { model: target.spec.name, kind: 'generate' }, () =>
       deps.engine.generate({
         model: target.spec,
         prompt: req.prompt,

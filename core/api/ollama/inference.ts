@@ -46,7 +46,7 @@ export function refuseThinking(target: Target): never {
 
 /** Loads the model where the scheduler routes it (Ollama's empty prompt or empty messages). */
 export function loadModel(deps: ApiDeps, target: Target, kind: RequestKind, keepAliveMs: number, signal: AbortSignal): Promise<number> {
-  return dispatchOnce(deps.scheduler, { model: target.spec.name, kind }, () => deps.engine.load(target.spec, keepAliveMs, signal));
+  return dispatchOnce(deps, { model: target.spec.name, kind }, () => deps.engine.load(target.spec, keepAliveMs, signal));
 }
 
 export function unloadModel(deps: ApiDeps, target: Target, signal: AbortSignal): Promise<void> {

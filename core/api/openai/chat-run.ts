@@ -22,7 +22,7 @@ async function* loadOnly(deps: ApiDeps, target: Target, signal: AbortSignal): As
 
 export function chatEvents(deps: ApiDeps, target: Target, run: ChatRun, signal: AbortSignal): AsyncGenerator<RunEvent> {
   if (run.messages.length === 0) return loadOnly(deps, target, signal);
-  return dispatchStream(deps.scheduler, { model: target.spec.name, kind: 'chat' }, () =>
+  return dispatchStream(deps, { model: target.spec.name, kind: 'chat' }, () =>
     deps.engine.chat({
       model: target.spec,
       messages: run.messages,

@@ -34,7 +34,7 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.chat);
-    const events = dispatchStream(deps.scheduler, { model: model.name, kind: 'chat' }, () =>
+    const events = dispatchStream(deps, { model: model.name, kind: 'chat' }, () =>
       deps.engine.chat({
         model,
         messages,

@@ -25,7 +25,7 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.generate);
-    const events = dispatchStream(deps.scheduler, { model: model.name, kind: 'generate' }, () =>
+    const events = dispatchStream(deps, { model: model.name, kind: 'generate' }, () =>
       deps.engine.generate({
         model,
         prompt,

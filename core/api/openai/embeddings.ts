@@ -24,7 +24,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const dimensions = embeddingDimensions(body);
     const signal = clientSignal(reply);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.embed);
-    const result = await dispatchOnce(deps.scheduler, { model: model.name, kind: 'embed' }, () =>
+    const result = await dispatchOnce(deps, { model: model.name, kind: 'embed' }, () =>
       deps.engine.embed({ model, input, truncate: true, options: {}, keepAliveMs: deps.config.engine.keep_alive, signal }),
     );
     const vectors = result.embeddings.map((vector) =>
