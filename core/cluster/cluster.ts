@@ -42,6 +42,12 @@ export const EXPIRE_TICK_MS = 250;
 export const JOIN_WINDOW_MS = 3000;
 /** An admitted peer learns of our gossip subscription within ~150 ms on loopback; then we greet it. */
 const WELCOME_DELAY_MS = 200;
+/**
+ * After the goodbye, before the transport may close: peers relay it only while this node is still
+ * connected (their gossip ignores messages from a peer that is gone), and members this node is not
+ * connected to hear it only through them.
+ */
+const GOODBYE_RELAY_MS = 100;
 const DROP_LOG_INTERVAL_MS = 10_000;
 /** Config blobs never change under their digest; this bounds the cache on a store of many models. */
 const MAX_CACHED_DETAILS = 8192;
@@ -141,7 +147,9 @@ export class Cluster implements ClusterView, Startable {
     this.leaving = true;
     clearInterval(this.announceTimer);
     clearTimeout(this.welcomeTimer);
-    if (this.announcing) await this.publish();
+    if (!this.announcing) return;
+    await this.publish();
+    if (this.c.transport.peers().length > 0) await sleep(GOODBYE_RELAY_MS);
   }
 
   async stop(): Promise<void> {

@@ -78,7 +78,7 @@ export class LoadWindow {
   private prune(now: number): void {
     const since = now - this.windowMs;
     while (this.ttfts.length > 0 && this.ttfts[0]!.at <= since) this.ttfts.shift();
-    const firstBucket = Math.floor(since / BUCKET_MS) + 1;
+    const firstBucket = Math.floor(since / BUCKET_MS);
     for (const bucket of this.tokenBuckets.keys()) if (bucket < firstBucket) this.tokenBuckets.delete(bucket);
   }
 }

@@ -64,6 +64,12 @@ export class OllamaDistributedNode {
       options.logger ?? createLogger({ level: this.config.logging.level, dataDir: this.config.storage.data_dir, name: this.config.node.name });
   }
 
+  /** A started unit's component by name (e.g. 'cluster', 'transport'), for tools and tests. */
+  component<T>(name: string): T {
+    if (!this.kernel) throw new Error('the node is not started');
+    return this.kernel.get<T>(name);
+  }
+
   /** The API's base URL once started. */
   get url(): string | undefined {
     return this.api?.url;
