@@ -6,6 +6,7 @@ import type { ClusterView } from '../cluster/types.js';
 import type { Authenticator } from '../contracts/auth.js';
 import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
+import type { Transport } from '../contracts/transport.js';
 import type { NodeConfig } from '../config/schema.js';
 import type { UnitStatus } from '../kernel/kernel.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -20,6 +21,8 @@ export interface ApiDeps {
   auth: Authenticator;
   /** The members of the cluster as this node sees them, itself included. */
   cluster: ClusterView;
+  /** Peers and streams; forwarded requests may arrive on its streams. */
+  transport: Transport;
   /** This node's recent load, which dispatch feeds and the cluster announces. */
   load: LoadWindow;
   /** Each unit's lifecycle state, for health checks. */

@@ -1,35 +1,60 @@
-// Runs a request where the scheduler says: routes it, runs it, reports how it ended to the
-// balancer and marks its first token and its end in the node's load window, which the cluster
-// announces. A single node runs everything itself; forwarding joins here when nodes form a cluster.
+// Runs a request on this node under the route the scheduler chose for it, routing each request
+// exactly once: the cluster hook routes before the handler and hands a route to this node over
+// here. The balancer hears how the run ended; the node's load window (which the cluster
+// announces) gets its first token and its end.
 
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LoadWindow } from '../cluster/load-window.js';
 import type { RouteOutcome, RouteRequest } from '../contracts/balancer.js';
 import type { RunEvent } from '../contracts/engine.js';
-import { ProductError } from '../errors.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { Route, Scheduler } from '../scheduler/scheduler.js';
 
 export interface DispatchDeps {
   scheduler: Scheduler;
   load: LoadWindow;
 }
 
+/** What a handler runs its request through: the request's route, and the load window. */
+export interface Dispatch {
+  route(request: RouteRequest): Route;
+  load: LoadWindow;
+}
+
+const chosenHere = new WeakMap<FastifyRequest, Route>();
+
 function outcomeOf(error: unknown): RouteOutcome {
   return (error as Error)?.name === 'AbortError' ? 'cancelled' : 'error';
 }
 
-function routeLocally(scheduler: Scheduler, request: RouteRequest) {
-  const route = scheduler.route(request);
-  if (!route.candidate.local) {
-    route.finish('error');
-    throw new ProductError('OD_ERR_INTERNAL', `node ${route.candidate.nodeId} was chosen but this node cannot forward yet`);
-  }
-  return route;
+/**
+ * The scheduler chose this node for `request`: its handler runs it under `route`. A handler that
+ * fails before running it (a bad option, say) leaves it to be finished when the response ends.
+ */
+export function runHere(request: FastifyRequest, reply: FastifyReply, route: Route): void {
+  chosenHere.set(request, route);
+  reply.raw.once('close', () => route.finish(reply.statusCode >= 400 ? 'error' : reply.raw.writableFinished ? 'ok' : 'cancelled'));
+}
+
+/**
+ * Routes with the route chosen for `request` before its handler ran; else (a request forwarded
+ * here, or one the view knew no holder for) with a route to this node alone, which the scheduler
+ * may refuse.
+ */
+export function requestDispatch(deps: DispatchDeps, request: FastifyRequest): Dispatch {
+  return {
+    load: deps.load,
+    route: (routeRequest) => {
+      const chosen = chosenHere.get(request);
+      chosenHere.delete(request);
+      return chosen ?? deps.scheduler.route(routeRequest, { localOnly: true });
+    },
+  };
 }
 
 /** A streamed run (generate, chat). */
-export async function* dispatchStream(deps: DispatchDeps, request: RouteRequest, run: () => AsyncIterable<RunEvent>): AsyncGenerator<RunEvent> {
-  const route = routeLocally(deps.scheduler, request);
-  const load = deps.load.begin(performance.now());
+export async function* dispatchStream(dispatch: Dispatch, request: RouteRequest, run: () => AsyncIterable<RunEvent>): AsyncGenerator<RunEvent> {
+  const route = dispatch.route(request);
+  const load = dispatch.load.begin(performance.now());
   let outcome: RouteOutcome = 'cancelled';
   let evalCount: number | undefined;
   try {
@@ -48,10 +73,10 @@ export async function* dispatchStream(deps: DispatchDeps, request: RouteRequest,
   }
 }
 
-/** A run with one answer (embed). */
-export async function dispatchOnce<T>(deps: DispatchDeps, request: RouteRequest, run: () => Promise<T>): Promise<T> {
-  const route = routeLocally(deps.scheduler, request);
-  const load = deps.load.begin(performance.now());
+/** A run with one answer (embed, load). */
+export async function dispatchOnce<T>(dispatch: Dispatch, request: RouteRequest, run: () => Promise<T>): Promise<T> {
+  const route = dispatch.route(request);
+  const load = dispatch.load.begin(performance.now());
   try {
     const result = await run();
     route.finish('ok');

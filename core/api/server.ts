@@ -13,6 +13,9 @@ import { browserGuard } from './browser-guard-hook.js';
 import { limitConnections } from './connection-limit.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
+import { isClusterRoute } from './forward/cluster-plan.js';
+import { Forwarding } from './forward/forwarding.js';
+import { keepRawBody } from './forward/raw-body.js';
 import { parseJson } from './json-parse.js';
 import { systemRoutes } from './system-routes.js';
 import { answerUnmatched } from './unmatched.js';
@@ -33,8 +36,12 @@ export interface ApiHooks {
   readonly beforeForward: AsyncSeriesHook<[FastifyRequest, string]>;
 }
 
-/** Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type); large bodies parse in steps. */
-async function parseJsonBody(_request: FastifyRequest, body: Buffer): Promise<unknown> {
+/**
+ * Ollama accepts JSON whatever the Content-Type says (curl -d sends a form type); large bodies parse
+ * in steps. A route that may forward keeps the bytes too, which go to another node unchanged.
+ */
+async function parseJsonBody(request: FastifyRequest, body: Buffer): Promise<unknown> {
+  if (isClusterRoute(request.method, request.routeOptions.url)) keepRawBody(request, body);
   if (isBlank(body)) return undefined;
   try {
     return await parseJson(body);
@@ -64,6 +71,7 @@ export class ApiServer implements Startable {
     beforeForward: new AsyncSeriesHook<[FastifyRequest, string]>(['request', 'nodeId']),
   });
   private app: FastifyInstance | undefined;
+  private forwarding: Forwarding | undefined;
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private address: string | undefined;
@@ -129,6 +137,8 @@ export class ApiServer implements Startable {
       const refusal = await this.hooks.authorize.promise(request, permission);
       if (refusal) throw refusal;
     });
+    this.forwarding = new Forwarding(this.deps);
+    this.forwarding.register(app);
     systemRoutes(app, this.deps);
     for (const register of this.routes) register(app, this.deps);
     return app;
@@ -140,6 +150,7 @@ export class ApiServer implements Startable {
     const { host, port } = splitHostPort(this.deps.config.api.listen);
     this.app = app;
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
+    this.forwarding?.start(app.server);
     const bound = app.server.address();
     const scheme = this.deps.config.security.tls.enabled ? 'https' : 'http';
     if (bound && typeof bound === 'object') {
@@ -166,5 +177,6 @@ export class ApiServer implements Startable {
     this.drained = undefined;
     app.server.closeAllConnections();
     await closed;
+    await this.forwarding?.stop();
   }
 }

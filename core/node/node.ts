@@ -6,6 +6,7 @@ import type { Authenticator } from '../contracts/auth.js';
 import type { Balancer } from '../contracts/balancer.js';
 import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
+import type { Transport } from '../contracts/transport.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
 import { isLoopbackHost, splitHostPort } from '../config/values.js';
@@ -108,7 +109,7 @@ export class OllamaDistributedNode {
       name: 'api',
       kind: 'core',
       provides: ['api'],
-      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load'],
+      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport'],
       build: (c) =>
         (this.api = new ApiServer(
           {
@@ -120,6 +121,7 @@ export class OllamaDistributedNode {
             scheduler: c.scheduler as Scheduler,
             auth: c.auth as Authenticator,
             cluster: c.cluster as ClusterView,
+            transport: c.transport as Transport,
             load: c.load as LoadWindow,
             units: () => kernel.status(),
             startedAt,

@@ -40,3 +40,27 @@ t.test('maxPending requests are admitted; the next is refused with 503 until one
   third.finish('cancelled');
   t.equal(scheduler.pending, 0, 'every outcome frees its place');
 });
+
+t.test('a route may exclude nodes, or keep to this one; with no candidate left it is refused with 503', async (t) => {
+  const remote = (nodeId: string): Candidate => ({ ...local, nodeId, apiUrl: `http://${nodeId}`, local: false });
+  const scheduler = new Scheduler(roundRobin()(), () => [remote('n2'), local, remote('n3')], { maxPending: 10 });
+  const picked = (options: Parameters<Scheduler['route']>[1]) => {
+    const route = scheduler.route(request, options);
+    route.finish('ok');
+    return route.candidate.nodeId;
+  };
+  const excluded = new Set(['n1', 'n2']);
+  for (let i = 0; i < 3; i++) t.equal(picked({ exclude: excluded }), 'n3');
+  for (let i = 0; i < 3; i++) t.equal(picked({ localOnly: true }), 'n1');
+  const refused = (() => {
+    try {
+      scheduler.route(request, { exclude: new Set(['n1', 'n2', 'n3']) });
+    } catch (error) {
+      return error;
+    }
+  })() as ProductError;
+  t.equal(refused.code, 'OD_ERR_NO_NODE');
+  t.equal(refused.status, 503);
+  t.equal(refused.message, "no node can run model 'tiny:latest' now");
+  t.equal(scheduler.pending, 0);
+});

@@ -26,6 +26,13 @@ export interface SchedulerLimits {
   maxPending: number;
 }
 
+export interface RouteOptions {
+  /** Nodes not to pick: those a forward of this request already failed on. */
+  exclude?: ReadonlySet<string>;
+  /** Only this node may run it: a request forwarded here is never forwarded again. */
+  localOnly?: boolean;
+}
+
 export interface Route {
   candidate: Candidate;
   /** Call once when the request ends. */
@@ -54,14 +61,16 @@ export class Scheduler {
     return this.pendingCount;
   }
 
-  route(request: RouteRequest): Route {
+  route(request: RouteRequest, options: RouteOptions = {}): Route {
     if (this.pendingCount >= this.limits.maxPending) throw new ProductError('OD_ERR_QUEUE_FULL', QUEUE_FULL_MESSAGE);
+    const { exclude, localOnly = false } = options;
+    const eligible = this.candidates(request).filter((c) => !exclude?.has(c.nodeId) && (c.local || !localOnly));
     const candidates = this.hooks.filterCandidates.call(
-      [...this.candidates(request)].sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+      eligible.sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
       request,
     );
     const candidate = this.hooks.pickNode.call(request, candidates);
-    if (!candidate) throw new ProductError('OD_ERR_QUEUE_FULL', `no node can run model '${request.model}' now`);
+    if (!candidate) throw new ProductError('OD_ERR_NO_NODE', `no node can run model '${request.model}' now`);
     this.pendingCount += 1;
     this.balancer.started?.(candidate.nodeId, request);
     void this.hooks.afterRoute.promise(request, candidate);

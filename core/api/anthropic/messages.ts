@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ToolCall } from '../../contracts/engine.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
+import { requestDispatch } from '../dispatch.js';
 import { requireCapabilities, resolveTarget } from '../ollama/inference.js';
 import { chatEvents } from '../openai/chat-run.js';
 import { streamEvents } from '../openai/run.js';
@@ -18,7 +19,7 @@ export function messagesRoute(app: FastifyInstance, deps: ApiDeps): void {
     const target = await resolveTarget(deps, run.model, signal);
     // Thinking is never refused here: Ollama relaxes it for Anthropic clients, and no engine thinks yet.
     await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : []);
-    const events = chatEvents(deps, target, run, signal);
+    const events = chatEvents(deps, requestDispatch(deps, request), target, run, signal);
     const id = messageId();
 
     if (run.stream) {

@@ -6,7 +6,7 @@ import type { ToolCall } from '../../contracts/engine.js';
 import { mapInTurns } from '../../turns.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
-import { dispatchStream } from '../dispatch.js';
+import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
 import { parseFormat, parseMessage, parseTools, parseTopLogprobs, wantsThinking } from './inputs.js';
@@ -42,6 +42,7 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const started = startClock();
     const req = await parseChat(request.body, deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const target = await resolveTarget(deps, req.model, signal);
     const model = target.input;
 
@@ -52,11 +53,11 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (req.think) refuseThinking(target);
     await requireCapabilities(deps, target, 'chat', req.tools?.length ? ['tools'] : []);
     if (req.messages.length === 0) {
-      await loadModel(deps, target, 'chat', req.keepAliveMs, signal);
+      await loadModel(deps, dispatch, target, 'chat', req.keepAliveMs, signal);
       return { model, created_at: createdAt(), message: assistant('', []), done: true, done_reason: 'load' };
     }
 
-    const events = dispatchStream(deps, { model: target.spec.name, kind: 'chat' }, () =>
+    const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, () =>
       deps.engine.chat({
         model: target.spec,
         messages: req.messages,

@@ -6,7 +6,7 @@ import type { ModelOptions } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
-import { dispatchOnce } from '../dispatch.js';
+import { dispatchOnce, requestDispatch, type Dispatch } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, resolveTarget, type Target } from './inference.js';
 import { keepAliveMs } from './keep-alive.js';
@@ -47,8 +47,8 @@ interface EmbedRun {
   signal: AbortSignal;
 }
 
-function embed(deps: ApiDeps, target: Target, run: EmbedRun) {
-  return dispatchOnce(deps, { model: target.spec.name, kind: 'embed' }, () => deps.engine.embed({ model: target.spec, ...run }));
+function embed(deps: ApiDeps, dispatch: Dispatch, target: Target, run: EmbedRun) {
+  return dispatchOnce(dispatch, { model: target.spec.name, kind: 'embed' }, () => deps.engine.embed({ model: target.spec, ...run }));
 }
 
 export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -61,12 +61,13 @@ export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const options = parseOptions(fields.object('options'));
     const keepAlive = keepAliveMs(fields.raw('keep_alive'), deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const target = await resolveTarget(deps, fields.string('model'), signal, MODEL_WORDING.embed);
     if (input.length === 0) {
-      await loadModel(deps, target, 'embed', keepAlive, signal);
+      await loadModel(deps, dispatch, target, 'embed', keepAlive, signal);
       return { model: target.input, embeddings: [] };
     }
-    const result = await embed(deps, target, { input, truncate, options, keepAliveMs: keepAlive, signal });
+    const result = await embed(deps, dispatch, target, { input, truncate, options, keepAliveMs: keepAlive, signal });
     return {
       model: target.input,
       embeddings: result.embeddings.map((vector) => fitted(vector, dimensions)),
@@ -84,12 +85,13 @@ export function embedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const options = parseOptions(fields.object('options'));
     const keepAlive = keepAliveMs(fields.raw('keep_alive'), deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const target = await resolveTarget(deps, fields.string('model'), signal, MODEL_WORDING.embeddings);
     if (prompt === '') {
-      await loadModel(deps, target, 'embed', keepAlive, signal);
+      await loadModel(deps, dispatch, target, 'embed', keepAlive, signal);
       return { embedding: [] };
     }
-    const result = await embed(deps, target, { input: [prompt], truncate: true, options, keepAliveMs: keepAlive, signal });
+    const result = await embed(deps, dispatch, target, { input: [prompt], truncate: true, options, keepAliveMs: keepAlive, signal });
     return { embedding: result.embeddings[0] ?? [] };
   });
 }

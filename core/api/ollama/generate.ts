@@ -6,7 +6,7 @@ import type { ToolCall } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
-import { dispatchStream } from '../dispatch.js';
+import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
 import { parseContext, parseFormat, parseImages, parseTopLogprobs, wantsThinking } from './inputs.js';
@@ -43,6 +43,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const started = startClock();
     const req = parseGenerate(request.body, deps.config.engine.keep_alive);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const target = await resolveTarget(deps, req.model, signal, MODEL_WORDING.generate);
     const model = target.input;
 
@@ -56,11 +57,11 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (req.think) refuseThinking(target);
     await requireCapabilities(deps, target, 'generate', req.suffix ? ['insert'] : []);
     if (req.prompt === '') {
-      await loadModel(deps, target, 'generate', req.keepAliveMs, signal);
+      await loadModel(deps, dispatch, target, 'generate', req.keepAliveMs, signal);
       return { model, created_at: createdAt(), response: '', done: true, done_reason: 'load' };
     }
 
-    const events = dispatchStream(deps, { model: target.spec.name, kind: 'generate' }, () =>
+    const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'generate' }, () =>
       deps.engine.generate({
         model: target.spec,
         prompt: req.prompt,

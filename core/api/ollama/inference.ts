@@ -7,7 +7,7 @@ import type { StoredModel } from '../../contracts/storage.js';
 import { badRequest } from '../../errors.js';
 import { modelSpec } from '../../models/spec.js';
 import type { ApiDeps } from '../deps.js';
-import { dispatchOnce } from '../dispatch.js';
+import { dispatchOnce, type Dispatch } from '../dispatch.js';
 import { MODEL_WORDING, storedModel, type ModelWording } from './model-ref.js';
 
 export interface Target {
@@ -45,8 +45,8 @@ export function refuseThinking(target: Target): never {
 }
 
 /** Loads the model where the scheduler routes it (Ollama's empty prompt or empty messages). */
-export function loadModel(deps: ApiDeps, target: Target, kind: RequestKind, keepAliveMs: number, signal: AbortSignal): Promise<number> {
-  return dispatchOnce(deps, { model: target.spec.name, kind }, () => deps.engine.load(target.spec, keepAliveMs, signal));
+export function loadModel(deps: ApiDeps, dispatch: Dispatch, target: Target, kind: RequestKind, keepAliveMs: number, signal: AbortSignal): Promise<number> {
+  return dispatchOnce(dispatch, { model: target.spec.name, kind }, () => deps.engine.load(target.spec, keepAliveMs, signal));
 }
 
 export function unloadModel(deps: ApiDeps, target: Target, signal: AbortSignal): Promise<void> {

@@ -3,6 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { ProductError, badRequest, modelNotFound } from '../../errors.js';
+import { clusterModels, clusterRunning } from '../cluster/model-lists.js';
 import type { ApiDeps } from '../deps.js';
 import { requestFields } from './body.js';
 import { goQuote } from './go-format.js';
@@ -10,10 +11,15 @@ import { modelName } from './model-ref.js';
 import { runningModels, taggedModels } from './model-list.js';
 
 export function modelRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/api/tags', { config: { permission: 'read' }, exposeHeadRoute: true }, async () => ({ models: await taggedModels(deps.store) }));
+  // The whole cluster's: this node's store beside what the other members announce.
+  app.get('/api/tags', { config: { permission: 'read' }, exposeHeadRoute: true }, async () => ({
+    models: clusterModels(await taggedModels(deps.store), deps.cluster.members()),
+  }));
 
   // Ollama serves GET only here, unlike /api/tags.
-  app.get('/api/ps', { config: { permission: 'read' }, exposeHeadRoute: false }, async () => ({ models: runningModels(deps.engine) }));
+  app.get('/api/ps', { config: { permission: 'read' }, exposeHeadRoute: false }, async () => ({
+    models: clusterRunning(runningModels(deps.engine), deps.config.node.name, deps.cluster.members()),
+  }));
 
   app.post('/api/copy', { config: { permission: 'write' } }, async (request, reply) => {
     const fields = requestFields(request.body, 'CopyRequest');

@@ -45,7 +45,7 @@ t.test('an empty prompt loads the model; keep_alive 0 unloads it', async (t) => 
   t.same(Object.keys(loaded.body), ['model', 'created_at', 'response', 'done', 'done_reason']);
   const ps = await getJson(url, '/api/ps');
   t.equal(ps.models.length, 1);
-  t.same(Object.keys(ps.models[0]), ['name', 'model', 'size', 'digest', 'details', 'expires_at', 'size_vram', 'context_length']);
+  t.same(Object.keys(ps.models[0]), ['name', 'model', 'size', 'digest', 'details', 'expires_at', 'size_vram', 'context_length', 'node'], "Ollama's fields and the node it runs on");
   t.match(ps.models[0].expires_at, RFC3339);
   await postJson(url, '/api/generate', { model: 'tiny', keep_alive: 0 });
   t.same((await getJson(url, '/api/ps')).models, [], 'unloaded at once');

@@ -3,7 +3,7 @@
 
 import type { ChatMessage, ModelOptions, OutputFormat, RunEvent, RunStats, ToolDefinition } from '../../contracts/engine.js';
 import type { ApiDeps } from '../deps.js';
-import { dispatchStream } from '../dispatch.js';
+import { dispatchStream, type Dispatch } from '../dispatch.js';
 import { loadModel, type Target } from '../ollama/inference.js';
 
 export interface ChatRun {
@@ -15,14 +15,14 @@ export interface ChatRun {
 
 const LOADED: RunStats = { doneReason: 'load', loadDuration: 0, promptEvalCount: 0, promptEvalDuration: 0, evalCount: 0, evalDuration: 0 };
 
-async function* loadOnly(deps: ApiDeps, target: Target, signal: AbortSignal): AsyncGenerator<RunEvent> {
-  await loadModel(deps, target, 'chat', deps.config.engine.keep_alive, signal);
+async function* loadOnly(deps: ApiDeps, dispatch: Dispatch, target: Target, signal: AbortSignal): AsyncGenerator<RunEvent> {
+  await loadModel(deps, dispatch, target, 'chat', deps.config.engine.keep_alive, signal);
   yield { type: 'done', ...LOADED };
 }
 
-export function chatEvents(deps: ApiDeps, target: Target, run: ChatRun, signal: AbortSignal): AsyncGenerator<RunEvent> {
-  if (run.messages.length === 0) return loadOnly(deps, target, signal);
-  return dispatchStream(deps, { model: target.spec.name, kind: 'chat' }, () =>
+export function chatEvents(deps: ApiDeps, dispatch: Dispatch, target: Target, run: ChatRun, signal: AbortSignal): AsyncGenerator<RunEvent> {
+  if (run.messages.length === 0) return loadOnly(deps, dispatch, target, signal);
+  return dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, () =>
     deps.engine.chat({
       model: target.spec,
       messages: run.messages,

@@ -6,7 +6,7 @@ import type { RunEvent, RunStats } from '../../contracts/engine.js';
 import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { resolveTarget } from '../ollama/inference.js';
-import { dispatchStream } from '../dispatch.js';
+import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { chatMessages, chatOptions, chatTools, checkTopLogprobs, includeUsage, optionalInteger, optionalString, requestBody, responseFormat, streamRequested } from './request.js';
 import {
   chatChunk,
@@ -33,8 +33,9 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.chat);
-    const events = dispatchStream(deps, { model: model.name, kind: 'chat' }, () =>
+    const events = dispatchStream(dispatch, { model: model.name, kind: 'chat' }, () =>
       deps.engine.chat({
         model,
         messages,

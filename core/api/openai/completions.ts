@@ -6,7 +6,7 @@ import type { RunEvent, RunStats } from '../../contracts/engine.js';
 import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { resolveTarget } from '../ollama/inference.js';
-import { dispatchStream } from '../dispatch.js';
+import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { checkTopLogprobs, completionOptions, completionPrompt, includeUsage, optionalInteger, optionalString, requestBody, streamRequested } from './request.js';
 import { completion, completionUsageChunk, envelope, finishReason, usageOf, type Usage } from './response.js';
 import { clientSignal } from '../client-abort.js';
@@ -24,8 +24,9 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.generate);
-    const events = dispatchStream(deps, { model: model.name, kind: 'generate' }, () =>
+    const events = dispatchStream(dispatch, { model: model.name, kind: 'generate' }, () =>
       deps.engine.generate({
         model,
         prompt,

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { resolveTarget } from '../ollama/inference.js';
-import { dispatchOnce } from '../dispatch.js';
+import { dispatchOnce, requestDispatch } from '../dispatch.js';
 import { embeddingDimensions, embeddingInput, encodingFormat, optionalString, requestBody } from './request.js';
 import { base64Floats, embeddingList } from './response.js';
 import { clientSignal } from '../client-abort.js';
@@ -23,8 +23,9 @@ export function embeddingsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const input = embeddingInput(body);
     const dimensions = embeddingDimensions(body);
     const signal = clientSignal(reply);
+    const dispatch = requestDispatch(deps, request);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.embed);
-    const result = await dispatchOnce(deps, { model: model.name, kind: 'embed' }, () =>
+    const result = await dispatchOnce(dispatch, { model: model.name, kind: 'embed' }, () =>
       deps.engine.embed({ model, input, truncate: true, options: {}, keepAliveMs: deps.config.engine.keep_alive, signal }),
     );
     const vectors = result.embeddings.map((vector) =>

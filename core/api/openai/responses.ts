@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ToolCall } from '../../contracts/engine.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
+import { requestDispatch } from '../dispatch.js';
 import { refuseThinking, requireCapabilities, resolveTarget } from '../ollama/inference.js';
 import { optionalString, requestBody } from './request.js';
 import { responsesRequest } from './responses-request.js';
@@ -21,7 +22,7 @@ export function responsesRoute(app: FastifyInstance, deps: ApiDeps): void {
     const target = await resolveTarget(deps, model, signal);
     if (run.think) refuseThinking(target);
     await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : []);
-    const events = chatEvents(deps, target, run, signal);
+    const events = chatEvents(deps, requestDispatch(deps, request), target, run, signal);
     const ids = responseIds();
 
     if (run.stream) {

@@ -1,0 +1,36 @@
+// The cluster API on the API port: GET /api/v1/cluster/status, GET /api/v1/nodes and
+// /api/v1/nodes/:id (a node id or name), POST /api/v1/nodes/:id/drain and /undrain. A drain of
+// another node reaches it through the cluster step, which forwards it there.
+
+import type { FastifyInstance } from 'fastify';
+import type { ClusterView, Member } from '../../cluster/types.js';
+import { ProductError } from '../../errors.js';
+import type { RouteModule } from '../server.js';
+import { clusterStatus, nodeEntry } from './status.js';
+
+export const nodeNotFound = (id: string) => new ProductError('OD_ERR_NODE_NOT_FOUND', `node '${id}' not found`);
+
+function memberNamed(view: ClusterView, id: string): Member {
+  const member = view.member(id);
+  if (!member) throw nodeNotFound(id);
+  return member;
+}
+
+function drainRoute(app: FastifyInstance, view: ClusterView, action: 'drain' | 'undrain'): void {
+  app.post(`/api/v1/nodes/:id/${action}`, { config: { permission: 'admin' } }, async (request) => {
+    const { id } = request.params as { id: string };
+    // Another node's drain was forwarded to it before this handler; one that reaches here for another node came forwarded.
+    if (!memberNamed(view, id).self) throw new ProductError('OD_ERR_NODE_NOT_FOUND', `node '${id}' is not this node`);
+    await view.setDrained(action === 'drain');
+    return nodeEntry(view.self());
+  });
+}
+
+export const clusterRoutes: RouteModule = (app, deps) => {
+  const view = deps.cluster;
+  app.get('/api/v1/cluster/status', { config: { permission: 'read' } }, async () => clusterStatus(view));
+  app.get('/api/v1/nodes', { config: { permission: 'read' } }, async () => ({ nodes: view.members().map(nodeEntry) }));
+  app.get('/api/v1/nodes/:id', { config: { permission: 'read' } }, async (request) => nodeEntry(memberNamed(view, (request.params as { id: string }).id)));
+  drainRoute(app, view, 'drain');
+  drainRoute(app, view, 'undrain');
+};

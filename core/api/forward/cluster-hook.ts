@@ -1,0 +1,183 @@
+// The request path's cluster step, after the body is parsed and before a handler resolves the model:
+// routes an inference request once (run here, or forward it, retrying another holder when a forward
+// fails before its answer), sends show and push to a holder, and fans delete, copy and unload out.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Member } from '../../cluster/types.js';
+import type { RequestKind } from '../../contracts/balancer.js';
+import type { ProductError } from '../../errors.js';
+import { parseModelName } from '../../models/name.js';
+import type { Route } from '../../scheduler/scheduler.js';
+import type { ApiDeps } from '../deps.js';
+import { runHere } from '../dispatch.js';
+import { failureReason, forwardFailure, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
+import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
+import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
+import { FORWARDED_HEADER, REFUSED_HEADER, SERVED_BY_HEADER, forwardedRequestHeaders } from './headers.js';
+import { membersHolding } from './holders.js';
+import { rawBodyOf } from './raw-body.js';
+import { readWhole, relayStream, sendWhole, type WholeAnswer } from './relay.js';
+
+export interface ClusterHookDeps extends ApiDeps {
+  forwarder: Forwarder;
+}
+
+/** What the cluster step did: answered the client itself, or left the request to this node's handler. */
+type Handled = 'answered' | 'here';
+
+/** Aborts when the client goes away before its answer is complete. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new DOMException('the client closed the connection', 'AbortError'));
+  });
+  return controller.signal;
+}
+
+class ClusterStep {
+  private readonly gone: AbortSignal;
+  private readonly failures: FailedTarget[] = [];
+
+  constructor(
+    private readonly deps: ClusterHookDeps,
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {
+    this.gone = clientGone(reply);
+  }
+
+  private outgoing(): OutgoingRequest {
+    const { request } = this;
+    return { method: request.method, path: request.raw.url ?? request.url, headers: forwardedRequestHeaders(request.headers, this.deps.nodeId), body: rawBodyOf(request) };
+  }
+
+  /** The target's answer; undefined when it failed before answering (noted, so another node may try) or the client left. */
+  private async attempt(target: Member): Promise<UpstreamResponse | undefined> {
+    let upstream: UpstreamResponse;
+    try {
+      upstream = await this.deps.forwarder.send(target, this.outgoing(), this.gone);
+    } catch (error) {
+      if (nextStep({ answered: false, error }, this.gone.aborted) === 'retry') this.failures.push({ node: target.name, reason: failureReason(error) });
+      return undefined;
+    }
+    if (nextStep({ answered: true, status: upstream.status, headers: upstream.headers }, this.gone.aborted) === 'relay') return upstream;
+    upstream.body.destroy();
+    this.failures.push({ node: target.name, reason: 'drained' });
+    return undefined;
+  }
+
+  /** Nothing more to say to a client that left. */
+  private abandoned(): Handled {
+    this.reply.hijack();
+    this.reply.raw.destroy();
+    return 'answered';
+  }
+
+  /** Routes once; a forward that fails before its answer is routed again without the nodes that failed. */
+  async route(kind: RequestKind, model: string): Promise<Handled> {
+    const tried = new Set<string>();
+    for (;;) {
+      let route: Route;
+      try {
+        route = this.deps.scheduler.route({ model, kind }, { exclude: tried });
+      } catch (error) {
+        if ((error as ProductError).code !== 'OD_ERR_NO_NODE') throw error;
+        if (this.failures.length > 0) throw forwardFailure(model, this.failures);
+        // No live holder: the handler answers as a lone node would (404 for a model no one holds).
+        return 'here';
+      }
+      if (route.candidate.local) {
+        runHere(this.request, this.reply, route);
+        return 'here';
+      }
+      tried.add(route.candidate.nodeId);
+      const target = this.deps.cluster.member(route.candidate.nodeId);
+      if (!target) this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
+      const upstream = target && (await this.attempt(target));
+      if (upstream) {
+        route.finish(await relayStream(this.reply, upstream, this.gone));
+        return 'answered';
+      }
+      route.finish(this.gone.aborted ? 'cancelled' : 'error');
+      if (this.gone.aborted) return this.abandoned();
+    }
+  }
+
+  /** Show and push: here when this node holds the model, else at a holder of its newest copy. */
+  async oneHolder(model: string): Promise<Handled> {
+    if (await this.deps.store.getModel(parseModelName(model))) return 'here';
+    const newest = this.deps.cluster.holders(model).filter((m) => !m.self);
+    const targets = newest.length > 0 ? newest : membersHolding(this.deps.cluster.members(), model).filter((m) => !m.self);
+    for (const target of targets) {
+      const upstream = await this.attempt(target);
+      if (upstream) {
+        await relayStream(this.reply, upstream, this.gone);
+        return 'answered';
+      }
+      if (this.gone.aborted) return this.abandoned();
+    }
+    if (this.failures.length > 0) throw forwardFailure(model, this.failures);
+    return 'here';
+  }
+
+  /** A drain or undrain of another node is done there; an unknown node is the handler's 404. */
+  async atNode(idOrName: string): Promise<Handled> {
+    const target = this.deps.cluster.member(idOrName);
+    if (!target || target.self) return 'here';
+    const upstream = await this.attempt(target);
+    if (upstream) {
+      await relayStream(this.reply, upstream, this.gone);
+      return 'answered';
+    }
+    if (this.gone.aborted) return this.abandoned();
+    throw nodeUnreachable(this.failures[0]!);
+  }
+
+  /** Delete, copy and unload: every holder does it; the answer is 200 when all did, else the first failure. */
+  async everyHolder(model: string): Promise<Handled> {
+    const holders = membersHolding(this.deps.cluster.members(), model);
+    const others = holders.filter((m) => !m.self);
+    if (others.length === 0) return 'here';
+    const answers = await Promise.all(
+      others.map(async (target): Promise<WholeAnswer | FailedTarget> => {
+        try {
+          return await readWhole(await this.deps.forwarder.send(target, this.outgoing(), this.gone));
+        } catch (error) {
+          return { node: target.name, reason: failureReason(error) };
+        }
+      }),
+    );
+    if (this.gone.aborted) return this.abandoned();
+    const failed = answers.find((answer) => !('status' in answer) || answer.status >= 400);
+    if (failed && !('status' in failed)) throw forwardFailure(model, [failed]);
+    if (!failed && holders.some((m) => m.self)) return 'here';
+    sendWhole(this.reply, (failed ?? answers[0]) as WholeAnswer);
+    return 'answered';
+  }
+}
+
+function act(step: ClusterStep, plan: ClusterPlan): Promise<Handled> {
+  if (plan.action === 'route') return step.route(plan.kind, plan.model);
+  if (plan.action === 'one-holder') return step.oneHolder(plan.model);
+  if (plan.action === 'at-node') return step.atNode(plan.node);
+  return step.everyHolder(plan.model);
+}
+
+/** The preHandler of every route; it acts only on those the cluster takes part in. */
+export function clusterHook(deps: ClusterHookDeps) {
+  const name = deps.config.node.name;
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const inference = isInferenceRoute(request.method, request.routeOptions.url);
+    if (request.headers[FORWARDED_HEADER] !== undefined) {
+      // Forwarded here: served here, never forwarded again; a drained node refuses so that the sender tries another.
+      if (inference && deps.cluster.self().drained) {
+        return reply.code(503).header(REFUSED_HEADER, 'drained').send({ error: `node '${name}' is drained and takes no new requests` });
+      }
+    } else {
+      const plan = clusterPlan(request.method, request.routeOptions.url, request.body, request.params as Record<string, string>);
+      if (plan && (await act(new ClusterStep(deps, request, reply), plan)) === 'answered') return reply;
+    }
+    if (inference) reply.header(SERVED_BY_HEADER, name);
+    return undefined;
+  };
+}
