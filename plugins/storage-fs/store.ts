@@ -15,6 +15,7 @@ import { fileSize, isMissing, touch } from './file-info.js';
 import { pruneEmptyParents, pruneStore, removeUnreferencedBlobs, retainedDigests } from './gc.js';
 import { acquireLock, withLock } from './lock.js';
 import { encodeManifest, manifestSize, readManifestFile, referencedDigests, sha256Digest, type ManifestFile } from './manifest-io.js';
+import { ManifestCache } from './manifest-cache.js';
 import { walkManifests } from './manifest-walk.js';
 import { storePaths, type StorePaths } from './paths.js';
 import { BLOB_GRACE_MS, pendingBlobsFor, type PendingBlobs } from './pending-blobs.js';
@@ -33,6 +34,7 @@ export class FsModelStore implements ModelStore, Startable {
   readonly #openWriters = new Set<FsBlobWriter>();
   readonly #pending: PendingBlobs;
   readonly #noprune: boolean;
+  readonly #manifests = new ManifestCache();
 
   constructor(modelDir: string, logger: Logger, options: FsStoreOptions = {}) {
     this.#paths = storePaths(modelDir);
@@ -74,7 +76,7 @@ export class FsModelStore implements ModelStore, Startable {
 
   async getModel(name: ModelName, signal?: AbortSignal): Promise<StoredModel | undefined> {
     signal?.throwIfAborted();
-    const file = await readManifestFile(this.#paths.manifest(name));
+    const file = await this.#manifests.read(this.#paths.manifest(name));
     return file && storedModel(name, file);
   }
 
@@ -94,6 +96,7 @@ export class FsModelStore implements ModelStore, Startable {
       }
       const replaced = await this.#replacedDigests(path);
       await writeFileAtomic(path, encodeManifest(manifest));
+      this.#manifests.forget(path);
       this.#pending.settle(referencedDigests(manifest));
       const stored = storedModel(name, await this.#readWritten(path));
       await this.#collectReplaced(name, replaced);
@@ -119,6 +122,8 @@ export class FsModelStore implements ModelStore, Startable {
       } catch (error) {
         if (isMissing(error)) return false;
         throw error;
+      } finally {
+        this.#manifests.forget(path);
       }
       await pruneEmptyParents(path, this.#paths.manifests);
       const removed = await this.#collect(candidates);
@@ -137,6 +142,7 @@ export class FsModelStore implements ModelStore, Startable {
       const replaced = await this.#replacedDigests(to);
       // The bytes are copied as they are, so the copy reports the same digest.
       await writeFileAtomic(to, file.bytes);
+      this.#manifests.forget(to);
       const stored = storedModel(destination, await this.#readWritten(to));
       await this.#collectReplaced(destination, replaced);
       return stored;
