@@ -47,7 +47,7 @@ export function thinkingAndTools(endpoint: Endpoint, scratch: string): void {
       t.notOk((await call(url, '/api/show', { model })).body.capabilities.includes('thinking'), model);
     }, [thinker]);
 
-    check('/api/chat streams thinking in chunks of its own: content empty, the final chunk without it; whole, the same text', async (t, { url, model }) => {
+    check('/api/chat streams thinking in chunks of its own, the final chunk without it, whole the same text; think false answers', async (t, { url, model }) => {
       await withTemplate(t, url, model, thinker, THINKING_TEMPLATE);
       const body = { model: thinker, messages: MESSAGES, options: OPTIONS };
       // The template leaves the prompt inside <think>, and a model that thinks does so by default.
@@ -61,15 +61,12 @@ export function thinkingAndTools(endpoint: Endpoint, scratch: string): void {
       t.same(whole.body.message, { role: 'assistant', content: '', thinking: parts.map((message) => message.thinking).join('') });
       const on = await call(url, '/api/chat', { ...body, stream: false, think: 'high' });
       t.equal(on.body.message.thinking, whole.body.message.thinking, 'think "high" thinks the same');
-    }, [thinker]);
-
-    check('think false: the template closes the block and every line has content, none a thinking field', async (t, { url, model }) => {
-      await withTemplate(t, url, model, thinker, THINKING_TEMPLATE);
-      const streamed = await lines(url, '/api/chat', { model: thinker, messages: MESSAGES, options: OPTIONS, think: false });
-      t.ok(streamed.every((line) => !('thinking' in line.message)), 'no thinking field');
-      t.ok(streamed.slice(0, -1).some((line) => line.message.content !== ''), 'the answer is content');
+      // With think false the template closes the block: the answer is content, and no line has a thinking field.
+      const off = await lines(url, '/api/chat', { ...body, think: false });
+      t.ok(off.every((line) => !('thinking' in line.message)), 'think false: no thinking field');
+      t.ok(off.slice(0, -1).some((line) => line.message.content !== ''), 'think false: the answer is content');
       const generated = await call(url, '/api/generate', { model: thinker, prompt: 'Hello', options: OPTIONS, think: false, stream: false });
-      t.notOk('thinking' in generated.body, 'generate: no thinking field');
+      t.notOk('thinking' in generated.body, 'generate, think false: no thinking field');
       t.not(generated.body.response, '');
     }, [thinker]);
 
