@@ -10,8 +10,8 @@
 // status codes, stream framing), never about a model's text. Servers add fields across versions, so
 // the checks name the fields a client relies on and allow others. Exact-behaviour checks, derived
 // from Ollama's server code and tests, live beside this file: versions-and-errors.ts (router
-// answers, handler errors), responses-and-messages.ts and token-counts.ts. The suite creates, copies and deletes
-// only names of its own, `od-conformance-<random>-*`.
+// answers, handler errors), responses-and-messages.ts, token-counts.ts and thinking-and-tools.ts.
+// The suite creates, copies and deletes only names of its own, `od-conformance-<random>-*`.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Ollama } from 'ollama';
@@ -19,6 +19,7 @@ import OpenAI from 'openai';
 import type { Test } from 'tap';
 import { tinyGgufBytes, type TinyGgufOptions } from '../fixtures/tiny-gguf.js';
 import { responsesAndMessages } from './responses-and-messages.js';
+import { thinkingAndTools } from './thinking-and-tools.js';
 import { tokenCounts } from './token-counts.js';
 import { versionsAndErrors } from './versions-and-errors.js';
 
@@ -774,4 +775,5 @@ export function ollamaApiConformance(t: Test, hooks: ApiTargetHooks): void {
   versionsAndErrors(endpoint, scratch);
   responsesAndMessages(endpoint, scratch);
   tokenCounts(endpoint);
+  thinkingAndTools(endpoint, scratch);
 }

@@ -55,12 +55,17 @@ export interface ModelOptions {
 }
 
 export interface ToolCall {
-  function: { name: string; arguments: Record<string, unknown> };
+  /** `call_` and 8 random characters when the API layer made it; an upstream engine's own id passes through. */
+  id?: string;
+  /** `index` counts the calls of one response from 0. */
+  function: { index?: number; name: string; arguments: Record<string, unknown> };
 }
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  /** What the model thought before an earlier answer, for templates that render it. */
+  thinking?: string;
   images?: string[];
   tool_calls?: ToolCall[];
   tool_name?: string;
@@ -71,6 +76,9 @@ export interface ToolDefinition {
   function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
+/** Ollama's `think`: on or off, or on at a level. */
+export type ThinkValue = boolean | 'low' | 'medium' | 'high' | 'max';
+
 /** `'json'` or a JSON schema the output must satisfy. */
 export type OutputFormat = 'json' | Record<string, unknown>;
 
@@ -78,6 +86,11 @@ interface RunRequest {
   model: ModelSpec;
   options: ModelOptions;
   format?: OutputFormat;
+  /**
+   * On only for a model with the `thinking` capability (the API layer refuses it otherwise): then its
+   * thinking streams as `thinking` events apart from the answer. Templates see it as `.Think`.
+   */
+  think?: ThinkValue;
   /** How long the model stays loaded after this request, in ms; negative keeps it forever. */
   keepAliveMs: number;
   signal: AbortSignal;
@@ -115,6 +128,7 @@ export interface RunStats {
 
 export type RunEvent =
   | { type: 'token'; text: string }
+  | { type: 'thinking'; text: string }
   | { type: 'tool_calls'; calls: ToolCall[] }
   | ({ type: 'done'; context?: number[] } & RunStats);
 
@@ -134,7 +148,7 @@ export interface EmbedResult {
   loadDuration: number;
 }
 
-export type Capability = 'completion' | 'embedding' | 'tools' | 'insert' | 'vision';
+export type Capability = 'completion' | 'embedding' | 'tools' | 'insert' | 'vision' | 'thinking';
 
 export interface LoadedModel {
   name: string;
@@ -166,7 +180,7 @@ export interface MemoryEstimate {
 
 /**
  * Invariants:
- * - `generate` and `chat` yield zero or more `token`/`tool_calls` events and end with exactly one
+ * - `generate` and `chat` yield zero or more `token`/`thinking`/`tool_calls` events and end with exactly one
  *   `done` event, unless they throw. Aborting `signal` ends the stream promptly (an AbortError).
  * - A model is loaded on first use and unloaded `keepAliveMs` after its last request ends;
  *   `keepAliveMs === 0` unloads right after the request; negative never expires.

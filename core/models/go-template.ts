@@ -7,12 +7,12 @@ export class TemplateError extends Error {
   line: number | undefined;
 }
 
-type Expr =
+export type Expr =
   | { kind: 'literal'; value: unknown }
   | { kind: 'path'; root: string; fields: string[] }
   | { kind: 'call'; name: string; args: Expr[] };
 
-type Node =
+export type Node =
   | { kind: 'text'; text: string }
   | { kind: 'output'; expr: Expr }
   | { kind: 'assign'; name: string; expr: Expr }

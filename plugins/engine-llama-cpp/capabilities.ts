@@ -1,9 +1,10 @@
 // What a model can do, read from its GGUF metadata and its Ollama template, as Ollama's `show`
-// reports it: completion always; embedding, insert (fill-in-middle) and tools when supported.
+// reports it: completion always; embedding, insert (fill-in-middle), tools and thinking when supported.
 
 import { readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
 import type { Capability } from '../../core/contracts/engine.js';
 import { checkGguf } from '../../core/models/gguf.js';
+import { CHAT_TEMPLATE_THINKING_TAGS, chatTemplateThinks, inferThinkingTags, type ThinkingTags } from '../../core/models/thinking.js';
 import { templateUses } from './template-prompt.js';
 
 /** Architectures llama.cpp can pool into embeddings without a dedicated pooling head. */
@@ -20,7 +21,15 @@ export function capabilitiesOf(template: string | undefined, metadata: GgufFileI
   const chatTemplate = metadata.tokenizer?.chat_template;
   const tools = template ? templateUses(template, 'Tools') : typeof chatTemplate === 'string' && /\btools\b/.test(chatTemplate);
   if (tools) caps.push('tools');
+  if (thinkingTags(template, metadata)) caps.push('thinking');
   return caps;
+}
+
+/** The tags around the model's thinking, from its Ollama template or else its GGUF chat template; none when it does not think. */
+export function thinkingTags(template: string | undefined, metadata: GgufFileInfo['metadata']): ThinkingTags | undefined {
+  if (template) return inferThinkingTags(template);
+  const chatTemplate = metadata.tokenizer?.chat_template;
+  return typeof chatTemplate === 'string' && chatTemplateThinks(chatTemplate) ? CHAT_TEMPLATE_THINKING_TAGS : undefined;
 }
 
 /**

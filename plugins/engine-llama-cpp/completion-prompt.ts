@@ -3,6 +3,7 @@
 // the event loop and stops once the context is full: a prompt keeps its end, as Ollama cuts it.
 
 import { SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from 'node-llama-cpp';
+import type { ThinkValue } from '../../core/contracts/engine.js';
 import { ProductError } from '../../core/errors.js';
 import { textEnd } from './fit-messages.js';
 import { tokenizeEnd, tokenizeStart, tokenizeTextEnd } from './prompt-tokens.js';
@@ -23,6 +24,7 @@ export interface CompletionPromptInput {
   template?: string;
   raw: boolean;
   context?: number[];
+  think?: ThinkValue;
 }
 
 /** Where tokenizing may stop: the context a slot holds, and the request's signal. */
@@ -54,7 +56,12 @@ async function promptOf(model: LlamaModel, chatWrapper: () => ChatWrapper, input
     return { tokens: await fillInMiddle(model, input.prompt, input.suffix, bounds), ...none };
   }
   if (input.template) {
-    const text = renderGeneratePrompt(input.template, { prompt: input.prompt, ...(input.system ? { system: input.system } : {}), ...(input.suffix ? { suffix: input.suffix } : {}) });
+    const text = renderGeneratePrompt(input.template, {
+      prompt: input.prompt,
+      ...(input.system ? { system: input.system } : {}),
+      ...(input.suffix ? { suffix: input.suffix } : {}),
+      ...(input.think !== undefined ? { think: input.think } : {}),
+    });
     return { tokens: withBos(model, (await tokenizeEnd(model, text, true, contextLength, signal)).tokens), ...none };
   }
   // The chat format renders its text whole: what cannot fit the context is cut first.

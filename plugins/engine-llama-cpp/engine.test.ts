@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { tinyModelSpec, writeTinyGguf } from '../../conformance/fixtures/tiny-gguf.js';
+import { THINKING_TEMPLATE, TOOL_CALL_FORMAT, TOOL_CALL_PREAMBLE, TOOL_TEMPLATE, WEATHER_TOOLS } from '../../conformance/fixtures/templates.js';
+import { TINY_THINKING_CHAT_TEMPLATE, tinyModelSpec, writeTinyGguf } from '../../conformance/fixtures/tiny-gguf.js';
 import { loadConfig } from '../../core/config/load.js';
 import type { NodeConfig } from '../../core/config/schema.js';
 import type { ChatRequest, Engine, GenerateRequest, ModelSpec, RunEvent } from '../../core/contracts/engine.js';
@@ -181,6 +182,54 @@ t.test('chat through an Ollama template, with tools', async (t) => {
   await t.rejects(run(engine.chat(chatRequest({ model: broken }))), { code: 'OD_ERR_BAD_REQUEST' });
   await engine.unload(templated.name);
   await engine.unload(broken.name);
+});
+
+t.test('a model whose Ollama template renders .Thinking thinks: with think on, what it writes is thinking', async (t) => {
+  const thinker = tinyModelSpec(gguf, 'tiny-thinker:latest', { template: THINKING_TEMPLATE });
+  t.ok((await engine.capabilities(thinker)).includes('thinking'));
+  const kinds = (result: Awaited<ReturnType<typeof run>>) => [...new Set(result.events.map((e) => e.type))];
+  // The prompt ends inside <think>: random weights never close it, so all of the output is thinking.
+  const on = await run(engine.chat(chatRequest({ model: thinker, think: true })));
+  t.same(kinds(on), ['thinking', 'done'], 'chat, think on');
+  t.ok(on.done.evalCount > 0);
+  const off = await run(engine.chat(chatRequest({ model: thinker, think: false })));
+  t.same(kinds(off), ['token', 'done'], 'chat, think off: the template closes the block and the model answers');
+  t.same(kinds(await run(engine.generate(generateRequest({ model: thinker, think: 'high' })))), ['thinking', 'done'], 'generate, a level');
+  t.same(kinds(await run(engine.generate(generateRequest({ model: thinker })))), ['token', 'done'], 'think unset: the engine does not split');
+  await engine.unload(thinker.name);
+});
+
+t.test('a GGUF chat template with <think> thinks; a reply that does not open the block is the answer', async (t) => {
+  const file = await writeTinyGguf(join(dir, 'tiny-thinking.gguf'), { chatTemplate: TINY_THINKING_CHAT_TEMPLATE });
+  const thinker = tinyModelSpec(file, 'tiny-gguf-thinker:latest');
+  t.ok((await engine.capabilities(thinker)).includes('thinking'));
+  t.notOk((await engine.capabilities(model)).includes('thinking'), 'the plain tiny model does not think');
+  // node-llama-cpp leaves <think> for the model to write; random weights never do.
+  const result = await run(engine.chat(chatRequest({ model: thinker, think: true })));
+  checkDone(t, result);
+  t.notOk(result.events.some((e) => e.type === 'thinking'), 'no thinking without the tag');
+  await engine.unload(thinker.name);
+});
+
+t.test('with tools through an Ollama template, text streams as generated and calls follow as they complete', async (t) => {
+  const tooler = tinyModelSpec(gguf, 'tiny-tooler:latest', { template: TOOL_TEMPLATE });
+  const tools = WEATHER_TOOLS as ChatRequest['tools'];
+  const plain = await run(engine.chat(chatRequest({ model: tooler, tools, options: { num_predict: 16, seed: 1 } })));
+  t.ok(plain.tokens.length > 1, `a reply that is no call streams in ${plain.tokens.length} pieces`);
+  t.notOk(plain.events.some((e) => e.type === 'tool_calls'));
+
+  const called = await run(engine.chat(chatRequest({ model: tooler, tools, format: TOOL_CALL_FORMAT, options: { num_predict: 300, temperature: 0 } })));
+  const firstCall = called.events.findIndex((e) => e.type === 'tool_calls');
+  const before = called.events.slice(0, firstCall).filter((e) => e.type === 'token');
+  t.ok(before.length > 1, `the text before the calls streamed in ${before.length} pieces`);
+  t.match(before.map((e) => e.text).join(''), new RegExp(`"say"\\s*:\\s*"${TOOL_CALL_PREAMBLE}"`));
+  const calls = called.events.flatMap((e) => (e.type === 'tool_calls' ? e.calls : []));
+  t.same(calls, [
+    { function: { index: 0, name: 'get_weather', arguments: { city: 'Paris' } } },
+    { function: { index: 1, name: 'get_time', arguments: {} } },
+  ]);
+  t.equal(called.tokens.length, before.length, 'nothing after the tag reaches the answer');
+  await engine.unload(tooler.name);
 });
 
 t.test('embed returns one normalised 64-dimension vector per input', async (t) => {

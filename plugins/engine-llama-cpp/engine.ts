@@ -1,7 +1,7 @@
 // The embedded llama.cpp engine: loads GGUF models through node-llama-cpp and serves Ollama's
 // generate, chat and embed on this node's GPUs or CPU, within the node's keep-alive and slot limits.
 
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { abortError, linkSignals } from '../../core/abort.js';
 import type {
   Capability,
@@ -17,13 +17,14 @@ import type {
   ModelOptions,
   ModelSpec,
   RunEvent,
+  ThinkValue,
 } from '../../core/contracts/engine.js';
 import type { NodeConfig } from '../../core/config/schema.js';
 import { ProductError } from '../../core/errors.js';
 import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import type { Logger } from '../../core/log.js';
 import { insufficientMemory, memoryShortfall, requireFit, type FreeMemory } from '../../core/models/memory-fit.js';
-import { capabilitiesOf, ModelFiles } from './capabilities.js';
+import { capabilitiesOf, ModelFiles, thinkingTags } from './capabilities.js';
 import { chatFunctionsOf, chatHistoryOf } from './chat-history.js';
 import { runChat } from './chat-run.js';
 import { runCompletion } from './completion.js';
@@ -38,7 +39,8 @@ import { Residency, type Lease } from './residency.js';
 import { ResidentModel } from './resident-model.js';
 import { mergeOptions, samplingOf } from './sampling.js';
 import { TemplateError } from '../../core/models/go-template.js';
-import { withToolCalls } from './tool-calls.js';
+import { promptOpensThinking, splitThinking, ThinkingParser, thinkingEnabled, type ThinkingTags } from '../../core/models/thinking.js';
+import { toolCallTag, ToolCallParser, withToolCalls } from './tool-calls.js';
 import { renderChatPrompt, templateUses } from './template-prompt.js';
 
 export type EngineSection = NodeConfig['engine'];
@@ -96,6 +98,7 @@ export class LlamaCppEngine implements Engine {
     const grammar = request.format ? await this.grammars.for(llama, request.format) : undefined;
     const template = request.template ?? request.model.template;
     const system = request.system ?? request.model.system;
+    const tags = await this.thinkingTagsFor(request.model, request.think);
     yield* this.withModel(request.model, options, request, async function* (resident, takeSlot, signal, loadDuration) {
       const prompt = await rendered(() =>
         completionPrompt(
@@ -108,13 +111,14 @@ export class LlamaCppEngine implements Engine {
             ...(system ? { system } : {}),
             ...(template ? { template } : {}),
             ...(request.context ? { context: request.context } : {}),
+            ...(request.think !== undefined ? { think: request.think } : {}),
           },
           { contextLength: resident.contextLength, signal },
         ),
       );
       // Prefer the slot whose cache already holds the longest part of this prompt.
       const sequence = await takeSlot((s) => s.compareContextTokens(prompt.tokens).firstDifferentIndex);
-      yield* runCompletion({
+      const completion = runCompletion({
         sequence,
         model: resident.model,
         prompt: prompt.tokens,
@@ -127,6 +131,7 @@ export class LlamaCppEngine implements Engine {
         loadDuration,
         returnContext: true,
       });
+      yield* tags ? splitThinking(completion, thinkingParser(resident.model, prompt.tokens, tags)) : completion;
     });
   }
 
@@ -142,6 +147,9 @@ export class LlamaCppEngine implements Engine {
     if (tools.length > 0 && !(await this.capabilities(spec)).includes('tools')) throw unsupported(spec, 'tools');
     const options = mergeOptions(spec.parameters, request.options);
     const grammar = request.format ? await this.grammars.for(llama, request.format) : undefined;
+    const tags = await this.thinkingTagsFor(spec, request.think);
+    const thoughts = (events: AsyncGenerator<RunEvent>, prompt: Token[], model: LlamaModel) =>
+      tags ? splitThinking(events, thinkingParser(model, prompt, tags)) : events;
     yield* this.withModel(spec, options, request, async function* (resident, takeSlot, signal, loadDuration) {
       const { model, contextLength } = resident;
       const messages = await fitMessages(model, withSystem(spec.system, [...spec.messages, ...request.messages]), contextLength, signal);
@@ -153,21 +161,26 @@ export class LlamaCppEngine implements Engine {
       };
       if (!spec.template && tools.length > 0) {
         // Function calling in the model's own chat format is LlamaChat's.
-        yield* runChat({
-          ...common,
-          sequence: await takeSlot(),
-          stopStrings: options.stop ?? [],
-          chatWrapper: resident.chatWrapper,
-          history: chatHistoryOf(undefined, [], messages),
-          functions: chatFunctionsOf(tools),
-          maxTokens: options.num_predict !== undefined && options.num_predict > 0 ? options.num_predict : contextLength,
-        });
+        yield* thoughts(
+          runChat({
+            ...common,
+            sequence: await takeSlot(),
+            stopStrings: options.stop ?? [],
+            chatWrapper: resident.chatWrapper,
+            history: chatHistoryOf(undefined, [], messages),
+            functions: chatFunctionsOf(tools),
+            maxTokens: options.num_predict !== undefined && options.num_predict > 0 ? options.num_predict : contextLength,
+          }),
+          [],
+          model,
+        );
         return;
       }
       const bounds = { contextLength, signal };
       const template = spec.template;
+      const think = request.think !== undefined ? { think: request.think } : {};
       const prompt = template
-        ? await rendered(() => completionPrompt(model, () => resident.chatWrapper, { prompt: renderChatPrompt(template, { messages, tools }), raw: true }, bounds))
+        ? await rendered(() => completionPrompt(model, () => resident.chatWrapper, { prompt: renderChatPrompt(template, { messages, tools, ...think }), raw: true }, bounds))
         : await chatPrompt(model, resident.chatWrapper, chatHistoryOf(undefined, [], messages), bounds);
       const completion = runCompletion({
         ...common,
@@ -179,8 +192,10 @@ export class LlamaCppEngine implements Engine {
         stopTokens: prompt.stopTokens,
         returnContext: false,
       });
-      const toolNames = new Set(tools.map((t) => t.function.name));
-      yield* template && toolNames.size > 0 && templateUses(template, 'Tools') ? withToolCalls(completion, toolNames) : completion;
+      const split = thoughts(completion, prompt.tokens, model);
+      yield* template && tools.length > 0 && templateUses(template, 'Tools')
+        ? withToolCalls(split, new ToolCallParser(toolCallTag(template), tools.map((tool) => tool.function.name)))
+        : split;
     });
   }
 
@@ -236,6 +251,12 @@ export class LlamaCppEngine implements Engine {
   async capabilities(model: ModelSpec): Promise<Capability[]> {
     const info = await this.files.info(model.modelPath);
     return capabilitiesOf(model.template, info.metadata);
+  }
+
+  /** The tags to split the output at when the request thinks and the model can; none otherwise. */
+  private async thinkingTagsFor(model: ModelSpec, think: ThinkValue | undefined): Promise<ThinkingTags | undefined> {
+    if (!thinkingEnabled(think)) return undefined;
+    return thinkingTags(model.template, (await this.files.info(model.modelPath)).metadata);
   }
 
   /** Blob paths name their content, so a file that passed once passes again. */
@@ -396,6 +417,15 @@ function loadOnly(loadDuration: number): RunEvent {
 /** The model's default system prompt leads a conversation that brings none of its own. */
 function withSystem(system: string | undefined, messages: ChatMessage[]): ChatMessage[] {
   return system && !messages.some((m) => m.role === 'system') ? [{ role: 'system', content: system }, ...messages] : messages;
+}
+
+/** Prompt tokens read back to find whether the prompt ends inside an opening tag, whitespace after it included. */
+const PROMPT_TAIL_TOKENS = 64;
+
+/** Ollama's thinking parser, already thinking when the prompt ends with the opening tag (templates that prefill it). */
+function thinkingParser(model: LlamaModel, prompt: readonly Token[], tags: ThinkingTags): ThinkingParser {
+  const tail = prompt.length > 0 ? model.detokenize(prompt.slice(-PROMPT_TAIL_TOKENS), true) : '';
+  return new ThinkingParser(tags, promptOpensThinking(tail, tags));
 }
 
 /** Template problems are the model's, not the engine's: report them as a bad request. */

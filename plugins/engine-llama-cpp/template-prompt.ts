@@ -1,8 +1,9 @@
 // Renders prompts through a model's Ollama (Go) template: a generate prompt or a whole conversation,
 // in the modern style (.Messages, .Tools) or the legacy one (.System/.Prompt/.Response per turn).
 
-import type { ChatMessage, ToolDefinition } from '../../core/contracts/engine.js';
+import type { ChatMessage, ThinkValue, ToolDefinition } from '../../core/contracts/engine.js';
 import { renderTemplate } from '../../core/models/go-template.js';
+import { thinkingEnabled, thinkLevel } from '../../core/models/thinking.js';
 
 /** Rendered in place of the response being generated; the prompt ends where it appears. */
 const RESPONSE_MARK = '\u0000response\u0000';
@@ -11,10 +12,16 @@ export function templateUses(template: string, field: 'Messages' | 'Tools' | 'Su
   return new RegExp(`\\.${field}\\b`).test(template);
 }
 
+/** What a template sees of `think`: whether it is on, its level, and whether the request set it at all. */
+function thinkValues(think: ThinkValue | undefined) {
+  return { Think: thinkingEnabled(think), ThinkLevel: thinkLevel(think), IsThinkSet: think !== undefined };
+}
+
 export interface GeneratePromptInput {
   system?: string;
   prompt: string;
   suffix?: string;
+  think?: ThinkValue;
 }
 
 export function renderGeneratePrompt(template: string, input: GeneratePromptInput): string {
@@ -30,6 +37,7 @@ export function renderGeneratePrompt(template: string, input: GeneratePromptInpu
       Response: RESPONSE_MARK,
       Messages: messages.map(goMessage),
       Tools: [],
+      ...thinkValues(input.think),
     }),
   );
 }
@@ -38,6 +46,7 @@ export interface ChatPromptInput {
   system?: string;
   messages: readonly ChatMessage[];
   tools?: readonly ToolDefinition[];
+  think?: ThinkValue;
 }
 
 export function renderChatPrompt(template: string, input: ChatPromptInput): string {
@@ -52,12 +61,20 @@ export function renderChatPrompt(template: string, input: ChatPromptInput): stri
       Response: '',
       Messages: messages.map(goMessage),
       Tools: (input.tools ?? []).map(goTool),
+      ...thinkValues(input.think),
     });
   }
   return legacyTurns(messages)
     .map((turn, i, turns) => {
       const last = i === turns.length - 1;
-      const text = renderTemplate(template, { ...turn, Suffix: '', Messages: [], Tools: [], Response: last ? RESPONSE_MARK : turn.Response });
+      const text = renderTemplate(template, {
+        ...turn,
+        Suffix: '',
+        Messages: [],
+        Tools: [],
+        Response: last ? RESPONSE_MARK : turn.Response,
+        ...thinkValues(input.think),
+      });
       return last ? untilResponse(text) : text;
     })
     .join('');
@@ -100,6 +117,7 @@ function goMessage(message: ChatMessage) {
     {
       Role: message.role,
       Content: message.content,
+      Thinking: message.thinking ?? '',
       ToolName: message.tool_name ?? '',
       ToolCalls: (message.tool_calls ?? []).map((call) =>
         withJson({ Function: withJson({ Name: call.function.name, Arguments: call.function.arguments }, call.function) }, call),

@@ -2,8 +2,6 @@ import t from 'tap';
 import type { Token } from 'node-llama-cpp';
 import { cutAtStop, heldBackLength, StopStringCutter } from './stop-strings.js';
 import { TokenText } from './token-text.js';
-import type { RunEvent } from '../../core/contracts/engine.js';
-import { parseToolCalls, withToolCalls } from './tool-calls.js';
 
 function stream(chunks: string[], stops: string[]) {
   const cutter = new StopStringCutter(stops);
@@ -70,40 +68,4 @@ t.test('TokenText passes preceding tokens for spacing', async (t) => {
   });
   for (const token of [1, 2, 3, 4, 5, 6]) text.push(token as Token);
   t.same(seen.at(-1), [2, 3, 4, 5], 'the last four tokens');
-});
-
-t.test('parseToolCalls reads the common tool-call shapes', async (t) => {
-  const names = new Set(['get_weather', 'add']);
-  const weather = { function: { name: 'get_weather', arguments: { city: 'Paris' } } };
-  t.same(parseToolCalls('{"name":"get_weather","arguments":{"city":"Paris"}}', names), [weather], 'bare JSON');
-  t.same(parseToolCalls('<tool_call>\n{"name":"get_weather","parameters":{"city":"Paris"}}\n</tool_call>', names), [weather], 'tags, parameters');
-  t.same(parseToolCalls('```json\n[{"function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}}]\n```', names), [weather], 'fenced list, string arguments');
-  t.same(
-    parseToolCalls('{"name":"add","arguments":{"a":1}}\n{"name":"get_weather","arguments":{"city":"Paris"}}', names),
-    [{ function: { name: 'add', arguments: { a: 1 } } }, weather],
-    'one call per line',
-  );
-  t.same(parseToolCalls('{"name":"unknown","arguments":{}}', names), [], 'unknown tools are text');
-  t.same(parseToolCalls('It is sunny.', names), [], 'plain text');
-  t.same(parseToolCalls('', names), []);
-});
-
-t.test('withToolCalls turns a held-back reply into tool calls, or releases it as text', async (t) => {
-  const done: RunEvent = { type: 'done', doneReason: 'stop', loadDuration: 0, promptEvalCount: 1, promptEvalDuration: 0, evalCount: 3, evalDuration: 0 };
-  async function* reply(...texts: string[]): AsyncGenerator<RunEvent> {
-    for (const text of texts) yield { type: 'token', text };
-    yield done;
-  }
-  const collect = async (events: AsyncIterable<RunEvent>) => {
-    const out: RunEvent[] = [];
-    for await (const event of events) out.push(event);
-    return out;
-  };
-  const names = new Set(['now']);
-  t.same(await collect(withToolCalls(reply('{"name":', '"now",', '"arguments":{}}'), names)), [
-    { type: 'tool_calls', calls: [{ function: { name: 'now', arguments: {} } }] },
-    done,
-  ]);
-  t.same(await collect(withToolCalls(reply('It is ', 'noon.'), names)), [{ type: 'token', text: 'It is noon.' }, done]);
-  t.same(await collect(withToolCalls(reply(), names)), [done]);
 });

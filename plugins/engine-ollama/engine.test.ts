@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { startTestNode } from '../../conformance/fixtures/node.js';
 import { tinyModelSpec, writeTinyGguf } from '../../conformance/fixtures/tiny-gguf.js';
-import { createTiny, getJson, postJson } from '../../core/api/ollama/test-support.js';
+import { createTiny, getJson, post, postJson } from '../../core/api/ollama/test-support.js';
 import { loadConfig } from '../../core/config/load.js';
 import type { ChatRequest, EmbedRequest, Engine, GenerateRequest, ModelSpec, RunEvent } from '../../core/contracts/engine.js';
 import { silentLogger } from '../../core/log.js';
@@ -130,10 +130,11 @@ t.test('generate posts every field to /api/generate and maps the chunks to event
   ]);
 });
 
-t.test('chat posts messages and tools to /api/chat; tool calls become a tool_calls event', async (t) => {
+t.test('chat posts messages, tools and think to /api/chat; thinking and tool calls (with their ids) become events', async (t) => {
   const { engine, fake } = await onFake(t);
   fake.routes.set('POST /api/chat', (_request, response) =>
     ndjsonLines(response, [
+      { message: { role: 'assistant', content: '', thinking: 'Paris, then.' }, done: false },
       { message: { role: 'assistant', content: '', tool_calls: [{ id: 'call_1', function: { index: 0, name: 'weather', arguments: { city: 'Paris' } } }] }, done: false },
       { message: { role: 'assistant', content: '' }, done: true, done_reason: 'length', eval_count: 9 },
     ]),
@@ -147,6 +148,7 @@ t.test('chat posts messages and tools to /api/chat; tool calls become a tool_cal
     ],
     tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }],
     format: { type: 'object' },
+    think: 'high',
     options: { seed: 3 },
     keepAliveMs: -1,
     signal: signal(),
@@ -157,12 +159,14 @@ t.test('chat posts messages and tools to /api/chat; tool calls become a tool_cal
     messages: request.messages,
     tools: request.tools,
     format: { type: 'object' },
+    think: 'high',
     options: { seed: 3 },
     keep_alive: -1,
     stream: true,
   });
   t.same(events, [
-    { type: 'tool_calls', calls: [{ function: { name: 'weather', arguments: { city: 'Paris' } } }] },
+    { type: 'thinking', text: 'Paris, then.' },
+    { type: 'tool_calls', calls: [{ id: 'call_1', function: { index: 0, name: 'weather', arguments: { city: 'Paris' } } }] },
     { type: 'done', doneReason: 'length', loadDuration: 0, promptEvalCount: 0, promptEvalDuration: 0, evalCount: 9, evalDuration: 0 },
   ]);
 });
@@ -176,7 +180,41 @@ t.test('embed posts to /api/embed and returns the vectors and counts', async (t)
 
 t.test('capabilities come from /api/show, limited to the ones the contract knows', async (t) => {
   const { engine } = await onFake(t);
-  t.same(await engine.capabilities(model), ['completion', 'embedding']);
+  t.same(await engine.capabilities(model), ['completion', 'embedding', 'thinking']);
+});
+
+t.test("through a node, the daemon's thinking and its tool calls' ids and indexes reach /api/chat and /v1 unchanged", async (t) => {
+  const fake = await FakeDaemon.start();
+  t.teardown(() => fake.close());
+  const upstreamCall = { id: 'call_upstream', function: { index: 3, name: 'weather', arguments: { city: 'Paris' } } };
+  fake.routes.set('POST /api/chat', (_request, response) =>
+    ndjsonLines(response, [
+      { message: { role: 'assistant', content: '', thinking: 'Rain?' }, done: false },
+      { message: { role: 'assistant', content: '', tool_calls: [upstreamCall] }, done: false },
+      { message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', prompt_eval_count: 3, eval_count: 2 },
+    ]),
+  );
+  const node = await startTestNode({ env: { OLLAMA_ENGINE: 'ollama', OLLAMA_ENGINE_OLLAMA_URL: fake.url } });
+  t.teardown(() => node.stop());
+  await createTiny(node.url, 'relay');
+  const messages = [{ role: 'user', content: 'Weather in Paris?' }];
+
+  const chat = await postJson(node.url, '/api/chat', { model: 'relay', messages, stream: false });
+  t.equal(chat.status, 200);
+  t.same(chat.body.message, { role: 'assistant', content: '', thinking: 'Rain?', tool_calls: [upstreamCall] });
+  t.equal(fake.calls('POST /api/chat').at(-1)?.body.think, true, 'a model that thinks is asked to, as Ollama defaults it');
+
+  const v1 = await postJson(node.url, '/v1/chat/completions', { model: 'relay', messages });
+  t.same(v1.body.choices[0].message, {
+    role: 'assistant',
+    content: '',
+    reasoning: 'Rain?',
+    tool_calls: [{ id: 'call_upstream', index: 3, type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+  });
+  const sse = await (await post(node.url, '/v1/chat/completions', { model: 'relay', messages, stream: true, reasoning_effort: 'high' })).text();
+  const deltas = sse.split('\n\n').filter((event) => event.startsWith('data: {')).map((event) => JSON.parse(event.slice(6)).choices[0]?.delta);
+  t.match(deltas, [{ reasoning: 'Rain?' }, { tool_calls: [{ id: 'call_upstream', index: 3 }] }, {}], 'streamed the same');
+  t.equal(fake.calls('POST /api/chat').at(-1)?.body.think, 'high', 'reasoning_effort reaches the daemon as think');
 });
 
 t.test('the first run uploads the model and creates it; later runs do not, concurrent ones share the upload', async (t) => {

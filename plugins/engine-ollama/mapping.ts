@@ -17,7 +17,7 @@ type Json = Record<string, unknown>;
 type Done = Extract<RunEvent, { type: 'done' }>;
 
 const DONE_REASONS: readonly DoneReason[] = ['stop', 'length', 'load', 'unload'];
-const CAPABILITIES: readonly Capability[] = ['completion', 'embedding', 'tools', 'insert', 'vision'];
+const CAPABILITIES: readonly Capability[] = ['completion', 'embedding', 'tools', 'insert', 'vision', 'thinking'];
 
 /**
  * Ollama's keep_alive: a number is whole seconds (fractions are dropped), so positive times go as a
@@ -43,6 +43,7 @@ export function generateBody(request: GenerateRequest): Json {
     template: request.template,
     raw: request.raw,
     format: request.format,
+    think: request.think,
     images: request.images,
     context: request.context,
     options: request.options,
@@ -57,6 +58,7 @@ export function chatBody(request: ChatRequest): Json {
     messages: request.messages,
     tools: request.tools,
     format: request.format,
+    think: request.think,
     options: request.options,
     keep_alive: keepAlive(request.keepAliveMs),
     stream: true,
@@ -95,19 +97,25 @@ function doneEvent(chunk: Json): Done {
   };
 }
 
-/** Ollama's calls carry an id and an index besides the function; the contract keeps name and arguments. */
+/** Ollama's calls, with the daemon's own id and index kept so clients see them unchanged. */
 function toolCalls(value: unknown): ToolCall[] {
   if (!Array.isArray(value)) return [];
-  return value.flatMap((call: { function?: { name?: unknown; arguments?: unknown } }) => {
+  return value.flatMap((call: { id?: unknown; function?: { index?: unknown; name?: unknown; arguments?: unknown } }) => {
     const fn = call?.function;
     if (typeof fn?.name !== 'string') return [];
     const args = typeof fn.arguments === 'object' && fn.arguments !== null ? (fn.arguments as Record<string, unknown>) : {};
-    return [{ function: { name: fn.name, arguments: args } }];
+    return [
+      {
+        ...(typeof call.id === 'string' && call.id !== '' ? { id: call.id } : {}),
+        function: { ...(Number.isSafeInteger(fn.index) ? { index: fn.index as number } : {}), name: fn.name, arguments: args },
+      },
+    ];
   });
 }
 
-function chunkEvents(text: unknown, calls: unknown, chunk: Json): RunEvent[] {
+function chunkEvents(text: unknown, thinking: unknown, calls: unknown, chunk: Json): RunEvent[] {
   const events: RunEvent[] = [];
+  if (typeof thinking === 'string' && thinking !== '') events.push({ type: 'thinking', text: thinking });
   if (typeof text === 'string' && text !== '') events.push({ type: 'token', text });
   const parsed = toolCalls(calls);
   if (parsed.length > 0) events.push({ type: 'tool_calls', calls: parsed });
@@ -115,15 +123,15 @@ function chunkEvents(text: unknown, calls: unknown, chunk: Json): RunEvent[] {
   return events;
 }
 
-/** One /api/generate chunk: its text, and the done event when it is the last. */
+/** One /api/generate chunk: its thinking and text, and the done event when it is the last. */
 export function generateEvents(chunk: Json): RunEvent[] {
-  return chunkEvents(chunk['response'], chunk['tool_calls'], chunk);
+  return chunkEvents(chunk['response'], chunk['thinking'], chunk['tool_calls'], chunk);
 }
 
-/** One /api/chat chunk: the assistant message's content and tool calls, and the done event when last. */
+/** One /api/chat chunk: the assistant message's thinking, content and tool calls, and the done event when last. */
 export function chatEvents(chunk: Json): RunEvent[] {
   const message = (chunk['message'] ?? {}) as Json;
-  return chunkEvents(message['content'], message['tool_calls'], chunk);
+  return chunkEvents(message['content'], message['thinking'], message['tool_calls'], chunk);
 }
 
 export function embedResult(answer: Json): EmbedResult {
@@ -135,7 +143,7 @@ export function embedResult(answer: Json): EmbedResult {
   };
 }
 
-/** The contract's capabilities among those /api/show lists (Ollama also has thinking and others). */
+/** The contract's capabilities among those /api/show lists (Ollama also has audio and others). */
 export function capabilitiesOf(show: Json): Capability[] {
   const listed = Array.isArray(show['capabilities']) ? show['capabilities'] : [];
   return CAPABILITIES.filter((capability) => listed.includes(capability));

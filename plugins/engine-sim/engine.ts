@@ -20,6 +20,7 @@ import { untilAborted } from '../../core/abort.js';
 import { badRequest, ProductError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { requireFit } from '../../core/models/memory-fit.js';
+import { inferThinkingTags, thinkingEnabled } from '../../core/models/thinking.js';
 import { sleepUntil } from './abort.js';
 import { GpuInventory } from './gpus.js';
 import type { SimOptions } from './options.js';
@@ -70,6 +71,11 @@ function chatPrompt(request: ChatRequest, contextLength: number): number[] {
     room -= turn.length;
   }
   return fitContext([BOS, ...kept.flat(), tokenId('<|assistant|>')], contextLength);
+}
+
+/** A simulated model thinks as a real one would: when its template renders thinking. */
+function thinks(model: ModelSpec): boolean {
+  return model.template !== undefined && inferThinkingTags(model.template) !== undefined;
 }
 
 function generateNeeds(request: GenerateRequest): Capability[] {
@@ -158,8 +164,8 @@ export class SimEngine implements Engine {
     return this.session?.registry.list() ?? [];
   }
 
-  async capabilities(_model: ModelSpec): Promise<Capability[]> {
-    return [...CAPABILITIES];
+  async capabilities(model: ModelSpec): Promise<Capability[]> {
+    return [...CAPABILITIES, ...(thinks(model) ? (['thinking'] as const) : [])];
   }
 
   async estimateMemory(model: ModelSpec, options: ModelOptions): Promise<MemoryEstimate> {
@@ -187,7 +193,8 @@ export class SimEngine implements Engine {
     try {
       await entry.slots.acquire(signal);
       try {
-        stats = { ...(yield* this.decode(entry, prompt, options, generated, signal)), loadDuration: msToNs(loadMs) };
+        const thinkingSteps = thinkingEnabled(request.think) && thinks(request.model) ? this.settings.options.thinking_tokens : 0;
+        stats = { ...(yield* this.decode(entry, prompt, options, thinkingSteps, generated, signal)), loadDuration: msToNs(loadMs) };
         entry.cache.remember([...prompt, ...generated]);
       } finally {
         entry.slots.release();
@@ -199,11 +206,15 @@ export class SimEngine implements Engine {
     yield { type: 'done', ...stats, ...(withContext ? { context: [...prompt, ...generated] } : {}) };
   }
 
-  /** Prompt evaluation, then one token per decode step until the model stops, num_predict or a stop string. */
+  /**
+   * Prompt evaluation, then one token per decode step until the model stops, num_predict or a stop
+   * string; the first `thinkingSteps` tokens are thinking.
+   */
   private async *decode(
     entry: LoadedEntry,
     prompt: number[],
     options: ModelOptions,
+    thinkingSteps: number,
     generated: number[],
     signal: AbortSignal,
   ): AsyncGenerator<RunEvent, Omit<RunStats, 'loadDuration'>> {
@@ -227,7 +238,11 @@ export class SimEngine implements Engine {
       await sleepUntil(deadline, signal);
       const { word, id } = nextWord();
       generated.push(id);
-      const out = stops.push(generated.length === 1 ? word : ` ${word}`);
+      if (generated.length <= thinkingSteps) {
+        yield { type: 'thinking', text: generated.length === 1 ? word : ` ${word}` };
+        continue;
+      }
+      const out = stops.push(generated.length === thinkingSteps + 1 ? word : ` ${word}`);
       stopped = out.stopped;
       if (out.text) yield { type: 'token', text: out.text };
     }

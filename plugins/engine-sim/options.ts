@@ -18,6 +18,8 @@ export interface SimOptions {
   parallel_slowdown: number;
   /** Tokens the simulated model writes before it stops on its own (done reason 'stop'). */
   response_tokens: number;
+  /** Of those, how many a model whose template thinks writes as thinking first, when the request thinks. */
+  thinking_tokens: number;
   /** Whether a repeated prompt prefix on a loaded model skips its prompt evaluation. */
   prompt_cache: boolean;
   /** Simulated GPUs on this node; 0 runs every model on the CPU. */
@@ -44,6 +46,7 @@ export const SIM_DEFAULTS: Readonly<SimOptions> = Object.freeze({
   tokens_per_second: 50,
   parallel_slowdown: 0.1,
   response_tokens: 64,
+  thinking_tokens: 8,
   prompt_cache: true,
   gpus: 1,
   vram_bytes: 24 * 2 ** 30,
@@ -78,6 +81,7 @@ const CHECKS: Record<keyof SimOptions, Check> = {
   tokens_per_second: number(0, true),
   parallel_slowdown: number(0, false),
   response_tokens: integer(1),
+  thinking_tokens: integer(0),
   prompt_cache: boolean,
   gpus: integer(0),
   vram_bytes: integer(1),

@@ -2,8 +2,10 @@
 // whole message, and the stream from message_start through content blocks to message_stop.
 
 import { randomBytes } from 'node:crypto';
-import type { DoneReason, RunEvent, RunStats, ToolCall } from '../../contracts/engine.js';
+import type { DoneReason, RunStats, ToolCall } from '../../contracts/engine.js';
+import type { AnswerEvent } from '../openai/chat-run.js';
 import { openaiToolCalls } from '../openai/response.js';
+import { identify } from '../tool-call-ids.js';
 import type { TypedFrame } from '../openai/run.js';
 import { anthropicErrorType } from './errors.js';
 
@@ -24,7 +26,7 @@ export function stopReason(reason: DoneReason | '', sawToolCalls: boolean): stri
 
 /** tool_use blocks with the ids and argument JSON the OpenAI routes give the same calls. */
 function toolUses(calls: ToolCall[]): { id: string; name: string; input: Record<string, unknown>; json: string }[] {
-  return openaiToolCalls(calls, 0).map((call, i) => ({ id: call.id, name: call.function.name, input: calls[i]!.function.arguments, json: call.function.arguments }));
+  return openaiToolCalls(identify(calls, 0)).map((call, i) => ({ id: call.id, name: call.function.name, input: calls[i]!.function.arguments, json: call.function.arguments }));
 }
 
 export function wholeMessage(id: string, model: string, text: string, calls: ToolCall[], done: RunStats): Json {
@@ -57,7 +59,7 @@ export class MessagesStream {
     private readonly estimatedInputTokens: number,
   ) {}
 
-  frames(event: RunEvent): TypedFrame[] {
+  frames(event: AnswerEvent): TypedFrame[] {
     const frames: TypedFrame[] = [];
     if (!this.started) {
       this.started = true;

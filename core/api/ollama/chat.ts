@@ -1,18 +1,18 @@
 // POST /api/chat: the assistant's next message for a conversation, streamed as NDJSON or returned
-// whole, with tool calls; empty messages only load the model, or unload it when keep_alive is 0.
+// whole, with thinking and tool calls; empty messages only load the model, or unload it when keep_alive is 0.
 
 import type { FastifyInstance } from 'fastify';
-import type { ToolCall } from '../../contracts/engine.js';
 import { mapInTurns } from '../../turns.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
+import { identifyToolCalls } from '../tool-call-ids.js';
 import { requestFields } from './body.js';
-import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseMessage, parseTools, parseTopLogprobs, wantsThinking } from './inputs.js';
+import { loadModel, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
+import { parseFormat, parseMessage, parseThink, parseTools, parseTopLogprobs } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { parseOptions } from './options.js';
-import { sendRun, type ResponseShape } from './run-response.js';
+import { sendRun, type ResponseShape, type RunOutput } from './run-response.js';
 import { createdAt, startClock } from './time.js';
 
 /** A conversation can hold hundreds of thousands of messages: they are read a slice at a time. */
@@ -28,14 +28,17 @@ async function parseChat(body: unknown, defaultKeepAliveMs: number) {
     options: parseOptions(fields.object('options')),
     keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
     keepAliveGiven: keepAliveRaw !== undefined,
-    think: wantsThinking(fields.raw('think')),
+    think: parseThink(fields.raw('think')),
     topLogprobs: parseTopLogprobs(fields),
   };
 }
 
-function assistant(content: string, calls: ToolCall[]) {
-  return { role: 'assistant', content, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+/** Ollama's Message: empty thinking and tool calls are left out. */
+function assistant({ content, thinking, toolCalls }: RunOutput) {
+  return { role: 'assistant', content, ...(thinking ? { thinking } : {}), ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) };
 }
+
+const EMPTY: RunOutput = { content: '', thinking: '', toolCalls: [] };
 
 export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/api/chat', { config: { permission: 'inference' } }, async (request, reply) => {
@@ -48,13 +51,12 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
     if (req.messages.length === 0 && req.keepAliveGiven && req.keepAliveMs === 0) {
       await unloadModel(deps, target, signal);
-      return { model, created_at: createdAt(), message: assistant('', []), done: true, done_reason: 'unload' };
+      return { model, created_at: createdAt(), message: assistant(EMPTY), done: true, done_reason: 'unload' };
     }
-    if (req.think) refuseThinking(target);
-    await requireCapabilities(deps, target, 'chat', req.tools?.length ? ['tools'] : []);
+    const think = await requireCapabilities(deps, target, 'chat', req.tools?.length ? ['tools'] : [], req.think);
     if (req.messages.length === 0) {
       await loadModel(deps, dispatch, target, 'chat', req.keepAliveMs, signal);
-      return { model, created_at: createdAt(), message: assistant('', []), done: true, done_reason: 'load' };
+      return { model, created_at: createdAt(), message: assistant(EMPTY), done: true, done_reason: 'load' };
     }
 
     const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, () =>
@@ -66,19 +68,20 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
         signal,
         ...(req.tools?.length ? { tools: req.tools } : {}),
         ...(req.format ? { format: req.format } : {}),
+        ...(think !== undefined ? { think } : {}),
       }),
     );
     const shape: ResponseShape = {
-      chunk: (text, calls) => ({ model, created_at: createdAt(), message: assistant(text, calls), done: false }),
-      final: (done, text, calls, metrics) => ({
+      chunk: (output) => ({ model, created_at: createdAt(), message: assistant(output), done: false }),
+      final: (done, output, metrics) => ({
         model,
         created_at: createdAt(),
-        message: assistant(text, calls),
+        message: assistant(output),
         done: true,
         done_reason: done.doneReason,
         ...metrics,
       }),
     };
-    return sendRun(deps, reply, events, shape, { stream: req.stream, started });
+    return sendRun(deps, reply, identifyToolCalls(events), shape, { stream: req.stream, started });
   });
 }

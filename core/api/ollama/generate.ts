@@ -1,19 +1,18 @@
-// POST /api/generate: a completion for one prompt, streamed as NDJSON or returned whole; an
-// empty prompt only loads the model, or unloads it when keep_alive is 0.
+// POST /api/generate: a completion for one prompt, with the model's thinking apart, streamed as
+// NDJSON or returned whole; an empty prompt only loads the model, or unloads it when keep_alive is 0.
 
 import type { FastifyInstance } from 'fastify';
-import type { ToolCall } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { requestFields } from './body.js';
-import { loadModel, refuseThinking, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseContext, parseFormat, parseImages, parseTopLogprobs, wantsThinking } from './inputs.js';
+import { loadModel, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
+import { parseContext, parseFormat, parseImages, parseThink, parseTopLogprobs } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { MODEL_WORDING } from './model-ref.js';
 import { parseOptions } from './options.js';
-import { sendRun, type ResponseShape } from './run-response.js';
+import { sendRun, type ResponseShape, type RunOutput } from './run-response.js';
 import { createdAt, startClock } from './time.js';
 
 function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
@@ -33,7 +32,7 @@ function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
     options: parseOptions(fields.object('options')),
     keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
     keepAliveGiven: keepAliveRaw !== undefined,
-    think: wantsThinking(fields.raw('think')),
+    think: parseThink(fields.raw('think')),
     topLogprobs: parseTopLogprobs(fields),
   };
 }
@@ -54,8 +53,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (req.raw && (req.template || req.system || req.context?.length)) {
       throw badRequest('raw mode does not support template, system, or context');
     }
-    if (req.think) refuseThinking(target);
-    await requireCapabilities(deps, target, 'generate', req.suffix ? ['insert'] : []);
+    const think = await requireCapabilities(deps, target, 'generate', req.suffix ? ['insert'] : [], req.think);
     if (req.prompt === '') {
       await loadModel(deps, dispatch, target, 'generate', req.keepAliveMs, signal);
       return { model, created_at: createdAt(), response: '', done: true, done_reason: 'load' };
@@ -75,16 +73,21 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
         ...(req.format ? { format: req.format } : {}),
         ...(req.images?.length ? { images: req.images } : {}),
         ...(req.context?.length ? { context: req.context } : {}),
+        ...(think !== undefined ? { think } : {}),
       }),
     );
-    const withCalls = (calls: ToolCall[]) => (calls.length > 0 ? { tool_calls: calls } : {});
+    /** Ollama's GenerateResponse: empty thinking and tool calls are left out. */
+    const output = ({ content, thinking, toolCalls }: RunOutput) => ({
+      response: content,
+      ...(thinking ? { thinking } : {}),
+      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+    });
     const shape: ResponseShape = {
-      chunk: (text, calls) => ({ model, created_at: createdAt(), response: text, ...withCalls(calls), done: false }),
-      final: (done, text, calls, metrics) => ({
+      chunk: (out) => ({ model, created_at: createdAt(), ...output(out), done: false }),
+      final: (done, out, metrics) => ({
         model,
         created_at: createdAt(),
-        response: text,
-        ...withCalls(calls),
+        ...output(out),
         done: true,
         done_reason: done.doneReason,
         ...(done.context && !req.raw ? { context: done.context } : {}),

@@ -2,7 +2,7 @@
 // capability checks Ollama makes (with its messages), and load-only / unload requests.
 
 import type { RequestKind } from '../../contracts/balancer.js';
-import type { Capability, ModelSpec } from '../../contracts/engine.js';
+import type { Capability, ModelSpec, ThinkValue } from '../../contracts/engine.js';
 import type { StoredModel } from '../../contracts/storage.js';
 import { badRequest } from '../../errors.js';
 import { modelSpec } from '../../models/spec.js';
@@ -29,19 +29,24 @@ function fullName({ stored }: Target): string {
 }
 
 /**
- * Refuses a request the model cannot serve. Without `completion` Ollama names the endpoint
- * (`"tiny" does not support chat`); other missing capabilities list after the full name.
+ * Refuses a request the model cannot serve, in Ollama's order: thinking first, then completion
+ * (`"tiny" does not support chat`, naming the endpoint), then the other needs after the full name.
+ * Returns the `think` the run goes with: a model that thinks does so unless asked not to.
  */
-export async function requireCapabilities(deps: ApiDeps, target: Target, endpoint: 'generate' | 'chat', needs: Capability[]): Promise<void> {
+export async function requireCapabilities(
+  deps: ApiDeps,
+  target: Target,
+  endpoint: 'generate' | 'chat',
+  needs: Capability[],
+  think?: ThinkValue,
+): Promise<ThinkValue | undefined> {
   const has = await deps.engine.capabilities(target.spec);
+  const thinks = has.includes('thinking');
+  if (!thinks && think !== undefined && think !== false) throw badRequest(`${JSON.stringify(target.input)} does not support thinking`);
   if (!has.includes('completion')) throw badRequest(`${JSON.stringify(target.input)} does not support ${endpoint}`);
   const missing = needs.filter((capability) => !has.includes(capability));
   if (missing.length > 0) throw badRequest(`${fullName(target)} does not support ${missing.join('\n')}`);
-}
-
-/** No engine reports a thinking capability, so asking for thinking is refused as Ollama refuses it. */
-export function refuseThinking(target: Target): never {
-  throw badRequest(`${JSON.stringify(target.input)} does not support thinking`);
+  return thinks ? (think ?? true) : think;
 }
 
 /** Loads the model where the scheduler routes it (Ollama's empty prompt or empty messages). */

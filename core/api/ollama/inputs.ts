@@ -1,7 +1,7 @@
 // The structured inputs generate and chat share: format, images, think, chat messages and tools,
 // each checked with the error Ollama gives for it.
 
-import type { ChatMessage, OutputFormat, ToolCall, ToolDefinition } from '../../contracts/engine.js';
+import type { ChatMessage, OutputFormat, ThinkValue, ToolCall, ToolDefinition } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
 import { isObject, type Fields } from './body.js';
 
@@ -38,12 +38,17 @@ export function parseImages(fields: Fields, name = 'images'): string[] | undefin
   return images;
 }
 
-/** True when the request asks for thinking: `true` or a level ("high", "medium", "low"). */
-export function wantsThinking(value: unknown): boolean {
-  if (value === undefined || value === null || typeof value === 'boolean') return value === true;
-  if (value === 'high' || value === 'medium' || value === 'low') return true;
-  if (typeof value === 'string') throw badRequest(`invalid think value: ${JSON.stringify(value)} (must be "high", "medium", "low", true, or false)`);
-  throw badRequest('think must be a boolean or string');
+const THINK_LEVELS: readonly string[] = ['high', 'medium', 'low', 'max'];
+
+/** Ollama's ThinkValue: a boolean or a level; absent and null leave it unset. Errors are its UnmarshalJSON's. */
+export function parseThink(value: unknown): ThinkValue | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    if (THINK_LEVELS.includes(value)) return value as ThinkValue;
+    throw badRequest(`invalid think value: ${JSON.stringify(value)} (must be "high", "medium", "low", "max", true, or false)`);
+  }
+  throw badRequest('think must be a boolean or string ("high", "medium", "low", "max", true, or false)');
 }
 
 /** `top_logprobs` must lie in 0..20, which Ollama checks before it looks at the model. */
@@ -59,7 +64,9 @@ function parseToolCalls(fields: Fields): ToolCall[] | undefined {
     const name = typeof fn?.['name'] === 'string' ? fn['name'] : '';
     const args = fn?.['arguments'] ?? {};
     if (!isObject(args)) throw badRequest('tool call arguments must be a JSON object');
-    return { function: { name, arguments: args } };
+    const id = call.string('id');
+    const index = fn?.['index'];
+    return { ...(id ? { id } : {}), function: { ...(Number.isSafeInteger(index) ? { index: index as number } : {}), name, arguments: args } };
   });
 }
 
@@ -67,10 +74,12 @@ export function parseMessage(message: Fields): ChatMessage {
   const images = parseImages(message);
   const toolCalls = parseToolCalls(message);
   const toolName = message.string('tool_name');
+  const thinking = message.string('thinking');
   return {
     // Ollama lowercases the role as it decodes a message, then passes any role through.
     role: (message.string('role') ?? '').toLowerCase() as ChatMessage['role'],
     content: message.string('content') ?? '',
+    ...(thinking ? { thinking } : {}),
     ...(images?.length ? { images } : {}),
     ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
     ...(toolName ? { tool_name: toolName } : {}),

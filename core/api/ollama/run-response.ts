@@ -1,5 +1,5 @@
-// Turns an engine run (token, tool_calls and done events) into Ollama's responses: NDJSON chunks
-// while streaming, or one object with the whole text when `stream` is false.
+// Turns an engine run (token, thinking, tool_calls and done events) into Ollama's responses: NDJSON
+// chunks while streaming, or one object with the whole text when `stream` is false.
 
 import type { FastifyReply } from 'fastify';
 import type { RunEvent, ToolCall } from '../../contracts/engine.js';
@@ -9,12 +9,19 @@ import { nanosSince } from './time.js';
 
 export type DoneEvent = Extract<RunEvent, { type: 'done' }>;
 
+/** What one chunk, or the whole response, carries of the model's output. */
+export interface RunOutput {
+  content: string;
+  thinking: string;
+  toolCalls: ToolCall[];
+}
+
 /** How one endpoint words its chunks. */
 export interface ResponseShape {
   /** A streamed piece of output. */
-  chunk(text: string, toolCalls: ToolCall[]): object;
-  /** The last object: `text` and `toolCalls` are empty when streaming, everything when not. */
-  final(done: DoneEvent, text: string, toolCalls: ToolCall[], metrics: Metrics): object;
+  chunk(output: RunOutput): object;
+  /** The last object: `output` is empty when streaming, everything when not. */
+  final(done: DoneEvent, output: RunOutput, metrics: Metrics): object;
 }
 
 /** Counts and durations; like Ollama's `omitempty` Metrics, zero ones are left out. */
@@ -43,21 +50,24 @@ function metrics(done: DoneEvent, started: bigint): Metrics {
   });
 }
 
+const nothing = (): RunOutput => ({ content: '', thinking: '', toolCalls: [] });
+
 async function* chunks(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): AsyncGenerator<object> {
   for await (const event of events) {
-    if (event.type === 'token') yield shape.chunk(event.text, []);
-    else if (event.type === 'tool_calls') yield shape.chunk('', event.calls);
-    else yield shape.final(event, '', [], metrics(event, started));
+    if (event.type === 'token') yield shape.chunk({ ...nothing(), content: event.text });
+    else if (event.type === 'thinking') yield shape.chunk({ ...nothing(), thinking: event.text });
+    else if (event.type === 'tool_calls') yield shape.chunk({ ...nothing(), toolCalls: event.calls });
+    else yield shape.final(event, nothing(), metrics(event, started));
   }
 }
 
 async function whole(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): Promise<object> {
-  let text = '';
-  const toolCalls: ToolCall[] = [];
+  const output = nothing();
   for await (const event of events) {
-    if (event.type === 'token') text += event.text;
-    else if (event.type === 'tool_calls') toolCalls.push(...event.calls);
-    else return shape.final(event, text, toolCalls, metrics(event, started));
+    if (event.type === 'token') output.content += event.text;
+    else if (event.type === 'thinking') output.thinking += event.text;
+    else if (event.type === 'tool_calls') output.toolCalls.push(...event.calls);
+    else return shape.final(event, output, metrics(event, started));
   }
   throw new Error('the engine ended the run without a done event');
 }

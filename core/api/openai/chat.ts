@@ -2,12 +2,25 @@
 // chat.completion object, or with chat.completion.chunk events when `stream` is set.
 
 import type { FastifyInstance } from 'fastify';
-import type { RunEvent, RunStats } from '../../contracts/engine.js';
+import type { RunStats } from '../../contracts/engine.js';
 import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
-import { resolveTarget } from '../ollama/inference.js';
+import { requireCapabilities, resolveTarget } from '../ollama/inference.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
-import { chatMessages, chatOptions, chatTools, checkTopLogprobs, includeUsage, optionalInteger, optionalString, requestBody, responseFormat, streamRequested } from './request.js';
+import { identifyToolCalls, type IdentifiedRunEvent } from '../tool-call-ids.js';
+import {
+  chatMessages,
+  chatOptions,
+  chatThink,
+  chatTools,
+  checkTopLogprobs,
+  includeUsage,
+  optionalInteger,
+  optionalString,
+  requestBody,
+  responseFormat,
+  streamRequested,
+} from './request.js';
 import {
   chatChunk,
   chatCompletion,
@@ -32,31 +45,39 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     const tools = chatTools(body);
     const stream = streamRequested(body);
     const usageWanted = includeUsage(body);
+    const asked = chatThink(body);
     const signal = clientSignal(reply);
     const dispatch = requestDispatch(deps, request);
-    const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.chat);
-    const events = dispatchStream(dispatch, { model: model.name, kind: 'chat' }, () =>
-      deps.engine.chat({
-        model,
-        messages,
-        options,
-        ...(format ? { format } : {}),
-        ...(tools ? { tools } : {}),
-        keepAliveMs: deps.config.engine.keep_alive,
-        signal,
-      }),
+    const target = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.chat);
+    const model = target.spec;
+    const think = await requireCapabilities(deps, target, 'chat', tools?.length ? ['tools'] : [], asked);
+    const events = identifyToolCalls(
+      dispatchStream(dispatch, { model: model.name, kind: 'chat' }, () =>
+        deps.engine.chat({
+          model,
+          messages,
+          options,
+          ...(format ? { format } : {}),
+          ...(tools ? { tools } : {}),
+          ...(think !== undefined ? { think } : {}),
+          keepAliveMs: deps.config.engine.keep_alive,
+          signal,
+        }),
+      ),
     );
     const env = envelope('chatcmpl', body.model as string);
     const calls: OpenAIToolCall[] = [];
 
     if (stream) {
       let usage: Usage | undefined;
-      const frames = (event: RunEvent) => {
+      const frames = (event: IdentifiedRunEvent) => {
         switch (event.type) {
           case 'token':
             return [chatChunk(env, { content: event.text }, null)];
+          case 'thinking':
+            return [chatChunk(env, { content: '', reasoning: event.text }, null)];
           case 'tool_calls': {
-            const converted = openaiToolCalls(event.calls, calls.length);
+            const converted = openaiToolCalls(event.calls);
             calls.push(...converted);
             return [chatChunk(env, { content: '', tool_calls: converted }, null)];
           }
@@ -71,14 +92,16 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     }
 
     let content = '';
+    let reasoning = '';
     let done: RunStats | undefined;
     for await (const event of events) {
       if (event.type === 'token') content += event.text;
-      else if (event.type === 'tool_calls') calls.push(...openaiToolCalls(event.calls, calls.length));
+      else if (event.type === 'thinking') reasoning += event.text;
+      else if (event.type === 'tool_calls') calls.push(...openaiToolCalls(event.calls));
       else done = event;
     }
     if (!done) throw new Error('the engine ended the run without a done event');
-    const message = { role: 'assistant' as const, content, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+    const message = { role: 'assistant' as const, content, ...(reasoning ? { reasoning } : {}), ...(calls.length > 0 ? { tool_calls: calls } : {}) };
     return chatCompletion(env, message, finishReason(done.doneReason, calls.length > 0), usageOf(done));
   });
 }

@@ -6,6 +6,7 @@ import { ProductError } from '../../errors.js';
 import {
   chatMessages,
   chatOptions,
+  chatThink,
   chatTools,
   completionOptions,
   embeddingInput,
@@ -14,6 +15,35 @@ import {
   responseFormat,
 } from './request.js';
 import { base64Floats, chatChunk, envelope, finishReason, openaiToolCalls } from './response.js';
+import { identify } from '../tool-call-ids.js';
+
+t.test('reasoning efforts map to think values as Ollama clamps them; reasoning.effort wins', async (t) => {
+  const cases: [Record<string, unknown>, unknown][] = [
+    [{}, undefined],
+    [{ reasoning_effort: '' }, undefined],
+    [{ reasoning_effort: 'none' }, false],
+    [{ reasoning_effort: 'minimal' }, 'low'],
+    [{ reasoning_effort: 'low' }, 'low'],
+    [{ reasoning_effort: 'medium' }, 'medium'],
+    [{ reasoning_effort: 'high' }, 'high'],
+    [{ reasoning_effort: 'max' }, 'max'],
+    [{ reasoning_effort: 'xhigh' }, 'max'],
+    [{ reasoning_effort: 'ultra' }, 'max'],
+    [{ reasoning: { effort: 'high' }, reasoning_effort: 'none' }, 'high'],
+    [{ reasoning: {}, reasoning_effort: 'high' }, undefined],
+    [{ reasoning: null, reasoning_effort: 'low' }, 'low'],
+  ];
+  for (const [body, think] of cases) t.equal(chatThink(body), think, JSON.stringify(body));
+  t.throws(
+    () => chatThink({ reasoning_effort: 'extreme' }),
+    new ProductError('OD_ERR_BAD_REQUEST', 'invalid reasoning value: "extreme" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")'),
+  );
+  t.throws(() => chatThink({ reasoning: { effort: 'lots' } }), { message: /^invalid reasoning value: "lots"/ });
+});
+
+t.test("a message's reasoning is its thinking", async (t) => {
+  t.same(chatMessages({ messages: [{ role: 'assistant', content: 'hi', reasoning: 'greet' }] }), [{ role: 'assistant', content: 'hi', thinking: 'greet' }]);
+});
 
 const PNG = 'iVBORw0KGgo=';
 
@@ -134,11 +164,14 @@ t.test('bodies and embedding inputs', async (t) => {
 });
 
 t.test('tool calls keep counting across chunks and set the finish reason', async (t) => {
-  const calls = openaiToolCalls([{ function: { name: 'f', arguments: { x: 1 } } }, { function: { name: 'g', arguments: {} } }], 1);
+  const calls = openaiToolCalls(identify([{ function: { name: 'f', arguments: { x: 1 } } }, { function: { name: 'g', arguments: {} } }], 1));
   t.match(calls, [
     { id: /^call_[a-z0-9]{8}$/, index: 1, type: 'function', function: { name: 'f', arguments: '{"x":1}' } },
     { id: /^call_[a-z0-9]{8}$/, index: 2, type: 'function', function: { name: 'g', arguments: '{}' } },
   ]);
+  t.not(calls[0]!.id, calls[1]!.id, 'each call gets its own id');
+  const upstream = openaiToolCalls(identify([{ id: 'call_upstream', function: { index: 7, name: 'f', arguments: {} } }], 0));
+  t.match(upstream, [{ id: 'call_upstream', index: 7 }], "an engine's own id and index pass through");
   t.equal(finishReason('stop', true), 'tool_calls');
   t.equal(finishReason('length', false), 'length');
   t.equal(finishReason('unload', false), 'stop');

@@ -1,7 +1,7 @@
 // Maps OpenAI request bodies to what the engine runs, following Ollama's openai.FromChatRequest,
 // FromCompleteRequest and its embeddings middleware. Every refusal is a 400 with OpenAI's wording.
 
-import type { ChatMessage, ModelOptions, OutputFormat, ToolCall, ToolDefinition } from '../../contracts/engine.js';
+import type { ChatMessage, ModelOptions, OutputFormat, ThinkValue, ToolCall, ToolDefinition } from '../../contracts/engine.js';
 import { badRequest } from '../../errors.js';
 
 export type Body = Record<string, unknown>;
@@ -101,6 +101,34 @@ export function responseFormat(body: Body): OutputFormat | undefined {
     return jsonSchema ? optional(jsonSchema, 'schema', 'an object', isObject) : undefined;
   }
   return undefined;
+}
+
+/**
+ * Ollama's thinkFromReasoningEffort on `reasoning.effort`, else `reasoning_effort`: OpenAI's scale
+ * clamped to Ollama's levels; none leaves the model's default, "none" turns thinking off.
+ */
+export function chatThink(body: Body): ThinkValue | undefined {
+  const reasoning = optional(body, 'reasoning', 'an object', isObject);
+  const effort = reasoning ? optionalString(reasoning, 'effort') : optionalString(body, 'reasoning_effort');
+  switch (effort) {
+    case undefined:
+    case '':
+      return undefined;
+    case 'none':
+      return false;
+    case 'minimal':
+      return 'low';
+    case 'low':
+    case 'medium':
+    case 'high':
+    case 'max':
+      return effort;
+    case 'xhigh':
+    case 'ultra':
+      return 'max';
+    default:
+      throw badRequest(`invalid reasoning value: ${JSON.stringify(effort)} (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")`);
+  }
 }
 
 export function chatTools(body: Body): ToolDefinition[] | undefined {
@@ -205,6 +233,7 @@ function chatMessage(message: unknown, all: Body[]): ChatMessage[] {
     if (out.length === 0) out.push({ role, content: '' });
     out.at(-1)!.tool_calls = toolCalls(message.tool_calls);
   }
+  if (typeof message.reasoning === 'string' && message.reasoning !== '' && out.length > 0) out.at(-1)!.thinking = message.reasoning;
   if (role === 'tool') {
     const name = typeof message.name === 'string' && message.name ? message.name : toolNameFor(all, message.tool_call_id);
     if (name) for (const part of out) part.tool_name = name;

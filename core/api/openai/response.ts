@@ -2,9 +2,10 @@
 // them: chat completions and chunks, text completions, embedding lists and model objects.
 
 import { randomInt } from 'node:crypto';
-import type { DoneReason, RunStats, ToolCall } from '../../contracts/engine.js';
+import type { DoneReason, RunStats } from '../../contracts/engine.js';
 import type { StoredModel } from '../../contracts/storage.js';
 import { formatModelName } from '../../models/name.js';
+import type { IdentifiedToolCall } from '../tool-call-ids.js';
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
@@ -46,19 +47,11 @@ export function finishReason(reason: DoneReason, sawToolCalls: boolean): FinishR
   return reason === 'length' ? 'length' : 'stop';
 }
 
-const CALL_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
-function toolCallId(): string {
-  let id = 'call_';
-  for (let i = 0; i < 8; i++) id += CALL_ID_ALPHABET[randomInt(CALL_ID_ALPHABET.length)];
-  return id;
-}
-
-/** `first` is how many calls this response already reported, so indexes keep counting across chunks. */
-export function openaiToolCalls(calls: ToolCall[], first: number): OpenAIToolCall[] {
-  return calls.map((call, i) => ({
-    id: toolCallId(),
-    index: first + i,
+/** Ollama's ToToolCalls: the chat handler's id and index, the arguments as a JSON string. */
+export function openaiToolCalls(calls: IdentifiedToolCall[]): OpenAIToolCall[] {
+  return calls.map((call) => ({
+    id: call.id,
+    index: call.function.index,
     type: 'function',
     function: { name: call.function.name, arguments: JSON.stringify(call.function.arguments) },
   }));
@@ -67,6 +60,8 @@ export function openaiToolCalls(calls: ToolCall[], first: number): OpenAIToolCal
 interface ChatMessageOut {
   role: 'assistant';
   content: string;
+  /** The model's thinking, which Ollama's /v1 names `reasoning`. */
+  reasoning?: string;
   tool_calls?: OpenAIToolCall[];
 }
 

@@ -2,9 +2,11 @@
 // response object, and the stream of typed events from response.created to response.completed.
 
 import { randomInt } from 'node:crypto';
-import type { RunEvent, RunStats, ToolCall } from '../../contracts/engine.js';
+import type { RunStats, ToolCall } from '../../contracts/engine.js';
+import type { AnswerEvent } from './chat-run.js';
 import type { ResponsesEcho } from './responses-request.js';
 import { openaiToolCalls } from './response.js';
+import { identify } from '../tool-call-ids.js';
 import type { TypedFrame } from './run.js';
 
 type Json = Record<string, unknown>;
@@ -38,7 +40,7 @@ function messageItem(id: string, status: 'in_progress' | 'completed', text?: str
 }
 
 function functionCallItems(calls: ToolCall[], ids: (i: number) => string): Json[] {
-  return openaiToolCalls(calls, 0).map((call, i) => ({
+  return openaiToolCalls(identify(calls, 0)).map((call, i) => ({
     id: ids(i),
     type: 'function_call',
     status: 'completed',
@@ -125,7 +127,7 @@ export class ResponsesStream {
     this.messageId = ids.message;
   }
 
-  frames(event: RunEvent): TypedFrame[] {
+  frames(event: AnswerEvent): TypedFrame[] {
     const frames: TypedFrame[] = [];
     if (!this.started) {
       this.started = true;

@@ -6,7 +6,7 @@ import type { ToolCall } from '../../contracts/engine.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { requestDispatch } from '../dispatch.js';
-import { refuseThinking, requireCapabilities, resolveTarget } from '../ollama/inference.js';
+import { requireCapabilities, resolveTarget } from '../ollama/inference.js';
 import { optionalString, requestBody } from './request.js';
 import { responsesRequest } from './responses-request.js';
 import { ResponsesStream, responseIds, wholeResponse } from './responses-output.js';
@@ -20,8 +20,7 @@ export function responsesRoute(app: FastifyInstance, deps: ApiDeps): void {
     const signal = clientSignal(reply);
     const model = optionalString(body, 'model') ?? '';
     const target = await resolveTarget(deps, model, signal);
-    if (run.think) refuseThinking(target);
-    await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : []);
+    await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : [], run.think || undefined);
     const events = chatEvents(deps, requestDispatch(deps, request), target, run, signal);
     const ids = responseIds();
 
