@@ -76,3 +76,12 @@ t.test('tools and tool calls reach the template with Go names and Ollama JSON', 
   t.ok(templateUses(template, 'Tools'));
   t.notOk(templateUses(template, 'Suffix'));
 });
+
+t.test("templates see think as Ollama's .Think, .ThinkLevel and .IsThinkSet, and a message's .Thinking", async (t) => {
+  const template = '{{ range .Messages }}{{ if .Thinking }}[{{ .Thinking }}]{{ end }}{{ .Content }};{{ end }}{{ .Think }}/{{ .ThinkLevel }}/{{ .IsThinkSet }}';
+  const messages = [{ role: 'assistant' as const, content: 'a', thinking: 'hm' }, { role: 'user' as const, content: 'b' }];
+  t.equal(renderChatPrompt(template, { messages }), '[hm]a;b;false//false', 'unset');
+  t.equal(renderChatPrompt(template, { messages, think: true }), '[hm]a;b;true/medium/true', 'true is medium');
+  t.equal(renderChatPrompt(template, { messages, think: false }), '[hm]a;b;false//true', 'false is set');
+  t.equal(renderGeneratePrompt('{{ .Prompt }} {{ .Think }}/{{ .ThinkLevel }}', { prompt: 'p', think: 'max' }), 'p true/max');
+});

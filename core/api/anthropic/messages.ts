@@ -17,7 +17,7 @@ export function messagesRoute(app: FastifyInstance, deps: ApiDeps): void {
     const run = messagesRequest(request.body);
     const signal = clientSignal(reply);
     const target = await resolveTarget(deps, run.model, signal);
-    // Thinking is never refused here: Ollama relaxes it for Anthropic clients, and no engine thinks yet.
+    // Thinking is never refused here: Ollama relaxes it for Anthropic clients.
     await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : []);
     const events = chatEvents(deps, requestDispatch(deps, request), target, run, signal);
     const id = messageId();
