@@ -9,6 +9,7 @@ import type { Engine } from '../../contracts/engine.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 import { createTiny, post } from '../ollama/test-support.js';
 import type { ApiServer } from '../server.js';
+import { FORWARDED_HEADER } from './headers.js';
 import { heldBy, startCluster, until, view } from './test-cluster.js';
 
 const SHORT = { num_predict: 4 };
@@ -76,6 +77,25 @@ for (const mode of ['http', 'libp2p']) {
         t.ok(directFrames.length >= 1, `${label}: ${directFrames.length} frames`);
         t.same(frames(forwarded.body.toString(), sse), directFrames, `${label}: the same frames`);
       }
+    });
+
+    t.test('a request is routed once, where it is served and where it is forwarded from', async (t) => {
+      const routes = { a: 0, c: 0 };
+      for (const [name, node] of [['a', a], ['c', c]] as const) {
+        node.node.component<Scheduler>('scheduler').hooks.afterRoute.tap('count', () => void (routes[name] += 1));
+      }
+      await (await post(c.url, '/api/generate', { model: 'tiny', prompt: 'hi', stream: false, options: SHORT })).text();
+      t.same(routes, { a: 0, c: 1 }, 'served where it arrived: one route');
+      await (await post(a.url, '/api/generate', { model: 'tiny', prompt: 'hi', stream: false, options: SHORT })).text();
+      t.same(routes, { a: 1, c: 2 }, 'forwarded: one route on each node');
+      await until(() => a.node.component<Scheduler>('scheduler').pending + c.node.component<Scheduler>('scheduler').pending === 0, 500, 'every route finished');
+    });
+
+    t.test('a forwarded request is never forwarded again', async (t) => {
+      const response = await fetch(`${a.url}/api/generate`, { method: 'POST', headers: { [FORWARDED_HEADER]: 'some-node' }, body: JSON.stringify({ model: 'tiny', prompt: 'hi' }) });
+      t.equal(response.status, 404, 'a has no tiny, and does not send it on to c');
+      t.same(await response.json(), { error: "model 'tiny' not found" });
+      t.equal(response.headers.get('x-served-by'), 'a');
     });
 
     t.test('a request for a model no node holds is the 404 a lone node gives', async (t) => {
