@@ -8,6 +8,7 @@ import type { RequestKind } from '../../contracts/balancer.js';
 import type { ProductError } from '../../errors.js';
 import { parseModelName } from '../../models/name.js';
 import type { Route } from '../../scheduler/scheduler.js';
+import type { AsyncSeriesHook } from '../../kernel/hooks.js';
 import type { ApiDeps } from '../deps.js';
 import { runHere } from '../dispatch.js';
 import { failureReason, forwardFailure, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
@@ -20,6 +21,8 @@ import { readWhole, relayStream, sendWhole, type WholeAnswer } from './relay.js'
 
 export interface ClusterHookDeps extends ApiDeps {
   forwarder: Forwarder;
+  /** The API server's hook before each send to another node: a tap may add headers or veto by throwing. */
+  beforeForward: AsyncSeriesHook<[FastifyRequest, string]>;
 }
 
 /** What the cluster step did: answered the client itself, or left the request to this node's handler. */
@@ -46,16 +49,21 @@ class ClusterStep {
     this.gone = clientGone(reply);
   }
 
-  private outgoing(): OutgoingRequest {
+  private async outgoing(target: Member): Promise<OutgoingRequest> {
+    await this.deps.beforeForward.promise(this.request, target.id);
     const { request } = this;
     return { method: request.method, path: request.raw.url ?? request.url, headers: forwardedRequestHeaders(request.headers, this.deps.nodeId), body: rawBodyOf(request) };
   }
 
-  /** The target's answer; undefined when it failed before answering (noted, so another node may try) or the client left. */
+  /**
+   * The target's answer; undefined when it failed before answering (noted, so another node may try)
+   * or the client left. A beforeForward tap that throws fails the request with its error.
+   */
   private async attempt(target: Member): Promise<UpstreamResponse | undefined> {
+    const outgoing = await this.outgoing(target);
     let upstream: UpstreamResponse;
     try {
-      upstream = await this.deps.forwarder.send(target, this.outgoing(), this.gone);
+      upstream = await this.deps.forwarder.send(target, outgoing, this.gone);
     } catch (error) {
       if (nextStep({ answered: false, error }, this.gone.aborted) === 'retry') this.failures.push({ node: target.name, reason: failureReason(error) });
       return undefined;
@@ -93,7 +101,13 @@ class ClusterStep {
       tried.add(route.candidate.nodeId);
       const target = this.deps.cluster.member(route.candidate.nodeId);
       if (!target) this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
-      const upstream = target && (await this.attempt(target));
+      let upstream: UpstreamResponse | undefined;
+      try {
+        upstream = target && (await this.attempt(target));
+      } catch (error) {
+        route.finish('error');
+        throw error;
+      }
       if (upstream) {
         route.finish(await relayStream(this.reply, upstream, this.gone));
         return 'answered';
@@ -140,8 +154,9 @@ class ClusterStep {
     if (others.length === 0) return 'here';
     const answers = await Promise.all(
       others.map(async (target): Promise<WholeAnswer | FailedTarget> => {
+        const outgoing = await this.outgoing(target);
         try {
-          return await readWhole(await this.deps.forwarder.send(target, this.outgoing(), this.gone));
+          return await readWhole(await this.deps.forwarder.send(target, outgoing, this.gone));
         } catch (error) {
           return { node: target.name, reason: failureReason(error) };
         }

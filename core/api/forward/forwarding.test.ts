@@ -6,6 +6,7 @@ import { Ollama } from 'ollama';
 import t from 'tap';
 import type { TestNode } from '../../../conformance/fixtures/node.js';
 import type { Engine } from '../../contracts/engine.js';
+import { ProductError } from '../../errors.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 import { createTiny, post } from '../ollama/test-support.js';
 import type { ApiServer } from '../server.js';
@@ -89,6 +90,33 @@ for (const mode of ['http', 'libp2p']) {
       await (await post(a.url, '/api/generate', { model: 'tiny', prompt: 'hi', stream: false, options: SHORT })).text();
       t.same(routes, { a: 1, c: 2 }, 'forwarded: one route on each node');
       await until(() => a.node.component<Scheduler>('scheduler').pending + c.node.component<Scheduler>('scheduler').pending === 0, 500, 'every route finished');
+    });
+
+    t.test("beforeForward taps see each forward: one may add a header the holder gets, or refuse it", async (t) => {
+      const api = (node: TestNode) => node.node.component<ApiServer>('api');
+      const heard: unknown[] = [];
+      const targets: string[] = [];
+      // Taps stay for the node's life: they act only during this test.
+      let active = true;
+      t.teardown(() => void (active = false));
+      api(c).hooks.authorize.tapPromise('test', async (request) => void (active && heard.push(request.headers['x-tenant'])));
+      let veto: Error | undefined;
+      api(a).hooks.beforeForward.tapPromise('test', async (request, nodeId) => {
+        if (!active) return;
+        targets.push(nodeId);
+        if (veto) throw veto;
+        request.headers['x-tenant'] = 'blue';
+      });
+      const passed = await post(a.url, '/api/embeddings', { model: 'tiny', prompt: 'hi' });
+      t.equal(passed.status, 200);
+      t.same(heard, ['blue']);
+      veto = new ProductError('OD_ERR_FORBIDDEN', 'forwarding to c is not allowed');
+      const refused = await post(a.url, '/api/embeddings', { model: 'tiny', prompt: 'hi' });
+      t.equal(refused.status, 403);
+      t.same(await refused.json(), { error: 'forwarding to c is not allowed' });
+      t.same(heard, ['blue'], 'nothing reached c');
+      t.equal(a.node.component<Scheduler>('scheduler').pending, 0, 'the refused route was finished');
+      t.same(targets, [c.node.nodeId, c.node.nodeId]);
     });
 
     t.test('a forwarded request is never forwarded again', async (t) => {
