@@ -34,7 +34,8 @@ export function announcedApiUrl(inputs: ApiUrlInputs): ApiUrlChoice {
   const bound = new URL(inputs.bound);
   const { host } = splitHostPort(inputs.listen);
   if (!WILDCARDS.has(host)) {
-    bound.hostname = host.includes(':') ? `[${host}]` : host;
+    // A host name is kept as written; an IP literal is what the API bound to already.
+    if (!host.includes(':')) bound.hostname = host;
     return { url: bound.origin, source: 'api.listen' };
   }
   const external = firstExternalIpv4(inputs.interfaces);

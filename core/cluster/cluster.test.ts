@@ -9,7 +9,8 @@ import { createTiny, getJson, postJson } from '../api/ollama/test-support.js';
 import type { Engine } from '../contracts/engine.js';
 import type { Transport } from '../contracts/transport.js';
 import { PRODUCT_VERSION } from '../version.js';
-import type { ClusterView, Member } from './types.js';
+import { encodeAnnouncement } from './announcement.js';
+import { ANNOUNCE_TOPIC, type ClusterView, type Member } from './types.js';
 
 const view = (node: TestNode) => node.node.component<ClusterView>('cluster');
 const transport = (node: TestNode) => node.node.component<Transport>('transport');
@@ -122,6 +123,24 @@ t.test('a node that stops cleanly leaves the others at once', async (t) => {
   t.equal(view(a).members().filter((m: Member) => m.healthy).length, 2);
 });
 
+t.test('a stopping node leaves the pool before its API drains what it runs', async (t) => {
+  const { nodes } = await startCluster(t, ['a', 'c']);
+  const [a, c] = nodes as [TestNode, TestNode];
+  await createTiny(c.url, 'tiny');
+  await until(() => allHealthy(nodes) && view(a).holders('tiny:latest').length === 1, 5000, 'c holding tiny, seen from a');
+  // The sim engine makes 50 tokens a second: this run lasts about 4 s.
+  const response = await fetch(`${c.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'tiny', prompt: 'hi', options: { num_predict: 200 } }) });
+  const reader = response.body!.getReader();
+  await reader.read();
+  const stopping = c.stop();
+  await until(() => !memberOf(a, c)!.healthy, 500, 'c out of the pool while its run goes on');
+  t.same(view(a).holders('tiny:latest'), [], 'no longer a holder');
+  let text = '';
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+  await stopping;
+  t.match(text.trim().split('\n').at(-1), /"done":true/, 'the run under way finished');
+});
+
 t.test('a node whose connection drops leaves at once and returns when it speaks again', async (t) => {
   const { nodes } = await startCluster(t, ['a', 'b']);
   const [a, b] = nodes as [TestNode, TestNode];
@@ -162,4 +181,30 @@ t.test('a node whose name is taken is refused at join; the node holding the name
   t.equal(refusedMember()?.nameTakenBy, first.node.nodeId, 'and flagged it');
   await until(() => refusedMember()?.leaving === true && !refusedMember()?.healthy, 500, 'the refused node gone at once, by its goodbye');
   t.equal(view(other).member('gpu-1')?.id, first.node.nodeId, 'the name still finds the older node');
+});
+
+t.test("a peer's message in another protocol is refused with one log line; garbage is dropped with a rate-limited warning", async (t) => {
+  const watcher = capturingLogger();
+  const first = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: 'watcher' }, logger: watcher.logger });
+  t.teardown(() => first.stop());
+  const sender = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: 'sender', OLLAMA_P2P_BOOTSTRAP: transport(first).addresses()[0]! } });
+  t.teardown(() => sender.stop());
+  await until(() => allHealthy([first, sender]), 5000, 'two healthy members');
+  const before = memberOf(first, sender)!;
+  const peerId = transport(sender).peerId;
+  const future = { ...view(sender).self(), protocol: 2, seq: before.seq + 1000, drained: true };
+  for (let i = 0; i < 3; i++) {
+    await transport(sender).publish(ANNOUNCE_TOPIC, encodeAnnouncement({ ...future, seq: future.seq + i }));
+    await transport(sender).publish(ANNOUNCE_TOPIC, new TextEncoder().encode(`{"protocol":1,"id":${i}}`));
+  }
+  const refusals = () => watcher.lines.filter((line) => line.peer === peerId && /speaks cluster protocol 2/.test(String(line.msg)));
+  const drops = () => watcher.lines.filter((line) => line.peer === peerId && /^dropped an announcement/.test(String(line.msg)));
+  await until(() => refusals().length > 0 && drops().length > 0, 1000, 'the refusal and the drop logged');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(refusals().length, 1, 'one line per peer for another protocol');
+  t.match(refusals()[0], { level: 50, msg: `refusing peer ${peerId}: it speaks cluster protocol 2 and this node speaks 1; upgrade the nodes to versions that speak one protocol` });
+  t.equal(drops().length, 1, 'three invalid messages, one warning');
+  t.match(drops()[0], { level: 40, dropped: 1, msg: `dropped an announcement from peer ${peerId}: id is not a string` });
+  t.equal(memberOf(first, sender)!.drained, false, 'nothing of the refused messages was taken in');
+  t.ok(memberOf(first, sender)!.healthy, 'the sender stays a member on its own protocol');
 });

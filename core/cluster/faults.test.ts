@@ -62,7 +62,7 @@ async function member(t: Test): Promise<{ host: TestNode; bootstrap: string }> {
   return { host, bootstrap: host.node.component<Transport>('transport').addresses()[0]! };
 }
 
-t.test('a frozen node leaves within failure_timeout + 500 ms and returns when it runs again', async (t) => {
+t.test('a frozen node leaves within failure_timeout + 500 ms and returns when it runs again; a killed one leaves at once', async (t) => {
   const { host, bootstrap } = await member(t);
   const view = host.node.component<ClusterView>('cluster');
   const frozen = await spawnNode(t, 'frozen', bootstrap);
@@ -84,13 +84,21 @@ t.test('a frozen node leaves within failure_timeout + 500 ms and returns when it
   const resumedAt = Date.now();
   await until(() => seen()?.healthy, 3000, 'the resumed node healthy again');
   t.pass(`healthy again ${Date.now() - resumedAt} ms after SIGCONT`);
+
+  // kill -9: the kernel closes its sockets, so the host hears the connection drop at once.
+  process.kill(frozen.child.pid!, 'SIGKILL');
+  const killedAt = Date.now();
+  await until(() => seen()?.healthy === false, FAILURE_TIMEOUT_MS, 'the killed node unhealthy');
+  t.ok(Date.now() - killedAt < FAILURE_TIMEOUT_MS / 2, `unhealthy ${Date.now() - killedAt} ms after kill -9, by its dropped connection`);
 });
 
 t.test('a node started under a taken name exits with the reason; the name keeps its node', async (t) => {
   const { host, bootstrap } = await member(t);
   const started = Date.now();
   const rival = await spawnNode(t, 'host', bootstrap);
-  const code = await Promise.race([rival.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 30_000))]);
+  let giveUp: NodeJS.Timeout | undefined;
+  const code = await Promise.race([rival.exited, new Promise<'running'>((resolve) => (giveUp = setTimeout(() => resolve('running'), 30_000)))]);
+  clearTimeout(giveUp);
   t.equal(code, 1, `the rival exits 1 (after ${Date.now() - started} ms)`);
   t.match(
     rival.output(),

@@ -171,6 +171,14 @@ const cases: Case[] = [
     },
   },
   {
+    rule: 'a name tie between this node and a member with a smaller id goes to the member',
+    steps: [{ observe: a({ name: SELF.name, joinedAt: SELF.joinedAt }), gives: 'joined' }],
+    check: (m, t) => {
+      t.equal(m.self().nameTakenBy, 'a');
+      t.equal(m.member('a')?.nameTakenBy, undefined);
+    },
+  },
+  {
     rule: 'this node is flagged when an earlier member holds its name',
     steps: [{ observe: a({ name: SELF.name, joinedAt: SELF.joinedAt - 1 }), gives: 'joined' }],
     check: (m, t) => {
