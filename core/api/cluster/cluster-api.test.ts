@@ -126,6 +126,13 @@ t.test('a drained node takes nothing new within a second, on every node; undrain
   t.equal(refused.status, 503, 'a forward reaching b after its drain is refused');
   t.equal(refused.headers.get(REFUSED_HEADER), 'drained');
 
+  t.equal((await fetch(`${c.url}/api/v1/nodes/c/drain`, { method: 'POST' })).status, 200);
+  await until(() => view(a).member(c.node.nodeId)!.drained, 1000, 'a seeing c drained');
+  const onlyDrained = await postJson(a.url, '/api/generate', { model: 'only-c', prompt: 'hi', stream: false });
+  t.same(onlyDrained, { status: 503, body: { error: "model 'only-c:latest' is held only by nodes that cannot take requests now: c (drained)" } });
+  t.equal((await fetch(`${a.url}/api/v1/nodes/c/undrain`, { method: 'POST' })).status, 200);
+  await until(() => nodes.every((n) => !view(n).member(c.node.nodeId)!.drained), 1000, 'every node seeing c undrained');
+
   t.equal((await fetch(`${a.url}/api/v1/nodes/b/undrain`, { method: 'POST' })).status, 200);
   await until(() => nodes.every((n) => !view(n).member(b.node.nodeId)!.drained), 1000, 'every node seeing b undrained');
   const after = [];

@@ -11,11 +11,11 @@ import type { Route } from '../../scheduler/scheduler.js';
 import type { AsyncSeriesHook } from '../../kernel/hooks.js';
 import type { ApiDeps } from '../deps.js';
 import { runHere } from '../dispatch.js';
-import { failureReason, forwardFailure, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
+import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
 import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
 import { FORWARDED_HEADER, REFUSED_HEADER, SERVED_BY_HEADER, forwardedRequestHeaders } from './headers.js';
-import { membersHolding } from './holders.js';
+import { membersHolding, unavailableHolders } from './holders.js';
 import { rawBodyOf } from './raw-body.js';
 import { readWhole, relayStream, sendWhole, type WholeAnswer } from './relay.js';
 
@@ -91,7 +91,9 @@ class ClusterStep {
       } catch (error) {
         if ((error as ProductError).code !== 'OD_ERR_NO_NODE') throw error;
         if (this.failures.length > 0) throw forwardFailure(model, this.failures);
-        // No live holder: the handler answers as a lone node would (404 for a model no one holds).
+        const unavailable = unavailableHolders(this.deps.cluster.members(), model);
+        if (unavailable.length > 0) throw holdersUnavailable(model, unavailable);
+        // No member lists it: the handler answers as a lone node would (404).
         return 'here';
       }
       if (route.candidate.local) {
