@@ -9,6 +9,7 @@ const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'engine-gpu': async () => (await import('./engine-gpu.js')).run(),
   'registry-pull': async () => (await import('./registry-pull.js')).run(),
   'api-latency': async () => (await import('./api-latency.js')).run(),
+  forwarding: async () => (await import('./forwarding.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

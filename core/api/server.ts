@@ -138,7 +138,7 @@ export class ApiServer implements Startable {
       if (refusal) throw refusal;
     });
     this.forwarding = new Forwarding(this.deps);
-    this.forwarding.register(app);
+    this.forwarding.register(app, this.hooks.beforeForward);
     systemRoutes(app, this.deps);
     for (const register of this.routes) register(app, this.deps);
     return app;

@@ -57,6 +57,12 @@ export function nodeUnreachable(failure: FailedTarget): ProductError {
   return new ProductError('OD_ERR_FORWARD', `node '${failure.node}' could not be reached: ${failure.reason}`);
 }
 
+/** 503: the model is on nodes that take nothing now (down, drained), and on no other. */
+export function holdersUnavailable(model: string, holders: readonly FailedTarget[]): ProductError {
+  const listed = holders.map((h) => `${h.node} (${h.reason})`).join(', ');
+  return new ProductError('OD_ERR_NO_NODE', `model '${model}' is held only by nodes that cannot take requests now: ${listed}`);
+}
+
 /** 502: every holder that was tried failed before answering. */
 export function forwardFailure(model: string, failures: readonly FailedTarget[]): ProductError {
   const tried = failures.map((f) => `${f.node} (${f.reason})`).join(', ');

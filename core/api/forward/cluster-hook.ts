@@ -8,18 +8,21 @@ import type { RequestKind } from '../../contracts/balancer.js';
 import type { ProductError } from '../../errors.js';
 import { parseModelName } from '../../models/name.js';
 import type { Route } from '../../scheduler/scheduler.js';
+import type { AsyncSeriesHook } from '../../kernel/hooks.js';
 import type { ApiDeps } from '../deps.js';
 import { runHere } from '../dispatch.js';
-import { failureReason, forwardFailure, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
+import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
 import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
 import { FORWARDED_HEADER, REFUSED_HEADER, SERVED_BY_HEADER, forwardedRequestHeaders } from './headers.js';
-import { membersHolding } from './holders.js';
+import { membersHolding, unavailableHolders } from './holders.js';
 import { rawBodyOf } from './raw-body.js';
 import { readWhole, relayStream, sendWhole, type WholeAnswer } from './relay.js';
 
 export interface ClusterHookDeps extends ApiDeps {
   forwarder: Forwarder;
+  /** The API server's hook before each send to another node: a tap may add headers or veto by throwing. */
+  beforeForward: AsyncSeriesHook<[FastifyRequest, string]>;
 }
 
 /** What the cluster step did: answered the client itself, or left the request to this node's handler. */
@@ -46,16 +49,21 @@ class ClusterStep {
     this.gone = clientGone(reply);
   }
 
-  private outgoing(): OutgoingRequest {
+  private async outgoing(target: Member): Promise<OutgoingRequest> {
+    await this.deps.beforeForward.promise(this.request, target.id);
     const { request } = this;
     return { method: request.method, path: request.raw.url ?? request.url, headers: forwardedRequestHeaders(request.headers, this.deps.nodeId), body: rawBodyOf(request) };
   }
 
-  /** The target's answer; undefined when it failed before answering (noted, so another node may try) or the client left. */
+  /**
+   * The target's answer; undefined when it failed before answering (noted, so another node may try)
+   * or the client left. A beforeForward tap that throws fails the request with its error.
+   */
   private async attempt(target: Member): Promise<UpstreamResponse | undefined> {
+    const outgoing = await this.outgoing(target);
     let upstream: UpstreamResponse;
     try {
-      upstream = await this.deps.forwarder.send(target, this.outgoing(), this.gone);
+      upstream = await this.deps.forwarder.send(target, outgoing, this.gone);
     } catch (error) {
       if (nextStep({ answered: false, error }, this.gone.aborted) === 'retry') this.failures.push({ node: target.name, reason: failureReason(error) });
       return undefined;
@@ -83,7 +91,9 @@ class ClusterStep {
       } catch (error) {
         if ((error as ProductError).code !== 'OD_ERR_NO_NODE') throw error;
         if (this.failures.length > 0) throw forwardFailure(model, this.failures);
-        // No live holder: the handler answers as a lone node would (404 for a model no one holds).
+        const unavailable = unavailableHolders(this.deps.cluster.members(), model);
+        if (unavailable.length > 0) throw holdersUnavailable(model, unavailable);
+        // No member lists it: the handler answers as a lone node would (404).
         return 'here';
       }
       if (route.candidate.local) {
@@ -93,7 +103,13 @@ class ClusterStep {
       tried.add(route.candidate.nodeId);
       const target = this.deps.cluster.member(route.candidate.nodeId);
       if (!target) this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
-      const upstream = target && (await this.attempt(target));
+      let upstream: UpstreamResponse | undefined;
+      try {
+        upstream = target && (await this.attempt(target));
+      } catch (error) {
+        route.finish('error');
+        throw error;
+      }
       if (upstream) {
         route.finish(await relayStream(this.reply, upstream, this.gone));
         return 'answered';
@@ -140,8 +156,9 @@ class ClusterStep {
     if (others.length === 0) return 'here';
     const answers = await Promise.all(
       others.map(async (target): Promise<WholeAnswer | FailedTarget> => {
+        const outgoing = await this.outgoing(target);
         try {
-          return await readWhole(await this.deps.forwarder.send(target, this.outgoing(), this.gone));
+          return await readWhole(await this.deps.forwarder.send(target, outgoing, this.gone));
         } catch (error) {
           return { node: target.name, reason: failureReason(error) };
         }

@@ -80,6 +80,9 @@ const PLANNERS: Record<string, Planner> = {
   'POST /api/v1/nodes/:id/undrain': (_body, params) => (params.id ? { action: 'at-node', node: params.id } : undefined),
 };
 
+/** Every route the cluster takes part in, as `METHOD /path/pattern`. */
+export const CLUSTER_ROUTES: readonly string[] = Object.keys(PLANNERS);
+
 /** Whether a route (method and path pattern, as Fastify registered it) may involve other nodes. */
 export function isClusterRoute(method: string, url: string | undefined): boolean {
   return `${method} ${url}` in PLANNERS;

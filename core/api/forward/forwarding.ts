@@ -3,7 +3,8 @@
 // that leave the cluster.
 
 import type { Server } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AsyncSeriesHook } from '../../kernel/hooks.js';
 import type { ApiDeps } from '../deps.js';
 import { clusterHook } from './cluster-hook.js';
 import type { Forwarder } from './forwarder.js';
@@ -18,8 +19,8 @@ export class Forwarding {
     this.forwarder = deps.config.p2p.forward === 'libp2p' ? libp2pForwarder(deps.transport) : httpForwarder();
   }
 
-  register(app: FastifyInstance): void {
-    app.addHook('preHandler', clusterHook({ ...this.deps, forwarder: this.forwarder }));
+  register(app: FastifyInstance, beforeForward: AsyncSeriesHook<[FastifyRequest, string]>): void {
+    app.addHook('preHandler', clusterHook({ ...this.deps, forwarder: this.forwarder, beforeForward }));
   }
 
   /** Whatever this node forwards with, peers may forward to it over either. */

@@ -1,9 +1,10 @@
-// Client commands like the ollama CLI's (create, run, list, ps, show, cp, rm), talking to the node
-// at OLLAMA_HOST. A failure prints `Error: <message>` and exits 1, as ollama does.
+// Client commands like the ollama CLI's (create, run, list, ps, show, cp, rm) and the cluster's
+// (nodes, drain, undrain), talking to the node at OLLAMA_HOST. A failure prints `Error: <message>` and exits 1, as ollama does.
 
 import type { Command } from 'commander';
 import { createCommand } from './create.js';
 import { copyCommand, listCommand, psCommand, removeCommand } from './models.js';
+import { drainCommand, nodesCommand } from './nodes.js';
 import { runCommand, type RunFlags } from './run.js';
 import { showCommand, type ShowFlags } from './show.js';
 
@@ -83,4 +84,25 @@ export function registerClientCommands(program: Command): void {
     .argument('<model...>')
     .addHelpText('after', HOST_HELP)
     .action(reported((models: string[]) => removeCommand(models)));
+
+  program
+    .command('nodes')
+    .description('List the nodes of the cluster')
+    .option('--json', 'Print the nodes as JSON')
+    .addHelpText('after', HOST_HELP)
+    .action(reported((flags: { json?: boolean }) => nodesCommand(flags)));
+
+  program
+    .command('drain')
+    .description('Take a node out of the routing pool: it finishes what it runs and takes nothing new')
+    .argument('<node>', 'Node id or name')
+    .addHelpText('after', HOST_HELP)
+    .action(reported((node: string) => drainCommand(node, true)));
+
+  program
+    .command('undrain')
+    .description('Put a drained node back in the routing pool')
+    .argument('<node>', 'Node id or name')
+    .addHelpText('after', HOST_HELP)
+    .action(reported((node: string) => drainCommand(node, false)));
 }

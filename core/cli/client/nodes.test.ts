@@ -1,0 +1,98 @@
+// The compiled CLI (dist/core/cli/main.js) against two real nodes: `nodes` as a table and as JSON,
+// `drain` and `undrain` of the other node by name, and the errors a user sees.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import type { NodeEntry } from '../../api/cluster/status.js';
+import { startCluster, until, view } from '../../api/forward/test-cluster.js';
+import { createTiny } from '../../api/ollama/test-support.js';
+import { nodesTable } from './nodes.js';
+
+const CLI = resolve(fileURLToPath(import.meta.url), '../../../../dist/core/cli/main.js');
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts first`);
+
+function cli(args: string[], host: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, OLLAMA_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+const entry = (fields: Partial<NodeEntry>): NodeEntry => ({
+  id: 'id-1',
+  name: 'n1',
+  peer_id: 'peer',
+  api_url: 'http://10.0.0.1:11434',
+  healthy: true,
+  drained: false,
+  self: false,
+  version: '0.1.0',
+  engine: 'sim',
+  gpus: [],
+  models: ['a:latest', 'b:latest'],
+  loaded: ['a:latest'],
+  load: { in_flight: 2, queued: 1, ttft_ms: 0, tokens_per_second: 0 },
+  joined_at: '',
+  last_seen: '',
+  ...fields,
+});
+
+t.test('the table: name (this node starred), id, API, health with the drain flag, models, load', async (t) => {
+  const text = nodesTable([entry({ self: true }), entry({ id: 'id-2', name: 'n2', healthy: false, drained: true, models: [], loaded: [], load: { in_flight: 0, queued: 0, ttft_ms: 0, tokens_per_second: 0 } })]);
+  t.equal(
+    text,
+    [
+      'NAME    ID      API                      HEALTH                MODELS          LOAD',
+      'n1 *    id-1    http://10.0.0.1:11434    healthy               2 (1 loaded)    2 running, 1 queued',
+      'n2      id-2    http://10.0.0.1:11434    unhealthy, drained    0 (0 loaded)    0 running, 0 queued',
+      '',
+    ].join('\n'),
+  );
+});
+
+t.test('nodes, drain and undrain against a cluster', async (t) => {
+  const nodes = await startCluster(t, ['left', 'right']);
+  const [left, right] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+  await createTiny(right.url, 'tiny');
+  await until(() => view(left).member(right.node.nodeId)!.models.length === 1, 2000, 'left seeing the model on right');
+
+  const listed = await cli(['nodes'], left.url);
+  t.equal(listed.code, 0, listed.stderr);
+  const lines = listed.stdout.trimEnd().split('\n');
+  t.match(lines[0], /^NAME\s+ID\s+API\s+HEALTH\s+MODELS\s+LOAD$/);
+  t.match(lines[1], new RegExp(`^left \\*\\s+${left.node.nodeId}\\s+${left.url}\\s+healthy\\s+0 \\(0 loaded\\)\\s+0 running, 0 queued$`));
+  t.match(lines[2], new RegExp(`^right\\s+${right.node.nodeId}\\s+${right.url}\\s+healthy\\s+1 \\(0 loaded\\)`));
+
+  const json = await cli(['nodes', '--json'], left.url);
+  t.equal(json.code, 0, json.stderr);
+  t.same(
+    (JSON.parse(json.stdout) as NodeEntry[]).map((n) => [n.name, n.id, n.models]),
+    [
+      ['left', left.node.nodeId, []],
+      ['right', right.node.nodeId, ['tiny:latest']],
+    ],
+  );
+
+  const drained = await cli(['drain', 'right'], left.url);
+  t.equal(drained.code, 0, drained.stderr);
+  t.equal(drained.stdout, "drained node 'right': it finishes what it runs and takes nothing new\n");
+  t.ok(view(right).self().drained, 'right itself is drained');
+  await until(() => view(left).member(right.node.nodeId)!.drained, 1000, 'left seeing right drained');
+  t.match((await cli(['nodes'], left.url)).stdout, /right\s.*healthy, drained/);
+
+  const undrained = await cli(['undrain', right.node.nodeId], left.url);
+  t.equal(undrained.stdout, "undrained node 'right'\n");
+  t.notOk(view(right).self().drained);
+
+  const unknown = await cli(['drain', 'nobody'], left.url);
+  t.equal(unknown.code, 1);
+  t.equal(unknown.stderr, "Error: node 'nobody' not found\n");
+});
