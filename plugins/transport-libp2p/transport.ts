@@ -41,6 +41,8 @@ export interface Libp2pTransportOptions {
   logger: Logger;
   /** api.listen, for the warning that an open cluster is reachable. */
   apiListen: string;
+  /** The cluster protocol this node speaks; another value models a node of another release. */
+  clusterProtocol?: number;
 }
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
@@ -88,7 +90,7 @@ export class Libp2pTransport implements Transport, Startable {
     const [privateKey, clusterKey] = await Promise.all([loadNodeKey(dataDir), resolveClusterKey(p2p.cluster_key)]);
     const libp2p = (await createLibp2p(libp2pOptions(p2p, privateKey))) as unknown as Libp2p<Services>;
     this.id = libp2p.peerId.toString();
-    const self: JoinIdentity = { peerId: this.id, protocol: CLUSTER_PROTOCOL_VERSION, version: PRODUCT_VERSION, clusterKey };
+    const self: JoinIdentity = { peerId: this.id, protocol: this.options.clusterProtocol ?? CLUSTER_PROTOCOL_VERSION, version: PRODUCT_VERSION, clusterKey };
     const admission = new Admission(libp2p, self, logger, {
       admitted: (peerId) => this.emit({ type: 'connected', peerId }),
       left: (peerId) => this.emit({ type: 'disconnected', peerId }),
