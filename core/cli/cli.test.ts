@@ -232,7 +232,7 @@ async function hangingNodeConfig(stopTimeout: string) {
   const marker = join(dir, 'stopping');
   writeFileSync(
     join(dir, 'node.yaml'),
-    `api:\n  listen: 127.0.0.1:${port}\nnode:\n  stop_timeout: ${stopTimeout}\nscheduler:\n  algorithm: ./hangs-on-stop.mjs\n  options:\n    marker: ${marker}\nstorage:\n  data_dir: ${join(dir, 'data')}\nengine:\n  name: sim\n`,
+    `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nnode:\n  stop_timeout: ${stopTimeout}\nscheduler:\n  algorithm: ./hangs-on-stop.mjs\n  options:\n    marker: ${marker}\nstorage:\n  data_dir: ${join(dir, 'data')}\nengine:\n  name: sim\n`,
   );
   return { config: join(dir, 'node.yaml'), url: `http://127.0.0.1:${port}`, marker, dataDir: join(dir, 'data') };
 }
@@ -245,7 +245,7 @@ t.test('stop cuts a request that never finishes once node.stop_timeout passes', 
   // The first token of a run takes 1000 s: the request is in flight for as long as the test lasts.
   writeFileSync(
     join(dir, 'node.yaml'),
-    `api:\n  listen: 127.0.0.1:${port}\nnode:\n  stop_timeout: 3s\nstorage:\n  data_dir: ${dataDir}\nengine:\n  name: sim\n  options:\n    load_ms: 0\n    tokens_per_second: 0.001\n`,
+    `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nnode:\n  stop_timeout: 3s\nstorage:\n  data_dir: ${dataDir}\nengine:\n  name: sim\n  options:\n    load_ms: 0\n    tokens_per_second: 0.001\n`,
   );
   const node = startNode(t, ['--config', join(dir, 'node.yaml')]);
   await waitForHealth(url, node.child);
