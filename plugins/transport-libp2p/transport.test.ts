@@ -313,3 +313,12 @@ t.test('the cluster-key command prints one new key a node accepts', async (t) =>
   await b.transport.dial(a.address, AbortSignal.timeout(10_000));
   t.same(b.transport.peers().map((p) => p.peerId), [a.transport.peerId], 'two nodes holding it admit each other');
 });
+
+t.test('above conn_mgr_high connections are pruned down to conn_mgr_low', async (t) => {
+  const hub = await peer({ conn_mgr_high: 2, conn_mgr_low: 1 });
+  const others = [await peer(), await peer(), await peer()];
+  for (const other of others) await hub.transport.dial(other.address, AbortSignal.timeout(10_000)).catch(() => undefined);
+  await eventually(() => hub.transport.peers().length === 1, 3000, 'one connection is kept');
+  await sleep(300);
+  t.equal(hub.transport.peers().length, 1, 'and stays at the low mark');
+});
