@@ -238,7 +238,7 @@ export class Libp2pTransport implements Transport, Startable {
     const self = this.peerId;
     for await (const provider of this.lifecycle.started().libp2p.contentRouting.findProviders(await contentId(key), { signal })) {
       const peerId = (provider.id as PeerId).toString();
-      if (peerId !== self) yield { peerId, addresses: provider.multiaddrs.map(String) };
+      if (peerId !== self) yield { peerId, addresses: [...new Set(provider.multiaddrs.map(String))] };
     }
   }
 }
