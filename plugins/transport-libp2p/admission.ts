@@ -14,6 +14,11 @@ export interface AdmissionHooks {
   left(peerId: string): void;
 }
 
+/** The peer was connected but not admitted; the message says why. */
+export class JoinRefused extends Error {
+  override readonly name = 'JoinRefused';
+}
+
 interface Join {
   outcome: Promise<JoinOutcome>;
   /** Hands the responder its inbound join stream. */
@@ -63,7 +68,7 @@ export class Admission {
   async admission(connection: Connection): Promise<void> {
     if (this.members.has(connection.remotePeer.toString())) return;
     const outcome = await this.join(connection).outcome;
-    if (!outcome.admitted) throw new Error(outcome.message);
+    if (!outcome.admitted) throw new JoinRefused(outcome.message);
   }
 
   private readonly onConnectionOpen = (event: CustomEvent<Connection>) => {

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import type { Admission } from './admission.js';
+import { JoinRefused, type Admission } from './admission.js';
 import { dialTarget } from './dial-target.js';
 
 export const FIRST_RETRY_MS = 1000;
@@ -65,7 +65,8 @@ export class Bootstrap {
         failures += 1;
         wait = retryDelay(failures);
         const fields = { address, err: (error as Error).message, retry_in_ms: wait };
-        if (failures === 1) logger.warn(fields, 'bootstrap peer not reachable yet; retrying in the background');
+        if (error instanceof JoinRefused) logger.warn(fields, 'the bootstrap peer refused this node; retrying in the background');
+        else if (failures === 1) logger.warn(fields, 'bootstrap peer not reachable yet; retrying in the background');
         else logger.debug(fields, 'bootstrap peer still not reachable');
       }
       await sleep(wait, undefined, { signal: stop }).catch(() => undefined);

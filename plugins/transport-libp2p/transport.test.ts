@@ -313,3 +313,22 @@ t.test('the cluster-key command prints one new key a node accepts', async (t) =>
   await b.transport.dial(a.address, AbortSignal.timeout(10_000));
   t.same(b.transport.peers().map((p) => p.peerId), [a.transport.peerId], 'two nodes holding it admit each other');
 });
+
+t.test('above conn_mgr_high connections are pruned down to conn_mgr_low', async (t) => {
+  const hub = await peer({ conn_mgr_high: 2, conn_mgr_low: 1 });
+  const others = [await peer(), await peer(), await peer()];
+  for (const other of others) await hub.transport.dial(other.address, AbortSignal.timeout(10_000)).catch(() => undefined);
+  await eventually(() => hub.transport.peers().length === 1, 3000, 'one connection is kept');
+  await sleep(300);
+  t.equal(hub.transport.peers().length, 1, 'and stays at the low mark');
+});
+
+t.test('a bootstrap peer that refuses this node is retried with backoff and the refusal logged', async (t) => {
+  const member = await peer({ cluster_key: KEY_A });
+  const joiner = await peer({ cluster_key: KEY_B, bootstrap: [member.address] });
+  const says = `refused by ${member.transport.peerId}: this node's cluster key does not match the cluster's (p2p.cluster_key)`;
+  await eventually(() => joiner.lines.filter((l) => l.level === WARN && l.msg === 'the bootstrap peer refused this node; retrying in the background' && l.err === says).length >= 2, 5000, 'two refused tries');
+  const tries = joiner.lines.filter((l) => l.msg === 'the bootstrap peer refused this node; retrying in the background');
+  t.same(tries.map((l) => l.retry_in_ms), [1000, 2000], 'backing off');
+  t.same(joiner.events, [], 'never admitted');
+});

@@ -6,6 +6,7 @@ import type { Identify } from '@libp2p/identify';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
@@ -18,6 +19,7 @@ import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import { PRODUCT_VERSION } from '../../core/version.js';
 import { Admission } from './admission.js';
 import { Bootstrap } from './bootstrap.js';
+import { ConnectionTrim } from './connection-trim.js';
 import { resolveClusterKey } from './cluster-key.js';
 import { dialTarget } from './dial-target.js';
 import { GossipTopics } from './gossip.js';
@@ -32,6 +34,7 @@ interface Running {
   libp2p: Libp2p<Services>;
   admission: Admission;
   bootstrap: Bootstrap;
+  trim: ConnectionTrim;
   gossip: GossipTopics | undefined;
 }
 
@@ -80,6 +83,7 @@ export class Libp2pTransport implements Transport, Startable {
     const running = await this.lifecycle.stop();
     if (!running) return;
     await running.bootstrap.stop();
+    running.trim.stop();
     await running.admission.stop();
     running.gossip?.close();
     await running.libp2p.stop();
@@ -106,26 +110,26 @@ export class Libp2pTransport implements Transport, Startable {
       throw new Error(`p2p.listen ${p2p.listen}: ${(error as Error).message}`, { cause: error });
     }
     const gossip = libp2p.services.pubsub ? new GossipTopics(libp2p.services.pubsub, (peerId) => admission.isMember(peerId)) : undefined;
+    const trim = new ConnectionTrim(libp2p, p2p.conn_mgr_low, (peerId) => admission.isMember(peerId));
+    trim.start();
     const bootstrap = new Bootstrap(libp2p, { addresses: p2p.bootstrap, dialTimeoutMs: p2p.dial_timeout, admission, logger });
     bootstrap.start();
     const addresses = libp2p.getMultiaddrs().map(String);
     logger.info({ peerId: self.peerId, addresses, cluster_key: clusterKey ? 'set' : 'none' }, 'p2p transport listening');
-    this.warnIfOpen(clusterKey, libp2p);
-    return { libp2p, admission, bootstrap, gossip };
+    this.warnIfOpen(clusterKey);
+    return { libp2p, admission, bootstrap, trim, gossip };
   }
 
-  private warnIfOpen(clusterKey: Uint8Array | undefined, libp2p: Libp2p): void {
+  private warnIfOpen(clusterKey: Uint8Array | undefined): void {
     if (clusterKey) return;
-    const apiHost = this.options.apiListen.slice(0, this.options.apiListen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-    const p2pHosts = libp2p.getMultiaddrs().map((address) => address.getComponents()[0]?.value ?? '');
-    const exposed = [apiHost, ...p2pHosts].filter((host) => !isLoopback(host));
-    if (exposed.length === 0 && !isLoopback(this.options.p2p.listen.split('/')[2] ?? '')) exposed.push(this.options.p2p.listen);
-    if (exposed.length > 0) {
-      this.options.logger.warn(
-        { listen: { api: this.options.apiListen, p2p: this.options.p2p.listen } },
-        'the cluster is open: no p2p.cluster_key is set, so anyone who can reach these ports can join; make a key with `ollama-distributed cluster-key`',
-      );
-    }
+    const { apiListen, p2p } = this.options;
+    const apiHost = apiListen.slice(0, apiListen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    const p2pHost = multiaddr(p2p.listen).getComponents()[0]?.value ?? '';
+    if (isLoopback(apiHost) && isLoopback(p2pHost)) return;
+    this.options.logger.warn(
+      { listen: { api: apiListen, p2p: p2p.listen } },
+      'the cluster is open: no p2p.cluster_key is set, so anyone who can reach these ports can join; make a key with `ollama-distributed cluster-key`',
+    );
   }
 
   addresses(): string[] {
@@ -234,7 +238,7 @@ export class Libp2pTransport implements Transport, Startable {
     const self = this.peerId;
     for await (const provider of this.lifecycle.started().libp2p.contentRouting.findProviders(await contentId(key), { signal })) {
       const peerId = (provider.id as PeerId).toString();
-      if (peerId !== self) yield { peerId, addresses: provider.multiaddrs.map(String) };
+      if (peerId !== self) yield { peerId, addresses: [...new Set(provider.multiaddrs.map(String))] };
     }
   }
 }
