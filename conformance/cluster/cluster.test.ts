@@ -72,6 +72,16 @@ t.test('three nodes from three config files see each other and serve a model hel
   t.ok(orphan.status >= 400, `refused with ${orphan.status}`);
   t.match(((await orphan.json()) as { error: string }).error, /only-on-c/, 'the error names the model');
   t.ok(Date.now() - askedAt < 5000, 'answered at once');
+
+  // Restarted on its data dir, it is the same node again, and serves its model through node-1.
+  const idBefore = (await cluster.status(0)).nodes.find((n) => n.name === 'node-3')?.id;
+  await cluster.start(2);
+  await cluster.waitForMembers(3, { timeoutMs: 5000 });
+  t.equal((await cluster.status(0)).nodes.find((n) => n.name === 'node-3' && n.healthy)?.id, idBefore, 'node-3 back with its node id');
+  await waitUntil(
+    async () => (await fetch(`${a.apiUrl}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'only-on-c', prompt: 'hi', stream: false, options: DETERMINISTIC }) })).headers.get('x-served-by') === 'node-3' || undefined,
+    { timeoutMs: 5000, what: "node-3's model served again through node-1" },
+  );
 });
 
 t.test('kill -9 one of two holders during 200 non-streaming requests: none fails', async (t) => {
