@@ -12,14 +12,17 @@ export interface Command {
 
 /**
  * The replicated state machine. `apply` must be deterministic: the same commands in the same
- * order give the same state on every node. It does no I/O.
+ * order give the same state and results on every node. It does no I/O and must not throw: a
+ * command it refuses is a result that says so.
  */
 export interface StateMachine<State = unknown> {
-  apply(state: State, command: Command, index: number): State;
+  initial(): State;
+  apply(state: State, command: Command, index: number): { state: State; result: unknown };
   snapshot(state: State): Uint8Array;
   restore(snapshot: Uint8Array): State;
-  initial(): State;
 }
+
+export type MemberRole = 'voter' | 'non-voter';
 
 export interface Member {
   id: string;
@@ -40,22 +43,56 @@ export class NotLeaderError extends Error {
   }
 }
 
+/** A cluster formed elsewhere spoke to this member, or this member to it: never merged. */
+export class ClusterMismatchError extends Error {
+  readonly code = 'OD_ERR_CLUSTER_MISMATCH';
+  constructor(
+    readonly ours: string,
+    readonly theirs: string,
+  ) {
+    super(`consensus peer belongs to cluster ${theirs}, this node to ${ours}; refusing to merge them`);
+  }
+}
+
+export type ConsensusEvent =
+  | { type: 'applied'; index: number }
+  | { type: 'leader'; leader: LeaderInfo | undefined }
+  | { type: 'members'; members: Member[] }
+  | { type: 'snapshot'; index: number };
+
+/** What every backend is built from besides its own config. */
+export interface ConsensusComponents<State = unknown> {
+  stateMachine: StateMachine<State>;
+  nodeId: string;
+  dataDir: string;
+  logger: import('pino').Logger;
+}
+
 /**
  * Invariants:
- * - `propose` resolves only after the command is committed and applied locally, with its index.
- * - `read` returns state that reflects every command committed before the call (linearizable).
+ * - `propose` resolves only after the command is committed and applied locally, with its index
+ *   and the state machine's result; it may be called on any member (a follower forwards it).
+ * - `read` returns state that reflects every command committed before the call (linearizable);
+ *   `state` returns this member's applied state at once, possibly stale.
  * - At most one leader per term. Membership changes go through the log one at a time.
- * - `watch` listeners see every applied index in order, each once.
+ * - `watch` listeners see every applied index in order, each once, and every leader change.
+ * - A member never joins or merges with another cluster's id.
  * Concurrency: all methods may be called concurrently; proposals are ordered by the log.
  */
 export interface Consensus<State = unknown> extends Startable {
   readonly name: string;
-  propose(command: Command, signal?: AbortSignal): Promise<{ index: number }>;
+  /** Fixed when the cluster forms; undefined until this member has joined one. */
+  clusterId(): string | undefined;
+  propose(command: Command, signal?: AbortSignal): Promise<{ index: number; result: unknown }>;
   read(signal?: AbortSignal): Promise<State>;
+  state(): { state: State; index: number };
   leader(): LeaderInfo | undefined;
   members(): Member[];
+  /** Adds a member (a non-voter when `voter` is false) or changes an existing one's vote. */
   addMember(member: Member, signal?: AbortSignal): Promise<void>;
   removeMember(id: string, signal?: AbortSignal): Promise<void>;
+  /** On the leader: hands leadership to an up-to-date voter before a clean stop. */
+  transferLeadership(signal?: AbortSignal): Promise<void>;
   /** Returns the function that stops watching. */
-  watch(listener: (state: State, index: number) => void): () => void;
+  watch(listener: (event: ConsensusEvent, state: State) => void): () => void;
 }
