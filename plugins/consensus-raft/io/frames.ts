@@ -13,10 +13,16 @@ export class FrameTooLarge extends Error {
   }
 }
 
-export function frame(payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  out.writeUInt32BE(payload.length, 0);
-  out.set(payload, FRAME_HEADER_BYTES);
+/** One frame of `parts` laid end to end (a payload and its tag), copied once. */
+export function frame(...parts: Uint8Array[]): Buffer {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  out.writeUInt32BE(length, 0);
+  let offset = FRAME_HEADER_BYTES;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
   return out;
 }
 

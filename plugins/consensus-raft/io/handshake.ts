@@ -74,6 +74,30 @@ export function proofHolds(key: Uint8Array | undefined, prover: Role, transcript
   return actual.length === expected.length && timingSafeEqual(expected, actual);
 }
 
+/** Bytes of HMAC-SHA256 kept as each frame's tag once a keyed handshake is done. */
+export const TAG_BYTES = 16;
+
+/**
+ * The key that tags every frame `sender` sends on this connection after the handshake, so that
+ * nobody on the path without the cluster key can inject or alter a message. Undefined without a key.
+ */
+export function frameKey(key: Uint8Array | undefined, sender: Role, { initiator, responder }: Transcript): Buffer | undefined {
+  if (key === undefined) return undefined;
+  const fields = [RAFT_PROTOCOL, 'frames', sender, initiator.nodeId, responder.nodeId, initiator.nonce, responder.nonce];
+  return createHmac('sha256', key).update(JSON.stringify(fields)).digest();
+}
+
+/** The tag of the frame numbered `seq` (from 0, per direction) carrying `payload`. */
+export function frameTag(key: Buffer, seq: number, payload: Uint8Array): Buffer {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(seq));
+  return createHmac('sha256', key).update(counter).update(payload).digest().subarray(0, TAG_BYTES);
+}
+
+export function tagHolds(key: Buffer, seq: number, payload: Uint8Array, tag: Uint8Array): boolean {
+  return tag.length === TAG_BYTES && timingSafeEqual(frameTag(key, seq, payload), tag);
+}
+
 const HEX_NONCE = /^[0-9a-f]{64}$/;
 const HEX_PROOF = /^([0-9a-f]{64})?$/;
 const REASONS = new Set<RefusalReason>(['protocol', 'cluster-key', 'no-key', 'unexpected-key', 'cluster-mismatch', 'wrong-node', 'malformed']);
@@ -113,7 +137,7 @@ export function encodeHandshake(message: HandshakeMessage): Buffer {
 }
 
 /** What this side logs when it refuses `peer` (a node id once known, else its address). */
-export function refusingMessage(peer: string, reason: RefusalReason | 'timeout' | 'closed', self: Identity, theirs?: Hello): string {
+export function refusingMessage(peer: string, reason: RefusalReason | 'timeout' | 'closed', self: Identity, theirs?: Hello, expected?: string): string {
   switch (reason) {
     case 'protocol':
       return `consensus peer ${peer} refused: it speaks consensus protocol ${theirs?.protocol}, this node ${RAFT_PROTOCOL_VERSION}`;
@@ -126,7 +150,9 @@ export function refusingMessage(peer: string, reason: RefusalReason | 'timeout' 
     case 'cluster-mismatch':
       return new ClusterMismatchError(self.clusterId ?? '', theirs?.clusterId ?? '').message.replace('consensus peer', `consensus peer ${peer}`);
     case 'wrong-node':
-      return `consensus peer ${peer} refused: it is node ${theirs?.nodeId}, not the node this one dialed (or this node itself)`;
+      return theirs?.nodeId === self.nodeId
+        ? `consensus peer ${peer} refused: it is this node itself (${self.nodeId})`
+        : `consensus peer ${peer} refused: it is node ${theirs?.nodeId}, not ${expected}, the node this one dialed there`;
     case 'malformed':
       return `consensus peer ${peer} refused: it broke the consensus handshake ${RAFT_PROTOCOL}`;
     case 'timeout':
@@ -136,11 +162,12 @@ export function refusingMessage(peer: string, reason: RefusalReason | 'timeout' 
   }
 }
 
-/** What this side logs when the peer refused it. */
-export function refusedMessage(peer: string, refusal: Extract<HandshakeMessage, { type: 'refuse' }>, self: Identity): string {
+/** What this side logs when the peer at `address` refused it. */
+export function refusedMessage(address: string, refusal: Extract<HandshakeMessage, { type: 'refuse' }>, self: Identity): string {
+  const peer = `${refusal.nodeId} at ${address}`;
   switch (refusal.reason) {
     case 'cluster-mismatch':
-      return new ClusterMismatchError(self.clusterId ?? '', refusal.clusterId ?? '').message.replace('consensus peer', `consensus peer ${refusal.nodeId} at ${peer}`);
+      return new ClusterMismatchError(self.clusterId ?? '', refusal.clusterId ?? '').message.replace('consensus peer', `consensus peer ${peer}`);
     case 'cluster-key':
       return `refused by consensus peer ${peer}: this node's cluster key does not match the cluster's (p2p.cluster_key)`;
     case 'no-key':

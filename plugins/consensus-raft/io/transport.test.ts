@@ -2,7 +2,7 @@
 // admission by cluster key and cluster id, frame limits, hostile bytes, and a clean stop.
 
 import { randomBytes } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { eventually } from '../../../conformance/transport/index.js';
@@ -107,6 +107,69 @@ t.test('peers with the same key pass the handshake', async (t) => {
   a.transport.send(b.peer(), heartbeat('a', 'b', 7));
   await eventually(() => b.received.length === 1, 5000, 'delivered');
   t.equal(b.received[0]!.commit, 7);
+});
+
+t.test('with a cluster key, a frame altered on the way is caught and its connection dropped', async (t) => {
+  const key = randomBytes(32);
+  const a = await node(t, 'a', { clusterKey: key });
+  const b = await node(t, 'b', { clusterKey: key });
+  const [host, port] = b.transport.address().split(':') as [string, string];
+  let tamper = true;
+  const proxied = new Set<Socket>();
+  const proxy = createServer((inbound) => {
+    const outbound = connect({ host, port: Number(port) });
+    proxied.add(inbound).add(outbound);
+    const spoil = tamper;
+    tamper = false;
+    let frames = 0;
+    let pending = Buffer.alloc(0);
+    inbound.on('data', (chunk: Buffer) => {
+      if (!spoil) return void outbound.write(chunk);
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+        const one = Buffer.from(pending.subarray(0, 4 + pending.readUInt32BE(0)));
+        pending = pending.subarray(one.length);
+        // Frames 0-2 are the initiator's hello, proof and admit; 3 is the first message.
+        if (frames++ === 3) one[one.length - 20]! ^= 0x01;
+        outbound.write(one);
+      }
+    });
+    outbound.on('data', (chunk) => inbound.write(chunk));
+    for (const socket of [inbound, outbound]) {
+      socket.on('error', () => undefined);
+      socket.on('close', () => (socket === inbound ? outbound : inbound).destroy());
+    }
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        for (const socket of proxied) socket.destroy();
+      }),
+  );
+  const viaProxy = { id: 'b', address: `127.0.0.1:${(proxy.address() as { port: number }).port}` };
+  a.transport.send(viaProxy, heartbeat('a', 'b', 1));
+  await eventually(() => logged(b, WARN, /consensus peer a sent a frame that fails its integrity check/), 5000, 'b catches the altered frame');
+  t.strictSame(b.received, [], 'the altered message is not delivered');
+  await eventually(
+    () => {
+      a.transport.send(viaProxy, heartbeat('a', 'b', 2));
+      return b.received.length > 0;
+    },
+    5000,
+    'an untouched connection delivers',
+  );
+  t.equal(b.received[0]!.commit, 2);
+});
+
+t.test('a dialed address that answers with another node id is refused', async (t) => {
+  const a = await node(t, 'a');
+  const b = await node(t, 'b');
+  a.transport.send({ id: 'x', address: b.transport.address() }, heartbeat('a', 'x', 1));
+  await eventually(() => logged(a, WARN, /consensus peer b at 127\.0\.0\.1:\d+ refused: it is node b, not x, the node this one dialed there/), 5000, 'a refuses b answering as x');
+  await eventually(() => a.down.includes('x'), 5000, 'x is reported down');
+  t.strictSame(b.received, []);
 });
 
 t.test('a peer of another cluster is refused loudly on both sides, with a mismatch event', async (t) => {

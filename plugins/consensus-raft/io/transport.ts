@@ -9,6 +9,8 @@ import { frame, FrameReader, FrameTooLarge } from './frames.js';
 import {
   clustersDiffer,
   encodeHandshake,
+  frameKey,
+  frameTag,
   helloRefusal,
   makeHello,
   MAX_HANDSHAKE_FRAME,
@@ -22,6 +24,9 @@ import {
   type Identity,
   type RefusalReason,
   type Role,
+  tagHolds,
+  TAG_BYTES,
+  type Transcript,
 } from './handshake.js';
 
 export interface RaftTransportOptions {
@@ -59,7 +64,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Handshakes in progress on inbound connections; more are hung up on before reading a byte. */
 const MAX_PENDING_HANDSHAKES = 64;
 
-type Outcome = { admitted: true; hello: Hello } | { admitted: false };
+type Outcome = { admitted: true; hello: Hello; transcript: Transcript } | { admitted: false };
 
 /** A socket read as frames. During the handshake it reads one frame per wait and pauses between. */
 class Wire {
@@ -67,6 +72,8 @@ class Wire {
   private waiting: ((frame: Buffer | undefined) => void) | undefined;
   private onFrame: ((frame: Buffer) => void) | undefined;
   private closed = false;
+  private sendKey: Buffer | undefined;
+  private sent = 0;
 
   constructor(
     readonly socket: Socket,
@@ -92,16 +99,34 @@ class Wire {
     return next;
   }
 
-  /** After the handshake: every frame, in order, up to `limit` bytes each. */
-  stream(limit: number, onFrame: (frame: Buffer) => void): void {
-    this.reader.limit = limit;
-    this.onFrame = onFrame;
+  /**
+   * After the handshake: every frame's payload, in order, up to `limit` bytes each. With keys,
+   * each frame sent carries a tag under `keys.send` and each received must hold one under
+   * `keys.receive`; `onForged` hears of one that does not, and the connection is dropped.
+   */
+  stream(limit: number, keys: { send?: Buffer; receive?: Buffer }, onFrame: (payload: Buffer) => void, onForged: () => void): void {
+    this.sendKey = keys.send;
+    const receiveKey = keys.receive;
+    this.reader.limit = limit + (receiveKey ? TAG_BYTES : 0);
+    let received = 0;
+    this.onFrame = receiveKey
+      ? (bytes) => {
+          const payload = bytes.subarray(0, bytes.length - TAG_BYTES);
+          if (bytes.length < TAG_BYTES || !tagHolds(receiveKey, received++, payload, bytes.subarray(bytes.length - TAG_BYTES))) {
+            onForged();
+            this.socket.destroy();
+            return;
+          }
+          onFrame(payload);
+        }
+      : onFrame;
     this.socket.resume();
     this.drain();
   }
 
   send(payload: Uint8Array): boolean {
-    return this.socket.write(frame(payload));
+    if (!this.sendKey) return this.socket.write(frame(payload));
+    return this.socket.write(frame(payload, frameTag(this.sendKey, this.sent++, payload)));
   }
 
   private settle(frame: Buffer | undefined): void {
@@ -131,7 +156,7 @@ class Wire {
 interface Link {
   id: NodeId;
   address: string;
-  queue: Buffer[];
+  queue: Uint8Array[];
   queuedBytes: number;
   state: 'idle' | 'dialing' | 'open' | 'waiting';
   wire?: Wire;
@@ -229,9 +254,8 @@ export class RaftTransport {
       return;
     }
     const link = this.link(to);
-    const bytes = frame(payload);
-    link.queue.push(bytes);
-    link.queuedBytes += bytes.length;
+    link.queue.push(payload);
+    link.queuedBytes += payload.length;
     const maxMessages = this.options.maxQueuedMessages ?? 1024;
     const maxBytes = this.options.maxQueuedBytes ?? 2 * this.maxFrameBytes;
     while (link.queue.length > maxMessages || (link.queuedBytes > maxBytes && link.queue.length > 1)) {
@@ -275,13 +299,13 @@ export class RaftTransport {
       return;
     }
     if (link.state !== 'open' || !link.wire) return;
-    const socket = link.wire.socket;
+    const wire = link.wire;
     while (link.queue.length > 0 && !link.blocked) {
-      const bytes = link.queue.shift()!;
-      link.queuedBytes -= bytes.length;
-      if (!socket.write(bytes)) {
+      const payload = link.queue.shift()!;
+      link.queuedBytes -= payload.length;
+      if (!wire.send(payload)) {
         link.blocked = true;
-        socket.once('drain', () => {
+        wire.socket.once('drain', () => {
           link.blocked = false;
           this.pump(link);
         });
@@ -314,7 +338,7 @@ export class RaftTransport {
       this.dialFailed(link);
       return;
     }
-    const outcome = await this.handshake(wire, 'initiator', `${link.id} at ${link.address}`, link.id);
+    const outcome = await this.handshake(wire, 'initiator', link.address, link.id);
     if (!outcome.admitted || socket.destroyed || !this.running) {
       socket.destroy();
       this.dialFailed(link);
@@ -325,7 +349,7 @@ export class RaftTransport {
     link.failures = 0;
     link.blocked = false;
     // The responder sends nothing after its proof; anything it does send is read and ignored.
-    wire.stream(MAX_HANDSHAKE_FRAME, () => undefined);
+    wire.stream(MAX_HANDSHAKE_FRAME, { send: frameKey(this.options.clusterKey, 'initiator', outcome.transcript) }, () => undefined, () => undefined);
     socket.once('close', () => {
       if (link.wire !== wire) return;
       link.wire = undefined;
@@ -377,7 +401,10 @@ export class RaftTransport {
         const id = outcome.hello.nodeId;
         peer = id;
         socket.once('close', () => this.peerDown(id));
-        wire.stream(this.maxFrameBytes, (bytes) => this.receive(bytes, id, socket));
+        const receive = frameKey(this.options.clusterKey, 'initiator', outcome.transcript);
+        wire.stream(this.maxFrameBytes, receive ? { receive } : {}, (bytes) => this.receive(bytes, id, socket), () =>
+          this.options.logger.warn({ peer: id }, `consensus peer ${id} sent a frame that fails its integrity check (altered or injected on the way); dropping the connection`),
+        );
       });
   }
 
@@ -419,10 +446,9 @@ export class RaftTransport {
   }
 
   /** One side of the handshake; refusals are logged here (an error for another cluster, else a warning). */
-  private async handshake(wire: Wire, role: Role, label: string, expected?: NodeId): Promise<Outcome> {
+  private async handshake(wire: Wire, role: Role, address: string, expected?: NodeId): Promise<Outcome> {
     const { logger, nodeId, clusterKey } = this.options;
     const self: Identity = { nodeId, clusterId: this.options.clusterId(), clusterKey };
-    const address = label;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -434,8 +460,8 @@ export class RaftTransport {
     const refuse = (reason: RefusalReason): never => {
       wire.send(encodeHandshake({ type: 'refuse', reason, nodeId, clusterId: self.clusterId ?? null }));
       wire.socket.end();
-      const who = theirs ? `${theirs.nodeId} at ${address}` : address;
-      const message = refusingMessage(who, reason, self, theirs);
+      const who = theirs ? `${theirs.nodeId} at ${address}` : expected ? `${expected} at ${address}` : address;
+      const message = refusingMessage(who, reason, self, theirs, expected);
       if (reason === 'cluster-mismatch') {
         logger.error({ peer: theirs?.nodeId, address, ours: self.clusterId, theirs: theirs?.clusterId }, message);
         this.mismatch({ id: theirs!.nodeId, clusterId: theirs!.clusterId!, address });
@@ -445,7 +471,7 @@ export class RaftTransport {
     const receive = async <T extends HandshakeMessage['type']>(type: T): Promise<Extract<HandshakeMessage, { type: T }>> => {
       const bytes = await wire.next();
       if (bytes === undefined) {
-        logger.warn({ address }, refusingMessage(address, timedOut ? 'timeout' : 'closed', self));
+        logger.warn({ address }, refusingMessage(expected ? `${expected} at ${address}` : address, timedOut ? 'timeout' : 'closed', self));
         throw new Refused('closed');
       }
       const message = parseHandshake(bytes);
@@ -487,7 +513,7 @@ export class RaftTransport {
         wire.send(encodeHandshake({ type: 'proof', proof: proof(clusterKey, 'responder', transcript) }));
         await receive('admit');
       }
-      return { admitted: true, hello: theirs };
+      return { admitted: true, hello: theirs, transcript: role === 'initiator' ? { initiator: mine, responder: theirs } : { initiator: theirs, responder: mine } };
     } catch (error) {
       if (error instanceof Refused) return { admitted: false };
       throw error;
