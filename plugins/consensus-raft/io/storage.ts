@@ -390,11 +390,13 @@ export class RaftStorage {
     }
     const items = group.flatMap((pending) => pending.items);
     if (created && this.hardState) items.unshift(item(ITEM_HARD_STATE, encodeHardState(this.hardState)));
-    const bytes = record(items);
-    await this.active.write(bytes, 0, bytes.length, this.activeSize);
-    await this.active.datasync();
-    if (created) await syncDir(this.dir);
-    this.activeSize += bytes.length;
+    if (items.length > 0) {
+      const bytes = record(items);
+      await this.active.write(bytes, 0, bytes.length, this.activeSize);
+      await this.active.datasync();
+      if (created) await syncDir(this.dir);
+      this.activeSize += bytes.length;
+    }
     const segment = this.segments.at(-1)!;
     for (const pending of group) {
       if (pending.snapshot) for (const earlier of this.segments) earlier.maxIndex = 0;
