@@ -73,9 +73,7 @@ function decodesCleanly(frame: Uint8Array): 'decoded' | 'refused' {
 t.test('messages round-trip, with every optional field present or absent', async (t) => {
   for (let i = 0; i < 500; i++) {
     const m = message();
-    const back = decodeMessage(encodeMessage(m));
-    t.same(back, m, `message ${i}`, { skip: false });
-    if (JSON.stringify(Object.keys(back).sort()) !== JSON.stringify(Object.keys(m).sort())) t.fail(`message ${i}: fields differ`);
+    t.strictSame(decodeMessage(encodeMessage(m)), m, `message ${i}`);
   }
   const falseReject: Message = { type: 'append-resp', from: 'a', to: 'b', term: 3, reject: false };
   t.strictSame(decodeMessage(encodeMessage(falseReject)), falseReject, 'reject: false stays false, not absent');

@@ -4,7 +4,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Message, NodeId } from '../core/types.js';
-import { CodecError, DEFAULT_LIMITS, decodeMessage, encodeMessage, type CodecLimits } from './codec.js';
+import { DEFAULT_LIMITS, decodeMessage, encodeMessage, type CodecLimits } from './codec.js';
 import { frame, FrameReader, FrameTooLarge } from './frames.js';
 import {
   clustersDiffer,
@@ -295,7 +295,11 @@ export class RaftTransport {
   private pump(link: Link): void {
     if (!this.running || this.links.get(link.id) !== link) return;
     if (link.state === 'idle' && link.queue.length > 0) {
-      void this.dial(link);
+      this.dial(link).catch((error: Error) => {
+        this.options.logger.error({ peer: link.id, err: error }, 'consensus dial failed unexpectedly');
+        link.wire?.socket.destroy();
+        this.dialFailed(link);
+      });
       return;
     }
     if (link.state !== 'open' || !link.wire) return;
@@ -405,6 +409,10 @@ export class RaftTransport {
         wire.stream(this.maxFrameBytes, receive ? { receive } : {}, (bytes) => this.receive(bytes, id, socket), () =>
           this.options.logger.warn({ peer: id }, `consensus peer ${id} sent a frame that fails its integrity check (altered or injected on the way); dropping the connection`),
         );
+      })
+      .catch((error: Error) => {
+        this.options.logger.error({ address: remote, err: error }, 'consensus handshake failed unexpectedly');
+        socket.destroy();
       });
   }
 
@@ -414,7 +422,6 @@ export class RaftTransport {
     try {
       message = decodeMessage(bytes, this.limits);
     } catch (error) {
-      if (!(error instanceof CodecError)) throw error;
       logger.warn({ peer, err: error }, `consensus peer ${peer} sent a message this node cannot read; dropping the connection`);
       socket.destroy();
       return;
