@@ -10,10 +10,12 @@ import { isValidMessage } from './validate.js';
 export type { RaftConfig } from './raft.js';
 
 /**
- * What the driver loaded from stable storage. `conf` is the membership to start from when there
- * is no snapshot (the bootstrap members; empty for a member waiting to be added); with a
- * snapshot its meta.conf is used. Config entries after that are re-applied as they are applied,
- * so an uncommitted config entry on disk never takes effect early.
+ * What the driver loaded from stable storage. `conf` only matters on a first start (nothing on
+ * disk): non-empty, it is the bootstrap membership (give every bootstrap member the same one),
+ * which the core writes into the log as config entries 1..n of term 1 so that members added
+ * later learn it; empty, this member waits to be added. On a restart the membership is the
+ * snapshot's plus the config entries after it, re-applied as they are applied again, so an
+ * uncommitted config entry on disk never takes effect early.
  */
 export interface Restored {
   hardState?: HardState;
@@ -53,11 +55,22 @@ export class RaftNode {
 
   constructor(config: RaftConfig, restored: Restored) {
     checkConfig(config);
-    const hard = restored.hardState ?? { term: 0, vote: null, commit: 0 };
-    const log = new RaftLog(restored.snapshot, restored.entries, hard.commit);
-    this.raft = new Raft(config, log, restored.snapshot?.meta.conf ?? restored.conf, hard.term, hard.vote);
+    const fresh = !restored.hardState && !restored.snapshot && restored.entries.length === 0;
+    let log: RaftLog;
+    let hard = restored.hardState ?? { term: 0, vote: null, commit: 0 };
+    if (fresh && restored.conf.members.length > 0) {
+      // The bootstrap membership goes into the log, so members added later learn it from there.
+      const entries = bootstrapEntries(restored.conf);
+      hard = { term: 1, vote: null, commit: entries.length };
+      log = new RaftLog(undefined, entries, entries.length);
+      log.stable = 0;
+    } else {
+      log = new RaftLog(restored.snapshot, restored.entries, hard.commit);
+    }
+    this.raft = new Raft(config, log, restored.snapshot?.meta.conf ?? { members: [] }, hard.term, hard.vote);
     this.prevSoft = this.softState();
-    this.prevHard = this.hardState();
+    // A bootstrap's hard state is new: the first Ready carries it.
+    this.prevHard = restored.hardState ?? { term: 0, vote: null, commit: 0 };
   }
 
   tick(): void {
@@ -209,6 +222,16 @@ export class RaftNode {
     if (raft.leader === null) return new ProposalDroppedError(`${what} dropped: no leader`, null);
     return new ProposalDroppedError(`${what} dropped: not the leader; the leader is ${raft.leader}`, raft.leader);
   }
+}
+
+function bootstrapEntries(conf: ConfState): Entry[] {
+  const members = [...conf.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return members.map((member, i) => ({
+    index: i + 1,
+    term: 1,
+    type: 'config',
+    data: encodeConfChange({ type: 'set', member }),
+  }));
 }
 
 function sameSoft(a: SoftState, b: SoftState): boolean {
