@@ -89,6 +89,7 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
+      if (!this.promotable()) return this.becomeFollower(this.term, null);
       if (this.config.checkQuorum && !this.quorumActive()) return this.becomeFollower(this.term, null);
       // A snapshot message may have been lost: probe again, which resends it if still needed.
       for (const pr of this.progress.values()) if (pr.state === 'snapshot') pr.becomeProbe();
@@ -516,10 +517,25 @@ export class Raft {
     for (const id of [...this.progress.keys()]) if (!isMember(this.conf, id)) this.progress.delete(id);
     for (const m of this.conf.members) if (!this.progress.has(m.id)) this.progress.set(m.id, this.newProgress(m.id));
     if (this.role !== 'leader') return;
-    if (!this.promotable()) return this.becomeFollower(this.term, null);
+    if (!this.promotable()) return this.handOver();
     if (this.leadTransferee !== null && !isVoter(this.conf, this.leadTransferee)) this.leadTransferee = null;
     if (this.maybeCommit()) this.bcastAppend();
     else for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, false);
+  }
+
+  /**
+   * This leader was removed (or demoted). Stepping down at once can leave the cluster without a
+   * leader: the others may not know the removal committed yet and still need this member's vote,
+   * which it refuses when its log is longer than theirs. So it hands leadership to the most
+   * caught-up voter first, and steps down by itself after an election timeout.
+   */
+  private handOver(): void {
+    let best: NodeId | null = null;
+    for (const id of voters(this.conf)) {
+      if (best === null || this.progress.get(id)!.match > this.progress.get(best)!.match) best = id;
+    }
+    if (best === null) return this.becomeFollower(this.term, null);
+    this.transferLeadership(best);
   }
 
   /** The membership in force at `index` (for a snapshot taken there). */
