@@ -52,9 +52,11 @@ export class RaftNode {
   private prevSoft: SoftState;
   private prevHard: HardState;
   private outstanding = false;
+  private readonly preVote: boolean;
 
   constructor(config: RaftConfig, restored: Restored) {
     checkConfig(config);
+    this.preVote = config.preVote;
     const fresh = !restored.hardState && !restored.snapshot && restored.entries.length === 0;
     let log: RaftLog;
     let hard = restored.hardState ?? { term: 0, vote: null, commit: 0 };
@@ -82,8 +84,9 @@ export class RaftNode {
     if (isValidMessage(message, this.raft.id)) this.raft.step(message);
   }
 
+  /** Campaigns now, through a pre-vote round when preVote is on (so it cannot disrupt a live leader). */
   campaign(): void {
-    this.raft.hup('election');
+    this.raft.hup(this.preVote ? 'pre-vote' : 'election');
   }
 
   forgetLeader(): void {

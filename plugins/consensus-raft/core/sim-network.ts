@@ -316,6 +316,8 @@ export class SimCluster {
     if (e.index !== m.applied + 1) {
       throw new InvariantViolation(`${m.id}: applies ${e.index} after ${m.applied}`);
     }
+    const persisted = (m.disk.snapshot?.meta.index ?? 0) + m.disk.entries.length;
+    if (e.index > persisted) throw new InvariantViolation(`${m.id}: applies ${e.index} before persisting it`);
     const key = entryKey(e);
     const seen = this.appliedAt.get(e.index);
     if (seen === undefined) this.appliedAt.set(e.index, key);
