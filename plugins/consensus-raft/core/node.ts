@@ -221,7 +221,9 @@ export class RaftNode {
 
   private dropped(what: string): ProposalDroppedError {
     const raft = this.raft;
-    if (raft.role === 'leader') return new ProposalDroppedError(`${what} dropped: leadership transfer in progress`, raft.id);
+    if (raft.role === 'leader') {
+      return new ProposalDroppedError(`${what} dropped: this leader is handing over leadership or leaving`, raft.id);
+    }
     if (raft.leader === null) return new ProposalDroppedError(`${what} dropped: no leader`, null);
     return new ProposalDroppedError(`${what} dropped: not the leader; the leader is ${raft.leader}`, raft.leader);
   }

@@ -1,7 +1,7 @@
 // The Raft state machine of roles (follower, pre-candidate, candidate, leader) after etcd-io/raft:
 // it reacts to ticks, peer messages and local requests by changing state and queueing messages.
 
-import { applyConfChange, isMember, isVoter, voters } from './conf.js';
+import { applyConfChange, decodeConfChange, isMember, isVoter, voters } from './conf.js';
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { committedIndex, hasQuorum, majority, voteResult } from './quorum.js';
@@ -47,6 +47,12 @@ export class Raft {
   msgs: Message[] = [];
   readStates: ReadState[] = [];
   leadTransferee: NodeId | null = null;
+  /**
+   * A config entry that removes or demotes this leader is in its log: it appends nothing after
+   * it, so that the remaining voters' logs stay at least as long as this member's and it can
+   * vote for them while they do not know yet that it left.
+   */
+  private removingSelf = false;
   private confHistory: { index: number; conf: ConfState }[];
   private votes = new Map<NodeId, boolean>();
   private electionElapsed = 0;
@@ -157,6 +163,7 @@ export class Raft {
     this.randomizedElectionTimeout =
       this.config.electionTicks + Math.floor(this.config.random() * this.config.electionTicks);
     this.leadTransferee = null;
+    this.removingSelf = false;
     this.votes.clear();
     this.pendingReads = [];
     this.readAcks.clear();
@@ -199,6 +206,7 @@ export class Raft {
     this.role = 'leader';
     this.leader = this.id;
     this.progress.get(this.id)?.becomeReplicate();
+    this.removingSelf = this.log.slice(this.log.applied + 1, this.log.lastIndex()).some((e) => this.removesSelf(e));
     // An entry of the new term, so that the entries before it can commit.
     this.appendEntries([{ type: 'normal', data: new Uint8Array(0) }]);
     this.bcastAppend();
@@ -206,7 +214,9 @@ export class Raft {
 
   private appendEntries(entries: Pick<Entry, 'type' | 'data'>[]): void {
     const last = this.log.lastIndex();
-    this.log.append(entries.map((e, i) => ({ index: last + 1 + i, term: this.term, type: e.type, data: e.data })));
+    const appended = entries.map((e, i) => ({ index: last + 1 + i, term: this.term, type: e.type, data: e.data }));
+    this.log.append(appended);
+    if (appended.some((e) => this.removesSelf(e))) this.removingSelf = true;
     this.progress.get(this.id)?.maybeUpdate(this.log.lastIndex());
     this.maybeCommit();
   }
@@ -321,7 +331,7 @@ export class Raft {
   /** A local or forwarded proposal; false when it is dropped. */
   propose(entries: Pick<Entry, 'type' | 'data'>[]): boolean {
     if (this.role === 'leader') {
-      if (this.leadTransferee !== null) return false;
+      if (this.leadTransferee !== null || this.removingSelf) return false;
       this.appendEntries(entries);
       this.bcastAppend();
       return true;
@@ -536,6 +546,13 @@ export class Raft {
     }
     if (best === null) return this.becomeFollower(this.term, null);
     this.transferLeadership(best);
+  }
+
+  private removesSelf(e: Entry): boolean {
+    if (e.type !== 'config') return false;
+    const change = decodeConfChange(e.data);
+    if (!change) return false;
+    return change.type === 'remove' ? change.id === this.id : change.member.id === this.id && !change.member.voter;
   }
 
   /** The membership in force at `index` (for a snapshot taken there). */
