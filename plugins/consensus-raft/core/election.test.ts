@@ -48,7 +48,7 @@ t.test('a candidate whose log is behind loses the election', async (t) => {
   const mesh = Mesh.cluster(['a', 'b', 'c']);
   mesh.elect('a');
   mesh.isolate('c');
-  mesh.node('a').propose(new TextEncoder().encode('x'));
+  mesh.propose('a', 'x');
   mesh.flush();
   mesh.heal();
   mesh.node('a').forgetLeader();

@@ -45,7 +45,12 @@ export class Mesh {
       },
       restored,
     );
-    this.members.set(id, { node, disk: { entries: [] }, applied: [], readStates: [], installed: [] });
+    const disk = {
+      ...(restored.hardState ? { hardState: restored.hardState } : {}),
+      ...(restored.snapshot ? { snapshot: restored.snapshot } : {}),
+      entries: [...restored.entries],
+    };
+    this.members.set(id, { node, disk, applied: [], readStates: [], installed: [] });
     this.drain(id);
     return node;
   }
@@ -117,6 +122,12 @@ export class Mesh {
 
   heal(): void {
     this.pass = () => true;
+  }
+
+  /** Proposes on `id` and runs its driver, so what it sends is queued. */
+  propose(id: NodeId, data: string): void {
+    this.node(id).propose(bytes(data));
+    this.drain(id);
   }
 
   elect(id: NodeId): void {
