@@ -38,6 +38,7 @@ export interface RaftStatus {
 
 /** A proposal, read or transfer this member cannot take now; `leader` is who might. */
 export class ProposalDroppedError extends Error {
+  override readonly name = 'ProposalDroppedError';
   readonly code = 'OD_ERR_PROPOSAL_DROPPED';
   constructor(
     reason: string,
