@@ -2,12 +2,12 @@
 // followed by healing, after which a leader must be elected and a write must commit everywhere.
 
 import { isMember } from './conf.js';
-import { InvariantViolation, prng, SimCluster } from './sim-network.js';
+import { InvariantViolation, prng, SimCluster, type HistoryEvent } from './sim-network.js';
 import type { NodeId } from './types.js';
 
 export interface ScheduleResult {
   ticks: number;
-  history: SimCluster['history'];
+  history: HistoryEvent[];
 }
 
 const pick = <T>(r: () => number, xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -39,23 +39,30 @@ export function runSchedule(seed: number, chaosTicks = 150): ScheduleResult {
   const ids = [...cluster.members.keys()];
   const clients = [1, 2, 3];
   let value = 0;
+  // Some schedules are calm, some crash members every few ticks.
+  const crash = 0.005 + r() * 0.06;
+  const restart = crash + 0.02 + r() * 0.06;
+  const partition = restart + r() * 0.03;
+  const heal = partition + 0.01 + r() * 0.03;
+  const membership = heal + r() * 0.02;
+  const transfer = membership + r() * 0.01;
 
   for (let t = 0; t < chaosTicks; t++) {
     const x = r();
-    if (x < 0.02) {
+    if (x < crash) {
       const live = cluster.live();
       if (live.length > 0) cluster.crash(pick(r, live).id);
-    } else if (x < 0.06) {
+    } else if (x < restart) {
       cluster.restart(pick(r, ids));
-    } else if (x < 0.08) {
+    } else if (x < partition) {
       const shuffled = [...ids].sort(() => r() - 0.5);
       const cut = 1 + Math.floor(r() * (ids.length - 1 || 1));
       cluster.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-    } else if (x < 0.11) {
+    } else if (x < heal) {
       cluster.heal();
-    } else if (x < 0.12) {
+    } else if (x < membership) {
       changeMembers(cluster, r, voters, joiner);
-    } else if (x < 0.125) {
+    } else if (x < transfer) {
       const leader = cluster.leader();
       if (leader) {
         try {
@@ -74,7 +81,32 @@ export function runSchedule(seed: number, chaosTicks = 150): ScheduleResult {
     }
     cluster.tick();
   }
-  return { ticks: chaosTicks + converge(cluster, seed, electionTicks), history: cluster.history };
+  const ticks = chaosTicks + converge(cluster, seed, electionTicks);
+  const stale = staleRead(cluster.history);
+  if (stale) throw new InvariantViolation(`linearizability: seed ${seed}: ${stale}`);
+  return { ticks, history: cluster.history };
+}
+
+/**
+ * A necessary condition for linearizable reads, cheap to check (every put writes a distinct
+ * value): a get returns neither a value written only after it returned, nor one that a later
+ * put, completed before the get began, had already overwritten.
+ */
+export function staleRead(history: HistoryEvent[]): string | undefined {
+  const puts = history.filter((e) => e.kind === 'put');
+  for (const get of history) {
+    if (get.kind !== 'get' || get.return === Infinity) continue;
+    const source = puts.find((p) => p.key === get.key && p.value === get.output);
+    if (get.output !== '' && !source) return `get ${get.key} at ${get.call} returned ${get.output}, never written`;
+    if (source && source.call > get.return) return `get ${get.key} at ${get.call} returned ${get.output}, written later`;
+    const newer = puts.find(
+      (q) => q.key === get.key && q !== source && q.return < get.call && (!source || q.call > source.return),
+    );
+    if (newer) {
+      return `get ${get.key} at ${get.call}..${get.return} returned ${get.output || '(nothing)'}, overwritten by ${newer.value} at ${newer.call}..${newer.return}`;
+    }
+  }
+  return undefined;
 }
 
 function changeMembers(cluster: SimCluster, r: () => number, voters: NodeId[], joiner: NodeId | undefined): void {

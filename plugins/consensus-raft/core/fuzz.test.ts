@@ -8,7 +8,7 @@ import { runSchedule } from './fuzz-schedule.js';
 // Seeds that once broke an invariant, kept so they stay fixed.
 const REGRESSIONS = [91, 282, 12474, 715100];
 
-const runs = Number(process.env.RAFT_FUZZ_RUNS ?? 1500);
+const runs = Number(process.env.RAFT_FUZZ_RUNS ?? 3000);
 const base = Number(process.env.RAFT_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 t.test('regression seeds', async (t) => {

@@ -96,6 +96,7 @@ export class SimCluster {
   readonly random: () => number;
   now = 0;
   readonly members = new Map<NodeId, Member>();
+  /** Every operation that reached a member, in invocation order; `return` is set when it ends. */
   readonly history: HistoryEvent[] = [];
   /** Writes whose proposer applied them: they must survive everything. */
   readonly acknowledged: { index: number; clientId: number; seq: number }[] = [];
@@ -409,6 +410,7 @@ export class SimCluster {
     } catch {
       return false; // Refused before reaching the log: the operation had no effect.
     }
+    this.history.push(event);
     this.clients.set(clientId, { event, node: via, seq, deadline: this.now + this.options.clientTimeout });
     this.handleReady(member);
     return true;
@@ -416,7 +418,6 @@ export class SimCluster {
 
   private finish(clientId: number, op: PendingOp, at: number): void {
     op.event.return = at;
-    this.history.push(op.event);
     this.clients.set(clientId, undefined);
   }
 
