@@ -111,6 +111,8 @@ export class SimCluster {
   /** Per (index, term), the entry and the term before it, as first persisted anywhere. */
   private persistedAt = new Map<string, string>();
   private leaderOf = new Map<number, NodeId>();
+  /** Per index, the state machine a snapshot there holds, as first taken anywhere. */
+  private snapshotAt = new Map<number, string>();
   private clients = new Map<number, PendingOp | undefined>();
   private seqs = new Map<number, number>();
 
@@ -270,6 +272,7 @@ export class SimCluster {
     if (rd.snapshot) {
       disk.snapshot = rd.snapshot;
       disk.entries = [];
+      this.checkSnapshot(m.id, rd.snapshot);
       m.state = decodeState(rd.snapshot.data);
       m.applied = rd.snapshot.meta.index;
     }
@@ -302,6 +305,15 @@ export class SimCluster {
     if (seen === undefined) this.persistedAt.set(key, value);
     else if (seen !== value) {
       throw new InvariantViolation(`log matching: ${id} persisted ${key} as ${value}, another member as ${seen}`);
+    }
+  }
+
+  private checkSnapshot(id: NodeId, snapshot: Snapshot): void {
+    const state = decoder.decode(snapshot.data);
+    const seen = this.snapshotAt.get(snapshot.meta.index);
+    if (seen === undefined) this.snapshotAt.set(snapshot.meta.index, state);
+    else if (seen !== state) {
+      throw new InvariantViolation(`state machine safety: ${id}'s snapshot at ${snapshot.meta.index} differs from another member's`);
     }
   }
 
@@ -379,6 +391,7 @@ export class SimCluster {
     const node = m.node!;
     node.compact(m.applied, encodeState(m.state));
     m.disk.snapshot = node.snapshot();
+    this.checkSnapshot(m.id, m.disk.snapshot!);
     m.disk.entries = m.disk.entries.filter((e) => e.index > m.applied);
   }
 
