@@ -427,7 +427,9 @@ export class Raft {
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index!)) return;
+    // A probe answered at the known match still shows where the logs agree: start streaming.
+    const probeAnswered = pr.state === 'probe' && pr.match === m.index;
+    if (!pr.maybeUpdate(m.index!) && !probeAnswered) return;
     if (pr.state === 'probe') pr.becomeReplicate();
     else if (pr.state === 'snapshot' && pr.match + 1 >= this.log.firstIndex()) {
       pr.becomeProbe();
@@ -517,7 +519,8 @@ export class Raft {
         this.resetProgress();
       }
     }
-    this.send({ type: 'append-resp', to: from, index: this.log.lastIndex() });
+    // Only committed entries are known to match the leader's log: report those, never more.
+    this.send({ type: 'append-resp', to: from, index: this.log.committed });
   }
 
   /** A committed config entry was applied: the new membership takes effect now. */

@@ -135,3 +135,15 @@ t.test('Ready hands out a committed entry only once persisted: in an earlier Rea
   node.advance(rd);
   t.notOk(node.hasReady());
 });
+
+t.test('a follower answers a snapshot with its commit index, never its unverified tail', async (t) => {
+  const ids = ['a', 'b', 'c'];
+  const mesh = new Mesh();
+  const tail = [...bootstrap(ids), entry(4, 2, 'maybe'), entry(5, 2, 'maybe')];
+  mesh.add('b', { hardState: { term: 2, vote: null, commit: 3 }, entries: tail, conf: conf(ids) });
+  const snapshot = { meta: { index: 3, term: 1, conf: conf(ids) }, data: bytes('s') };
+  mesh.node('b').step({ type: 'snapshot', from: 'a', to: 'b', term: 3, snapshot });
+  mesh.drain('b');
+  t.match(mesh.queue, [{ type: 'append-resp', to: 'a', index: 3 }]);
+  t.equal(mesh.queue[0]!.reject, undefined);
+});
