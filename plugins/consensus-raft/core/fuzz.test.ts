@@ -5,14 +5,17 @@
 import t from 'tap';
 import { runSchedule } from './fuzz-schedule.js';
 
-// Seeds that once broke an invariant, kept so they stay fixed.
+// Seeds that once broke an invariant (under the generator's first, fixed fault rates):
+// 91: the bootstrap hard state was not persisted; 282: a new member, not knowing the bootstrap
+// membership, elected itself; 12474 and 715100: a removed leader's longer log blocked every
+// election of the remaining voters.
 const REGRESSIONS = [91, 282, 12474, 715100];
 
 const runs = Number(process.env.RAFT_FUZZ_RUNS ?? 3000);
 const base = Number(process.env.RAFT_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 t.test('regression seeds', async (t) => {
-  for (const seed of REGRESSIONS) t.doesNotThrow(() => runSchedule(seed), `seed ${seed}`);
+  for (const seed of REGRESSIONS) t.doesNotThrow(() => runSchedule(seed, { fixedRates: true }), `seed ${seed}`);
 });
 
 t.test(`random schedules from seed ${base} (RAFT_FUZZ_SEED=${base} RAFT_FUZZ_RUNS=${runs})`, async (t) => {
