@@ -65,8 +65,11 @@ export type MessageType =
 /**
  * A message between members. Fields beyond type/from/to/term are set by the types that use
  * them: `index`/`logTerm` (the entry before `entries`, or the candidate's last entry), `commit`,
- * `reject` and `rejectHint` (the follower's last index), `context` (a read request's id or a
- * heartbeat's read round).
+ * `reject` and `rejectHint` (where the follower's log may match: at most its last index, with
+ * `logTerm` the term it holds there, so the leader skips a whole conflicting term at once),
+ * `context` (a read request's id, a heartbeat's read round, or 'transfer' on the votes of a
+ * leadership transfer). 'propose' and 'read-index' are forwarded with term 0: they never
+ * change anyone's term.
  */
 export interface Message {
   type: MessageType;
