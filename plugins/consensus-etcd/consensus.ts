@@ -391,7 +391,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     const self = this.replica.members.find((m) => m.id === this.config.nodeId);
     const wanted = this.running && !this.lifetime.signal.aborted && !this.holdCampaign && self?.voter === true;
     if (wanted && !this.campaign) {
-      const campaign = this.client!.election(ELECTION, this.config.leaseTtlSeconds).campaign(this.config.nodeId);
+      const campaign = this.ns!.election(ELECTION, this.config.leaseTtlSeconds).campaign(this.config.nodeId);
       this.campaign = campaign;
       campaign.on('elected', () => this.refreshLeader());
       campaign.on('error', (error) => {
