@@ -1,0 +1,624 @@
+// Consensus on an external etcd: commands are keys under <prefix>/log/, the etcd revision of each
+// put is its log index, and a watch applies them in revision order on every member.
+//
+// Keys below <prefix>/: cluster-id (created once), log/<request id>, snapshot (state machine
+// snapshot + members at a revision), election/leader/<lease> (etcd3's Election; the leader is the
+// oldest key, its create revision the term). Members are the nodes, changed through the log; a
+// voter is a node that campaigns. etcd's own members are etcd's business.
+
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3';
+import { abortError, linkSignals, unlessAborted } from '../../core/abort.js';
+import {
+  ClusterMismatchError,
+  NotLeaderError,
+  type Command,
+  type Consensus,
+  type ConsensusEvent,
+  type LeaderInfo,
+  type Member,
+  type StateMachine,
+} from '../../core/contracts/consensus.js';
+import { ProductError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { encodeEntry, parseEntry, parseMember, type LogEntry } from './log-entry.js';
+import { etcdConsensusConfig, type EtcdConsensusConfig, type EtcdConsensusOptions } from './options.js';
+import { Replica } from './replica.js';
+import { encodeSnapshot, parseSnapshot, type StoredSnapshot } from './stored-snapshot.js';
+
+const LOG = 'log/';
+const SNAPSHOT = 'snapshot';
+const CLUSTER_ID = 'cluster-id';
+const ELECTION = 'leader';
+const ELECTION_KEYS = `election/${ELECTION}/`;
+const CLUSTER_ID_FILE = 'etcd-cluster-id';
+/** etcd's default --max-txn-ops is 128. */
+const DELETES_PER_TXN = 100;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2_000;
+
+interface Proposal {
+  resolve(value: { index: number; result: unknown }): void;
+  reject(error: Error): void;
+  /** The put's revision, once etcd has answered. */
+  revision?: number;
+}
+
+interface AppliedWaiter {
+  revision: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+type Listener<State> = (event: ConsensusEvent, state: State) => void;
+
+export class EtcdConsensus<State = unknown> implements Consensus<State> {
+  readonly name = 'etcd';
+  private readonly config: EtcdConsensusConfig;
+  private readonly logger: Logger;
+  private readonly replica: Replica<State>;
+  private readonly lifetime = new AbortController();
+  private client: Etcd3 | undefined;
+  private ns: Namespace | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private running = false;
+  private cluster: string | undefined;
+  private currentLeader: LeaderInfo | undefined;
+  private leaderRefresh: Promise<void> = Promise.resolve();
+  private campaign: Campaign | undefined;
+  private holdCampaign = false;
+  private logWatcher: Watcher | undefined;
+  private electionWatcher: Watcher | undefined;
+  private logRetryMs = RETRY_MIN_MS;
+  private snapshotting = false;
+  private entriesSinceSnapshot = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly listeners = new Set<Listener<State>>();
+  private readonly proposals = new Map<string, Proposal>();
+  private readonly waiters = new Set<AppliedWaiter>();
+
+  constructor(options: EtcdConsensusOptions<State>) {
+    this.config = etcdConsensusConfig(options as EtcdConsensusOptions<unknown>);
+    this.logger = options.logger;
+    this.replica = new Replica(options.stateMachine as StateMachine<State>);
+  }
+
+  start(signal?: AbortSignal): Promise<void> {
+    this.starting ??= this.open(signal).catch(async (error: unknown) => {
+      await this.close();
+      throw error;
+    });
+    return this.starting;
+  }
+
+  stop(): Promise<void> {
+    if (!this.starting) return Promise.resolve();
+    this.stopping ??= (async () => {
+      this.lifetime.abort(new Error('consensus etcd stopped'));
+      await this.starting?.catch(() => undefined);
+      await this.close();
+    })();
+    return this.stopping;
+  }
+
+  clusterId(): string | undefined {
+    return this.cluster;
+  }
+
+  state(): { state: State; index: number } {
+    return { state: this.replica.state, index: this.replica.index };
+  }
+
+  leader(): LeaderInfo | undefined {
+    return this.currentLeader;
+  }
+
+  members(): Member[] {
+    return this.replica.members.map((m) => ({ ...m }));
+  }
+
+  watch(listener: Listener<State>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async propose(command: Command, signal?: AbortSignal): Promise<{ index: number; result: unknown }> {
+    if (typeof command?.type !== 'string' || command.type === '') throw new TypeError('consensus etcd: command.type must be a non-empty string');
+    return this.submit({ id: randomUUID(), op: 'command', command: { type: command.type, payload: command.payload } }, signal);
+  }
+
+  async read(signal?: AbortSignal): Promise<State> {
+    this.assertRunning();
+    const head = await this.logHead(signal);
+    await this.waitApplied(head, signal);
+    return this.replica.state;
+  }
+
+  async addMember(member: Member, signal?: AbortSignal): Promise<void> {
+    const valid = parseMember(member);
+    if (!valid) throw new TypeError('consensus etcd: a member is {id: non-empty string, address: string, voter: boolean}');
+    await this.submit({ id: randomUUID(), op: 'member-set', member: valid }, signal);
+  }
+
+  async removeMember(id: string, signal?: AbortSignal): Promise<void> {
+    if (typeof id !== 'string' || id === '') throw new TypeError('consensus etcd: a member id is a non-empty string');
+    await this.submit({ id: randomUUID(), op: 'member-remove', memberId: id }, signal);
+  }
+
+  /** Resigns the election once another voter is campaigning, and waits until it leads. */
+  async transferLeadership(signal?: AbortSignal): Promise<void> {
+    this.assertRunning();
+    await this.readLeader(signal);
+    if (this.currentLeader?.id !== this.config.nodeId || !this.campaign) throw new NotLeaderError(this.currentLeader);
+    const candidates = await this.call(this.ns!.getAll().prefix(ELECTION_KEYS).count(), signal);
+    if (candidates < 2) throw new Error('consensus etcd: no other voter is campaigning to take leadership over');
+    const campaign = this.campaign;
+    this.campaign = undefined;
+    this.holdCampaign = true;
+    try {
+      await campaign.resign();
+      await this.until(() => this.currentLeader !== undefined && this.currentLeader.id !== this.config.nodeId, signal);
+    } finally {
+      this.holdCampaign = false;
+      this.reconcileCampaign();
+    }
+  }
+
+  private async open(signal: AbortSignal | undefined): Promise<void> {
+    const linked = linkSignals(this.lifetime.signal, ...(signal ? [signal] : []));
+    try {
+      const { requestTimeoutMs } = this.config;
+      this.client = new Etcd3({
+        hosts: this.config.endpoints,
+        dialTimeout: requestTimeoutMs,
+        defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+      });
+      this.ns = this.client.namespace(`${this.config.prefix}/`);
+      this.cluster = await this.joinCluster(linked.signal);
+      this.pinClusterId(this.cluster);
+      const snapshot = await this.readSnapshot(linked.signal);
+      if (snapshot) this.restoreFrom(snapshot);
+      this.watchLog();
+      this.running = true;
+      this.watchElection();
+      await this.waitApplied(await this.logHead(linked.signal), linked.signal);
+      await this.joinAsMember(linked.signal);
+      this.reconcileCampaign();
+      this.every(this.config.snapshotIntervalMs, () => this.snapshotIfDue());
+    } finally {
+      linked.unlink();
+    }
+  }
+
+  /** Creates the cluster id once (txn on its absence), or reads the one that exists; waits for etcd. */
+  private async joinCluster(signal: AbortSignal): Promise<string> {
+    const deadline = Date.now() + this.config.startTimeoutMs;
+    const fresh = randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.ns!.if(CLUSTER_ID, 'Create', '==', 0)
+          .then(this.ns!.put(CLUSTER_ID).value(fresh))
+          .else(this.ns!.get(CLUSTER_ID))
+          .options(this.callOptions(Math.max(1, Math.min(this.config.requestTimeoutMs, deadline - Date.now()))))
+          .commit();
+        if (result.succeeded) return fresh;
+        const existing = result.responses[0]?.response_range?.kvs?.[0]?.value?.toString();
+        if (!existing) throw new Error(`${this.config.prefix}/${CLUSTER_ID} is empty`);
+        return existing;
+      } catch (error) {
+        if (signal.aborted) throw abortError(signal);
+        if (Date.now() >= deadline) {
+          throw new ProductError(
+            'OD_ERR_PLUGIN_START',
+            `consensus.etcd.endpoints: no etcd answered at ${this.config.endpoints.join(', ')} within ${this.config.startTimeoutMs} ms (${message(error)})`,
+            { cause: error },
+          );
+        }
+        await this.sleep(Math.min(RETRY_MIN_MS * 2 ** attempt, RETRY_MAX_MS, Math.max(1, deadline - Date.now())), signal);
+      }
+    }
+  }
+
+  private pinClusterId(id: string): void {
+    if (!this.config.dataDir) return;
+    const file = join(this.config.dataDir, CLUSTER_ID_FILE);
+    let pinned: string | undefined;
+    try {
+      pinned = readFileSync(file, 'utf8').trim();
+    } catch {
+      pinned = undefined;
+    }
+    if (pinned && pinned !== id) throw new ClusterMismatchError(pinned, id);
+    if (!pinned) {
+      mkdirSync(this.config.dataDir, { recursive: true });
+      writeFileSync(file, `${id}\n`);
+    }
+  }
+
+  private async readSnapshot(signal?: AbortSignal): Promise<StoredSnapshot | undefined> {
+    const bytes = await this.call(this.ns!.get(SNAPSHOT).buffer(), signal);
+    if (!bytes) return undefined;
+    const snapshot = parseSnapshot(bytes);
+    if ('invalid' in snapshot) throw new Error(`consensus etcd: ${this.config.prefix}/${SNAPSHOT} is not a snapshot: ${snapshot.invalid}`);
+    return snapshot;
+  }
+
+  /** The revision of the newest log entry: every command committed before this call is at or below it. */
+  private async logHead(signal?: AbortSignal): Promise<number> {
+    const result = await this.call(this.ns!.getAll().prefix(LOG).sort('Mod', 'Descend').limit(1).exec(), signal);
+    const head = result.kvs[0];
+    return head ? Number(head.mod_revision) : 0;
+  }
+
+  private watchLog(): void {
+    const watcher = this.ns!.watch().prefix(LOG).startRevision(String(this.replica.index + 1)).watcher();
+    this.logWatcher = watcher;
+    watcher.on('data', (response) => {
+      if (this.logWatcher !== watcher) return;
+      this.logRetryMs = RETRY_MIN_MS;
+      for (const event of response.events) {
+        if (event.type !== 'Put') continue;
+        const revision = Number(event.kv.mod_revision);
+        if (revision > this.replica.index) this.applyAt(event.kv.value, revision);
+      }
+    });
+    // etcd3 resumes a dropped watch from the last response's header revision, which can pass events
+    // it has not sent yet; this member resumes from what it applied instead.
+    const failed = (error: Error) => this.logWatchFailed(watcher, error);
+    watcher.on('disconnected', failed);
+    watcher.on('error', failed);
+  }
+
+  /** A watch whose start revision was compacted away ends here too: catch up from the snapshot. */
+  private logWatchFailed(watcher: Watcher, error: Error): void {
+    if (this.logWatcher !== watcher) return;
+    this.logWatcher = undefined;
+    watcher.cancel().catch(() => undefined);
+    if (this.lifetime.signal.aborted) return;
+    this.logger.warn({ err: error, applied: this.replica.index }, 'consensus etcd: log watch failed; resuming');
+    this.resumeLog();
+  }
+
+  private resumeLog(): void {
+    const delay = this.logRetryMs;
+    this.logRetryMs = Math.min(this.logRetryMs * 2, RETRY_MAX_MS);
+    this.after(delay, async () => {
+      try {
+        const snapshot = await this.readSnapshot(this.lifetime.signal);
+        if (snapshot && snapshot.revision > this.replica.index) this.restoreFrom(snapshot);
+        this.watchLog();
+      } catch (error) {
+        if (this.lifetime.signal.aborted) return;
+        this.logger.warn({ err: error }, 'consensus etcd: reading the snapshot to resume the log failed');
+        this.resumeLog();
+      }
+    });
+  }
+
+  private applyAt(value: Buffer, revision: number): void {
+    const entry = parseEntry(value);
+    if ('invalid' in entry) {
+      this.logger.warn({ revision, problem: entry.invalid }, 'consensus etcd: skipped a log key that is not an entry');
+      this.replica.skip(revision);
+      this.afterApply(revision, false);
+      return;
+    }
+    const outcome = this.replica.apply(entry, revision);
+    const proposal = this.proposals.get(entry.id);
+    if (proposal) {
+      this.proposals.delete(entry.id);
+      if (outcome.ok) proposal.resolve({ index: revision, result: outcome.result });
+      else proposal.reject(outcome.error);
+    }
+    if (!outcome.ok) this.logger.error({ err: outcome.error, revision }, 'consensus etcd: the state machine threw; the command changed nothing');
+    this.entriesSinceSnapshot++;
+    this.afterApply(revision, entry.op !== 'command');
+  }
+
+  private afterApply(revision: number, membersChanged: boolean): void {
+    this.emit({ type: 'applied', index: revision });
+    if (membersChanged) {
+      this.emit({ type: 'members', members: this.members() });
+      this.reconcileCampaign();
+    }
+    this.releaseWaiters();
+  }
+
+  private restoreFrom(snapshot: StoredSnapshot): void {
+    this.replica.restore(snapshot);
+    this.entriesSinceSnapshot = 0;
+    for (const [id, proposal] of this.proposals) {
+      if (proposal.revision !== undefined && proposal.revision <= snapshot.revision) {
+        this.proposals.delete(id);
+        proposal.reject(restoredOver(proposal.revision));
+      }
+    }
+    this.emit({ type: 'snapshot', index: snapshot.revision });
+    this.emit({ type: 'members', members: this.members() });
+    this.reconcileCampaign();
+    this.releaseWaiters();
+  }
+
+  private async submit(entry: LogEntry, signal?: AbortSignal): Promise<{ index: number; result: unknown }> {
+    this.assertRunning();
+    if (signal?.aborted) throw abortError(signal);
+    let encoded: string;
+    try {
+      encoded = encodeEntry(entry);
+    } catch (error) {
+      throw new TypeError(`consensus etcd: the command is not JSON-serialisable (${message(error)})`);
+    }
+    let proposal!: Proposal;
+    const applied = new Promise<{ index: number; result: unknown }>((resolve, reject) => {
+      proposal = { resolve, reject };
+    });
+    this.proposals.set(entry.id, proposal);
+    const onAbort = () => {
+      this.proposals.delete(entry.id);
+      proposal.reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const put = await this.ns!.put(`${LOG}${entry.id}`).value(encoded).exec();
+      proposal.revision = Number(put.header.revision);
+      if (this.proposals.has(entry.id) && this.replica.index >= proposal.revision) {
+        this.proposals.delete(entry.id);
+        proposal.reject(restoredOver(proposal.revision));
+      }
+    } catch (error) {
+      if (this.proposals.delete(entry.id)) {
+        proposal.reject(new ProductError('OD_ERR_INTERNAL', `consensus etcd: could not write to ${this.config.endpoints.join(', ')}: ${message(error)}`, { cause: error }));
+      }
+    }
+    try {
+      return await applied;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async joinAsMember(signal: AbortSignal): Promise<void> {
+    const self = this.replica.members.find((m) => m.id === this.config.nodeId);
+    if (self && self.address === this.config.address && self.voter === this.config.voter) return;
+    await this.submit({ id: randomUUID(), op: 'member-set', member: { id: this.config.nodeId, address: this.config.address, voter: this.config.voter } }, signal);
+  }
+
+  /** Campaigns while this node is a voting member, and only then. */
+  private reconcileCampaign(): void {
+    const self = this.replica.members.find((m) => m.id === this.config.nodeId);
+    const wanted = this.running && !this.lifetime.signal.aborted && !this.holdCampaign && self?.voter === true;
+    if (wanted && !this.campaign) {
+      const campaign = this.ns!.election(ELECTION, this.config.leaseTtlSeconds).campaign(this.config.nodeId);
+      this.campaign = campaign;
+      campaign.on('elected', () => this.refreshLeader());
+      campaign.on('error', (error) => {
+        if (this.campaign !== campaign) return;
+        this.campaign = undefined;
+        this.logger.warn({ err: error }, 'consensus etcd: campaign lost its lease; campaigning again');
+        this.refreshLeader();
+        this.after(RETRY_MIN_MS * 5, async () => this.reconcileCampaign());
+      });
+    } else if (!wanted && this.campaign) {
+      const campaign = this.campaign;
+      this.campaign = undefined;
+      campaign.resign().catch((error: unknown) => this.logger.warn({ err: error }, 'consensus etcd: resigning the election failed'));
+    }
+  }
+
+  private watchElection(): void {
+    const watcher = this.ns!.watch().prefix(ELECTION_KEYS).watcher();
+    this.electionWatcher = watcher;
+    watcher.on('connected', () => this.refreshLeader());
+    watcher.on('put', () => this.refreshLeader());
+    watcher.on('delete', () => this.refreshLeader());
+    watcher.on('error', (error) => {
+      if (this.electionWatcher !== watcher) return;
+      this.electionWatcher = undefined;
+      if (this.lifetime.signal.aborted) return;
+      this.logger.warn({ err: error }, 'consensus etcd: election watch failed; watching again');
+      this.after(RETRY_MAX_MS, async () => this.watchElection());
+    });
+  }
+
+  private refreshLeader(): void {
+    this.leaderRefresh = this.leaderRefresh
+      .then(() => this.readLeader())
+      .catch((error: unknown) => {
+        if (!this.lifetime.signal.aborted) this.logger.warn({ err: error }, 'consensus etcd: reading the leader failed');
+      });
+  }
+
+  /** The leader is the oldest election key (etcd's election rule); its create revision is the term. */
+  private async readLeader(signal?: AbortSignal): Promise<void> {
+    const result = await this.call(this.ns!.getAll().prefix(ELECTION_KEYS).sort('Create', 'Ascend').limit(1).exec(), signal);
+    const kv = result.kvs[0];
+    const id = kv?.value.toString();
+    const next = kv && id ? { id, term: Number(kv.create_revision) } : undefined;
+    const previous = this.currentLeader;
+    if (previous?.id === next?.id && previous?.term === next?.term) return;
+    this.currentLeader = next;
+    this.emit({ type: 'leader', leader: next ? { ...next } : undefined });
+  }
+
+  private async snapshotIfDue(): Promise<void> {
+    if (this.snapshotting || this.entriesSinceSnapshot < this.config.snapshotThreshold) return;
+    if (this.currentLeader?.id !== this.config.nodeId) return;
+    this.snapshotting = true;
+    try {
+      await this.writeSnapshot();
+    } catch (error) {
+      if (!this.lifetime.signal.aborted) this.logger.warn({ err: error }, 'consensus etcd: snapshot failed');
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /** Stores the snapshot if newer than the stored one, then drops the log keys and history below it. */
+  private async writeSnapshot(): Promise<void> {
+    const snapshot = this.replica.snapshot();
+    const ns = this.ns!;
+    const stored = await ns.get(SNAPSHOT).exec();
+    const current = stored.kvs[0];
+    const currentRevision = current ? parseSnapshot(current.value) : undefined;
+    if (currentRevision && !('invalid' in currentRevision) && currentRevision.revision >= snapshot.revision) return;
+    const written = await ns
+      .if(SNAPSHOT, 'Mod', '==', current ? Number(current.mod_revision) : 0)
+      .and(CLUSTER_ID, 'Value', '==', this.cluster!)
+      .then(ns.put(SNAPSHOT).value(encodeSnapshot(snapshot)))
+      
+      .commit();
+    if (!written.succeeded) return;
+    this.entriesSinceSnapshot = 0;
+    this.emit({ type: 'snapshot', index: snapshot.revision });
+    // The entry at the snapshot's revision stays, so the log's newest key is never gone (see logHead).
+    const old = await ns.getAll().prefix(LOG).maxModRevision(String(snapshot.revision - 1)).keys();
+    for (let i = 0; i < old.length; i += DELETES_PER_TXN) {
+      const batch = old.slice(i, i + DELETES_PER_TXN).map((key) => ns.delete().key(key));
+      await ns.if(CLUSTER_ID, 'Value', '==', this.cluster!).then(...batch).commit();
+    }
+    if (this.config.compactHistory) {
+      await this.client!.kv.compact({ revision: String(snapshot.revision) }, this.callOptions()).catch((error: unknown) => {
+        if (!/compacted/.test(message(error))) throw error;
+      });
+    }
+  }
+
+  private waitApplied(revision: number, signal?: AbortSignal): Promise<void> {
+    if (this.replica.index >= revision) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters.delete(waiter);
+        reject(abortError(signal!));
+      };
+      const waiter: AppliedWaiter = {
+        revision,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private releaseWaiters(): void {
+    for (const waiter of this.waiters) {
+      if (waiter.revision <= this.replica.index) {
+        this.waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private until(condition: () => boolean, signal?: AbortSignal): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const linked = linkSignals(this.lifetime.signal, ...(signal ? [signal] : []));
+      const unwatch = this.watch(() => {
+        if (!condition()) return;
+        done();
+        resolve();
+      });
+      const onAbort = () => {
+        done();
+        reject(abortError(linked.signal));
+      };
+      const done = () => {
+        unwatch();
+        linked.signal.removeEventListener('abort', onAbort);
+        linked.unlink();
+      };
+      linked.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private emit(event: ConsensusEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event, this.replica.state);
+      } catch (error) {
+        this.logger.error({ err: error, event: event.type }, 'consensus etcd: a watch listener threw');
+      }
+    }
+  }
+
+  private async close(): Promise<void> {
+    this.running = false;
+    if (!this.lifetime.signal.aborted) this.lifetime.abort(new Error('consensus etcd stopped'));
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    const stopped = new Error('consensus etcd stopped');
+    for (const proposal of this.proposals.values()) proposal.reject(stopped);
+    this.proposals.clear();
+    for (const waiter of this.waiters) waiter.reject(stopped);
+    this.waiters.clear();
+    const campaign = this.campaign;
+    this.campaign = undefined;
+    const watchers = [this.logWatcher, this.electionWatcher];
+    this.logWatcher = undefined;
+    this.electionWatcher = undefined;
+    await Promise.allSettled([campaign?.resign(), ...watchers.map((w) => w?.cancel())]);
+    await this.leaderRefresh;
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  private assertRunning(): void {
+    if (!this.running || this.lifetime.signal.aborted) throw new Error('consensus etcd is not running (call start first)');
+  }
+
+  private callOptions(timeoutMs = this.config.requestTimeoutMs): { deadline: number } {
+    return { deadline: Date.now() + timeoutMs };
+  }
+
+  /** etcd calls cannot be cancelled; a caller's abort stops the wait while the call runs out its deadline. */
+  private call<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+    return signal ? unlessAborted(promise, signal) : promise;
+  }
+
+  private after(ms: number, task: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.lifetime.signal.aborted) void task();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    this.after(ms, async () => {
+      await task();
+      this.every(ms, task);
+    });
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+function restoredOver(revision: number): Error {
+  return new Error(`consensus etcd: the command at revision ${revision} was applied through a snapshot; its result is unknown`);
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
