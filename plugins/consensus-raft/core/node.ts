@@ -112,7 +112,10 @@ export class RaftNode {
     if (!raft.propose([{ type: 'config', data: encodeConfChange(change) }])) throw this.dropped('config change');
   }
 
-  /** The answer comes as a ReadState with this context in a later Ready. */
+  /**
+   * The answer comes as a ReadState with this context in a later Ready: serve the read once
+   * `index` is applied. No answer comes when leadership changes meanwhile: time out and retry.
+   */
   readIndex(context: string): void {
     if (!this.raft.readIndex(context)) throw this.dropped('read');
   }
@@ -125,6 +128,7 @@ export class RaftNode {
     raft.transferLeadership(to);
   }
 
+  /** False while a Ready is out (between ready() and advance()). */
   hasReady(): boolean {
     if (this.outstanding) return false;
     const raft = this.raft;
