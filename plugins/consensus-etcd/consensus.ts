@@ -2,14 +2,16 @@
 // put is its log index, and a watch applies them in revision order on every member.
 //
 // Keys below <prefix>/: cluster-id (created once), log/<request id>, snapshot (state machine
-// snapshot + members at a revision), election/leader/<lease> (etcd3's Election; the leader is the
-// oldest key, its create revision the term). Members are the nodes, changed through the log; a
-// voter is a node that campaigns. etcd's own members are etcd's business.
+// snapshot + members at a revision), election/leader/<lease> (a key per candidate on its lease;
+// the oldest key leads, its create revision is the term). Members are the nodes, changed through
+// the log; a voter is a node that campaigns. etcd's own members are etcd's business.
 
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3';
+import { Etcd3, type IOptions, type Lease, type Namespace, type Watcher } from 'etcd3';
+
+type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
 import { abortError, linkSignals, unlessAborted } from '../../core/abort.js';
 import {
   ClusterMismatchError,
@@ -31,8 +33,7 @@ import { encodeSnapshot, parseSnapshot, type StoredSnapshot } from './stored-sna
 const LOG = 'log/';
 const SNAPSHOT = 'snapshot';
 const CLUSTER_ID = 'cluster-id';
-const ELECTION = 'leader';
-const ELECTION_KEYS = `election/${ELECTION}/`;
+const ELECTION_KEYS = 'election/leader/';
 const CLUSTER_ID_FILE = 'etcd-cluster-id';
 /** etcd's default --max-txn-ops is 128. */
 const DELETES_PER_TXN = 100;
@@ -68,7 +69,8 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   private cluster: string | undefined;
   private currentLeader: LeaderInfo | undefined;
   private leaderRefresh: Promise<void> = Promise.resolve();
-  private campaign: Campaign | undefined;
+  /** The lease of this node's election key while it campaigns. */
+  private campaign: Lease | undefined;
   private holdCampaign = false;
   private logWatcher: Watcher | undefined;
   private electionWatcher: Watcher | undefined;
@@ -159,7 +161,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     this.campaign = undefined;
     this.holdCampaign = true;
     try {
-      await campaign.resign();
+      await campaign.revoke();
       await this.until(() => this.currentLeader !== undefined && this.currentLeader.id !== this.config.nodeId, signal);
     } finally {
       this.holdCampaign = false;
@@ -175,6 +177,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
         hosts: this.config.endpoints,
         dialTimeout: requestTimeoutMs,
         defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+        faultHandling: { watchBackoff: watchBackoff(RETRY_MIN_MS) },
       });
       this.ns = this.client.namespace(`${this.config.prefix}/`);
       this.cluster = await this.joinCluster(linked.signal);
@@ -254,6 +257,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   }
 
   private watchLog(): void {
+    if (this.lifetime.signal.aborted) return;
     const watcher = this.ns!.watch().prefix(LOG).startRevision(String(this.replica.index + 1)).watcher();
     this.logWatcher = watcher;
     watcher.on('data', (response) => {
@@ -390,25 +394,39 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   private reconcileCampaign(): void {
     const self = this.replica.members.find((m) => m.id === this.config.nodeId);
     const wanted = this.running && !this.lifetime.signal.aborted && !this.holdCampaign && self?.voter === true;
-    if (wanted && !this.campaign) {
-      const campaign = this.ns!.election(ELECTION, this.config.leaseTtlSeconds).campaign(this.config.nodeId);
-      this.campaign = campaign;
-      campaign.on('elected', () => this.refreshLeader());
-      campaign.on('error', (error) => {
-        if (this.campaign !== campaign) return;
-        this.campaign = undefined;
-        this.logger.warn({ err: error }, 'consensus etcd: campaign lost its lease; campaigning again');
-        this.refreshLeader();
-        this.after(RETRY_MIN_MS * 5, async () => this.reconcileCampaign());
-      });
-    } else if (!wanted && this.campaign) {
+    if (wanted && !this.campaign) this.startCampaign();
+    else if (!wanted && this.campaign) {
       const campaign = this.campaign;
       this.campaign = undefined;
-      campaign.resign().catch((error: unknown) => this.logger.warn({ err: error }, 'consensus etcd: resigning the election failed'));
+      campaign.revoke().catch((error: unknown) => this.logger.warn({ err: error }, 'consensus etcd: resigning the election failed'));
     }
   }
 
+  /**
+   * etcd's election: a key per candidate on its own lease; the oldest key leads (see readLeader).
+   * Not etcd3's Campaign, whose wait for its predecessor's key outlives a resign and a closed client.
+   */
+  private startCampaign(): void {
+    const lease = this.ns!.lease(this.config.leaseTtlSeconds);
+    this.campaign = lease;
+    const lost = (error: unknown) => {
+      if (this.campaign !== lease) return;
+      this.campaign = undefined;
+      lease.revoke().catch(() => undefined);
+      if (this.lifetime.signal.aborted) return;
+      this.logger.warn({ err: error }, 'consensus etcd: the campaign lost its lease; campaigning again');
+      this.refreshLeader();
+      this.after(RETRY_MIN_MS * 5, async () => this.reconcileCampaign());
+    };
+    lease.on('lost', lost);
+    lease
+      .grant()
+      .then((id) => lease.put(`${ELECTION_KEYS}${id}`).value(this.config.nodeId).exec())
+      .then(() => this.refreshLeader(), lost);
+  }
+
   private watchElection(): void {
+    if (this.lifetime.signal.aborted) return;
     const watcher = this.ns!.watch().prefix(ELECTION_KEYS).watcher();
     this.electionWatcher = watcher;
     watcher.on('connected', () => this.refreshLeader());
@@ -566,7 +584,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     const watchers = [this.logWatcher, this.electionWatcher];
     this.logWatcher = undefined;
     this.electionWatcher = undefined;
-    await Promise.allSettled([campaign?.resign(), ...watchers.map((w) => w?.cancel())]);
+    await Promise.allSettled([campaign?.revoke(), ...watchers.map((w) => w?.cancel())]);
     await this.leaderRefresh;
     this.client?.close();
     this.client = undefined;
@@ -586,6 +604,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   }
 
   private after(ms: number, task: () => Promise<void>): void {
+    if (this.lifetime.signal.aborted) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (!this.lifetime.signal.aborted) void task();
@@ -613,6 +632,14 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
+}
+
+/**
+ * etcd3 re-opens a dropped watch stream after this backoff. Its timer outlives client.close(), so
+ * it stays short: a stopped member keeps the event loop alive for at most RETRY_MAX_MS.
+ */
+function watchBackoff(ms: number): WatchBackoff {
+  return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, RETRY_MAX_MS)) };
 }
 
 function restoredOver(revision: number): Error {
