@@ -182,12 +182,9 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
       this.ns = this.client.namespace(`${this.config.prefix}/`);
       this.cluster = await this.joinCluster(linked.signal);
       this.pinClusterId(this.cluster);
-      const snapshot = await this.readSnapshot(linked.signal);
-      if (snapshot) this.restoreFrom(snapshot);
-      this.watchLog();
+      this.watchLog(await this.catchUp(linked.signal));
       this.running = true;
       this.watchElection();
-      await this.waitApplied(await this.logHead(linked.signal), linked.signal);
       await this.joinAsMember(linked.signal);
       this.reconcileCampaign();
       this.every(this.config.snapshotIntervalMs, () => this.snapshotIfDue());
@@ -241,14 +238,6 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     }
   }
 
-  private async readSnapshot(signal?: AbortSignal): Promise<StoredSnapshot | undefined> {
-    const bytes = await this.call(this.ns!.get(SNAPSHOT).buffer(), signal);
-    if (!bytes) return undefined;
-    const snapshot = parseSnapshot(bytes);
-    if ('invalid' in snapshot) throw new Error(`consensus etcd: ${this.config.prefix}/${SNAPSHOT} is not a snapshot: ${snapshot.invalid}`);
-    return snapshot;
-  }
-
   /** The revision of the newest log entry: every command committed before this call is at or below it. */
   private async logHead(signal?: AbortSignal): Promise<number> {
     const result = await this.call(this.ns!.getAll().prefix(LOG).sort('Mod', 'Descend').limit(1).exec(), signal);
@@ -256,9 +245,37 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     return head ? Number(head.mod_revision) : 0;
   }
 
-  private watchLog(): void {
+  /**
+   * Reads, at one revision, the snapshot and the log keys above what this member applied; applies
+   * them and returns that revision. The watch then starts after it, so etcd's history below it
+   * (compacted by the leader or by etcd's auto-compaction) is never needed.
+   */
+  private async catchUp(signal: AbortSignal): Promise<number> {
+    const ns = this.ns!;
+    const read = await this.call(
+      ns
+        .if(CLUSTER_ID, 'Value', '==', this.cluster!)
+        .then(ns.get(SNAPSHOT), ns.getAll().prefix(LOG).minModRevision(String(this.replica.index + 1)).sort('Mod', 'Ascend'))
+        .commit(),
+      signal,
+    );
+    if (!read.succeeded) throw new Error(`consensus etcd: ${this.config.prefix}/${CLUSTER_ID} is no longer ${this.cluster}; refusing to follow another cluster's log`);
+    const snapshotKv = read.responses[0]?.response_range.kvs[0];
+    if (snapshotKv) {
+      const snapshot = parseSnapshot(snapshotKv.value);
+      if ('invalid' in snapshot) throw new Error(`consensus etcd: ${this.config.prefix}/${SNAPSHOT} is not a snapshot: ${snapshot.invalid}`);
+      if (snapshot.revision > this.replica.index) this.restoreFrom(snapshot);
+    }
+    for (const kv of read.responses[1]?.response_range.kvs ?? []) {
+      const revision = Number(kv.mod_revision);
+      if (revision > this.replica.index) this.applyAt(kv.value, revision);
+    }
+    return Number(read.header.revision);
+  }
+
+  private watchLog(after: number): void {
     if (this.lifetime.signal.aborted) return;
-    const watcher = this.ns!.watch().prefix(LOG).startRevision(String(this.replica.index + 1)).watcher();
+    const watcher = this.ns!.watch().prefix(LOG).startRevision(String(after + 1)).watcher();
     this.logWatcher = watcher;
     watcher.on('data', (response) => {
       if (this.logWatcher !== watcher) return;
@@ -270,13 +287,13 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
       }
     });
     // etcd3 resumes a dropped watch from the last response's header revision, which can pass events
-    // it has not sent yet; this member resumes from what it applied instead.
+    // it has not sent yet; this member catches up from what it applied instead.
     const failed = (error: Error) => this.logWatchFailed(watcher, error);
     watcher.on('disconnected', failed);
     watcher.on('error', failed);
   }
 
-  /** A watch whose start revision was compacted away ends here too: catch up from the snapshot. */
+  /** A watch whose start revision was compacted away ends here too. */
   private logWatchFailed(watcher: Watcher, error: Error): void {
     if (this.logWatcher !== watcher) return;
     this.logWatcher = undefined;
@@ -291,12 +308,10 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     this.logRetryMs = Math.min(this.logRetryMs * 2, RETRY_MAX_MS);
     this.after(delay, async () => {
       try {
-        const snapshot = await this.readSnapshot(this.lifetime.signal);
-        if (snapshot && snapshot.revision > this.replica.index) this.restoreFrom(snapshot);
-        this.watchLog();
+        this.watchLog(await this.catchUp(this.lifetime.signal));
       } catch (error) {
         if (this.lifetime.signal.aborted) return;
-        this.logger.warn({ err: error }, 'consensus etcd: reading the snapshot to resume the log failed');
+        this.logger.warn({ err: error }, 'consensus etcd: catching up on the log failed');
         this.resumeLog();
       }
     });

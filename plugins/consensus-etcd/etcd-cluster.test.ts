@@ -16,6 +16,10 @@ t.test('three nodes on a three-member etcd; one cut off through a compaction res
   const a = await startMember(t, { endpoints: [e0, e1], prefix, nodeId: 'a', ...snapshots });
   const b = await startMember(t, { endpoints: [e2], prefix, nodeId: 'b', ...snapshots });
   const c = await startMember(t, { endpoints: [e1, e0], prefix, nodeId: 'c', ...snapshots });
+  // Another cluster on the same etcd that never snapshots: the compaction above is not its own.
+  const otherPrefix = freshPrefix();
+  const y0 = await startMember(t, { endpoints: [e0], prefix: otherPrefix, nodeId: 'y0' });
+  const y1 = await startMember(t, { endpoints: [e2], prefix: otherPrefix, nodeId: 'y1' });
   const restoredOnB: number[] = [];
   b.watch((event) => {
     if (event.type === 'snapshot') restoredOnB.push(event.index);
@@ -31,7 +35,10 @@ t.test('three nodes on a three-member etcd; one cut off through a compaction res
   const cutAt = b.state().index;
   await etcd.kill(2);
   let last = 0;
-  for (let i = 0; i < 20; i++) last = (await a.propose({ type: 'add', payload: `late-${i}` })).index;
+  for (let i = 0; i < 20; i++) {
+    last = (await a.propose({ type: 'add', payload: `late-${i}` })).index;
+    if (i % 4 === 0) await y0.propose({ type: 'add', payload: `y-${i}` });
+  }
   const admin = new Etcd3({ hosts: [e0, e1] });
   t.teardown(() => admin.close());
   await eventually('a snapshotted the log and compacted etcd past b', async () => {
@@ -51,6 +58,10 @@ t.test('three nodes on a three-member etcd; one cut off through a compaction res
   t.ok(restoredOnB.length > 0 && restoredOnB.at(-1)! > cutAt, `b restored from a snapshot past its cut (${restoredOnB.join(', ')})`);
   t.same(await b.read(), await a.read(), 'and follows the log after it');
   t.ok(b.state().index >= last, 'b applied through the last write');
+
+  const ys = await y0.read();
+  t.equal(ys.length, 5);
+  await eventually('y1, cut off through the other cluster\'s compaction, caught up from its log keys', () => JSON.stringify(y1.state().state) === JSON.stringify(ys), 20_000);
 
   const late = await startMember(t, { endpoints: [e2], prefix, nodeId: 'late' });
   t.same(late.state().state, await a.read(), 'a node starting after the compaction starts from the snapshot');
