@@ -28,15 +28,11 @@ import type { Logger } from '../../core/log.js';
 import { encodeEntry, parseEntry, parseMember, type LogEntry } from './log-entry.js';
 import { etcdConsensusConfig, type EtcdConsensusConfig, type EtcdConsensusOptions } from './options.js';
 import { Replica } from './replica.js';
-import { encodeSnapshot, parseSnapshot, type StoredSnapshot } from './stored-snapshot.js';
+import { CLUSTER_ID, LOG, SNAPSHOT, storeSnapshot } from './snapshot-store.js';
+import { parseSnapshot, type StoredSnapshot } from './stored-snapshot.js';
 
-const LOG = 'log/';
-const SNAPSHOT = 'snapshot';
-const CLUSTER_ID = 'cluster-id';
 const ELECTION_KEYS = 'election/leader/';
 const CLUSTER_ID_FILE = 'etcd-cluster-id';
-/** etcd's default --max-txn-ops is 128. */
-const DELETES_PER_TXN = 100;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
 
@@ -489,34 +485,17 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     }
   }
 
-  /** Stores the snapshot if newer than the stored one, then drops the log keys and history below it. */
   private async writeSnapshot(): Promise<void> {
     const snapshot = this.replica.snapshot();
-    const ns = this.ns!;
-    const stored = await ns.get(SNAPSHOT).exec();
-    const current = stored.kvs[0];
-    const currentRevision = current ? parseSnapshot(current.value) : undefined;
-    if (currentRevision && !('invalid' in currentRevision) && currentRevision.revision >= snapshot.revision) return;
-    const written = await ns
-      .if(SNAPSHOT, 'Mod', '==', current ? Number(current.mod_revision) : 0)
-      .and(CLUSTER_ID, 'Value', '==', this.cluster!)
-      .then(ns.put(SNAPSHOT).value(encodeSnapshot(snapshot)))
-      
-      .commit();
-    if (!written.succeeded) return;
+    const written = await storeSnapshot(this.client!, this.ns!, {
+      cluster: this.cluster!,
+      snapshot,
+      compactHistory: this.config.compactHistory,
+      deadline: () => this.callOptions(),
+    });
+    if (!written) return;
     this.entriesSinceSnapshot = 0;
     this.emit({ type: 'snapshot', index: snapshot.revision });
-    // The entry at the snapshot's revision stays, so the log's newest key is never gone (see logHead).
-    const old = await ns.getAll().prefix(LOG).maxModRevision(String(snapshot.revision - 1)).keys();
-    for (let i = 0; i < old.length; i += DELETES_PER_TXN) {
-      const batch = old.slice(i, i + DELETES_PER_TXN).map((key) => ns.delete().key(key));
-      await ns.if(CLUSTER_ID, 'Value', '==', this.cluster!).then(...batch).commit();
-    }
-    if (this.config.compactHistory) {
-      await this.client!.kv.compact({ revision: String(snapshot.revision) }, this.callOptions()).catch((error: unknown) => {
-        if (!/compacted/.test(message(error))) throw error;
-      });
-    }
   }
 
   private waitApplied(revision: number, signal?: AbortSignal): Promise<void> {
