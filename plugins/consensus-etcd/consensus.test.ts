@@ -22,7 +22,7 @@ const endpoints = () => etcd!.endpoints;
 
 t.test('three members on one etcd apply every command in the same order', { skip: missing }, async (t) => {
   const prefix = freshPrefix();
-  const members = [];
+  const members: EtcdConsensus<string[]>[] = [];
   for (const id of ['a', 'b', 'c']) members.push(await startMember(t, { endpoints: endpoints(), prefix, nodeId: id }));
   const seen: number[][] = members.map(() => []);
   members.forEach((member, i) =>
@@ -85,7 +85,7 @@ t.test('the cluster id is created once and is the same for every member and rest
 
 t.test('one leader at a time; a revoked leader lease hands leadership on', { skip: missing }, async (t) => {
   const prefix = freshPrefix();
-  const members = [];
+  const members: EtcdConsensus<string[]>[] = [];
   for (const id of ['a', 'b', 'c']) members.push(await startMember(t, { endpoints: endpoints(), prefix, nodeId: id }));
   await eventually('all members agree on a leader', () => members.every((m) => m.leader() && m.leader()!.id === members[0]!.leader()!.id));
   const first = members[0]!.leader()!;

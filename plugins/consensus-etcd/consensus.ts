@@ -2,14 +2,16 @@
 // put is its log index, and a watch applies them in revision order on every member.
 //
 // Keys below <prefix>/: cluster-id (created once), log/<request id>, snapshot (state machine
-// snapshot + members at a revision), election/leader/<lease> (etcd3's Election; the leader is the
-// oldest key, its create revision the term). Members are the nodes, changed through the log; a
-// voter is a node that campaigns. etcd's own members are etcd's business.
+// snapshot + members at a revision), election/leader/<lease> (a key per candidate on its lease;
+// the oldest key leads, its create revision is the term). Members are the nodes, changed through
+// the log; a voter is a node that campaigns. etcd's own members are etcd's business.
 
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3';
+import { Etcd3, type IOptions, type Lease, type Namespace, type Watcher } from 'etcd3';
+
+type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
 import { abortError, linkSignals, unlessAborted } from '../../core/abort.js';
 import {
   ClusterMismatchError,
@@ -26,16 +28,11 @@ import type { Logger } from '../../core/log.js';
 import { encodeEntry, parseEntry, parseMember, type LogEntry } from './log-entry.js';
 import { etcdConsensusConfig, type EtcdConsensusConfig, type EtcdConsensusOptions } from './options.js';
 import { Replica } from './replica.js';
-import { encodeSnapshot, parseSnapshot, type StoredSnapshot } from './stored-snapshot.js';
+import { CLUSTER_ID, LOG, SNAPSHOT, storeSnapshot } from './snapshot-store.js';
+import { parseSnapshot, type StoredSnapshot } from './stored-snapshot.js';
 
-const LOG = 'log/';
-const SNAPSHOT = 'snapshot';
-const CLUSTER_ID = 'cluster-id';
-const ELECTION = 'leader';
-const ELECTION_KEYS = `election/${ELECTION}/`;
+const ELECTION_KEYS = 'election/leader/';
 const CLUSTER_ID_FILE = 'etcd-cluster-id';
-/** etcd's default --max-txn-ops is 128. */
-const DELETES_PER_TXN = 100;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
 
@@ -68,7 +65,8 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   private cluster: string | undefined;
   private currentLeader: LeaderInfo | undefined;
   private leaderRefresh: Promise<void> = Promise.resolve();
-  private campaign: Campaign | undefined;
+  /** The lease of this node's election key while it campaigns. */
+  private campaign: Lease | undefined;
   private holdCampaign = false;
   private logWatcher: Watcher | undefined;
   private electionWatcher: Watcher | undefined;
@@ -159,7 +157,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     this.campaign = undefined;
     this.holdCampaign = true;
     try {
-      await campaign.resign();
+      await campaign.revoke();
       await this.until(() => this.currentLeader !== undefined && this.currentLeader.id !== this.config.nodeId, signal);
     } finally {
       this.holdCampaign = false;
@@ -175,16 +173,14 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
         hosts: this.config.endpoints,
         dialTimeout: requestTimeoutMs,
         defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+        faultHandling: { watchBackoff: watchBackoff(RETRY_MIN_MS) },
       });
       this.ns = this.client.namespace(`${this.config.prefix}/`);
       this.cluster = await this.joinCluster(linked.signal);
       this.pinClusterId(this.cluster);
-      const snapshot = await this.readSnapshot(linked.signal);
-      if (snapshot) this.restoreFrom(snapshot);
-      this.watchLog();
+      this.watchLog(await this.catchUp(linked.signal));
       this.running = true;
       this.watchElection();
-      await this.waitApplied(await this.logHead(linked.signal), linked.signal);
       await this.joinAsMember(linked.signal);
       this.reconcileCampaign();
       this.every(this.config.snapshotIntervalMs, () => this.snapshotIfDue());
@@ -238,14 +234,6 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     }
   }
 
-  private async readSnapshot(signal?: AbortSignal): Promise<StoredSnapshot | undefined> {
-    const bytes = await this.call(this.ns!.get(SNAPSHOT).buffer(), signal);
-    if (!bytes) return undefined;
-    const snapshot = parseSnapshot(bytes);
-    if ('invalid' in snapshot) throw new Error(`consensus etcd: ${this.config.prefix}/${SNAPSHOT} is not a snapshot: ${snapshot.invalid}`);
-    return snapshot;
-  }
-
   /** The revision of the newest log entry: every command committed before this call is at or below it. */
   private async logHead(signal?: AbortSignal): Promise<number> {
     const result = await this.call(this.ns!.getAll().prefix(LOG).sort('Mod', 'Descend').limit(1).exec(), signal);
@@ -253,8 +241,37 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     return head ? Number(head.mod_revision) : 0;
   }
 
-  private watchLog(): void {
-    const watcher = this.ns!.watch().prefix(LOG).startRevision(String(this.replica.index + 1)).watcher();
+  /**
+   * Reads, at one revision, the snapshot and the log keys above what this member applied; applies
+   * them and returns that revision. The watch then starts after it, so etcd's history below it
+   * (compacted by the leader or by etcd's auto-compaction) is never needed.
+   */
+  private async catchUp(signal: AbortSignal): Promise<number> {
+    const ns = this.ns!;
+    const read = await this.call(
+      ns
+        .if(CLUSTER_ID, 'Value', '==', this.cluster!)
+        .then(ns.get(SNAPSHOT), ns.getAll().prefix(LOG).minModRevision(String(this.replica.index + 1)).sort('Mod', 'Ascend'))
+        .commit(),
+      signal,
+    );
+    if (!read.succeeded) throw new Error(`consensus etcd: ${this.config.prefix}/${CLUSTER_ID} is no longer ${this.cluster}; refusing to follow another cluster's log`);
+    const snapshotKv = read.responses[0]?.response_range.kvs[0];
+    if (snapshotKv) {
+      const snapshot = parseSnapshot(snapshotKv.value);
+      if ('invalid' in snapshot) throw new Error(`consensus etcd: ${this.config.prefix}/${SNAPSHOT} is not a snapshot: ${snapshot.invalid}`);
+      if (snapshot.revision > this.replica.index) this.restoreFrom(snapshot);
+    }
+    for (const kv of read.responses[1]?.response_range.kvs ?? []) {
+      const revision = Number(kv.mod_revision);
+      if (revision > this.replica.index) this.applyAt(kv.value, revision);
+    }
+    return Number(read.header.revision);
+  }
+
+  private watchLog(after: number): void {
+    if (this.lifetime.signal.aborted) return;
+    const watcher = this.ns!.watch().prefix(LOG).startRevision(String(after + 1)).watcher();
     this.logWatcher = watcher;
     watcher.on('data', (response) => {
       if (this.logWatcher !== watcher) return;
@@ -266,13 +283,13 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
       }
     });
     // etcd3 resumes a dropped watch from the last response's header revision, which can pass events
-    // it has not sent yet; this member resumes from what it applied instead.
+    // it has not sent yet; this member catches up from what it applied instead.
     const failed = (error: Error) => this.logWatchFailed(watcher, error);
     watcher.on('disconnected', failed);
     watcher.on('error', failed);
   }
 
-  /** A watch whose start revision was compacted away ends here too: catch up from the snapshot. */
+  /** A watch whose start revision was compacted away ends here too. */
   private logWatchFailed(watcher: Watcher, error: Error): void {
     if (this.logWatcher !== watcher) return;
     this.logWatcher = undefined;
@@ -287,12 +304,10 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     this.logRetryMs = Math.min(this.logRetryMs * 2, RETRY_MAX_MS);
     this.after(delay, async () => {
       try {
-        const snapshot = await this.readSnapshot(this.lifetime.signal);
-        if (snapshot && snapshot.revision > this.replica.index) this.restoreFrom(snapshot);
-        this.watchLog();
+        this.watchLog(await this.catchUp(this.lifetime.signal));
       } catch (error) {
         if (this.lifetime.signal.aborted) return;
-        this.logger.warn({ err: error }, 'consensus etcd: reading the snapshot to resume the log failed');
+        this.logger.warn({ err: error }, 'consensus etcd: catching up on the log failed');
         this.resumeLog();
       }
     });
@@ -390,25 +405,39 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   private reconcileCampaign(): void {
     const self = this.replica.members.find((m) => m.id === this.config.nodeId);
     const wanted = this.running && !this.lifetime.signal.aborted && !this.holdCampaign && self?.voter === true;
-    if (wanted && !this.campaign) {
-      const campaign = this.ns!.election(ELECTION, this.config.leaseTtlSeconds).campaign(this.config.nodeId);
-      this.campaign = campaign;
-      campaign.on('elected', () => this.refreshLeader());
-      campaign.on('error', (error) => {
-        if (this.campaign !== campaign) return;
-        this.campaign = undefined;
-        this.logger.warn({ err: error }, 'consensus etcd: campaign lost its lease; campaigning again');
-        this.refreshLeader();
-        this.after(RETRY_MIN_MS * 5, async () => this.reconcileCampaign());
-      });
-    } else if (!wanted && this.campaign) {
+    if (wanted && !this.campaign) this.startCampaign();
+    else if (!wanted && this.campaign) {
       const campaign = this.campaign;
       this.campaign = undefined;
-      campaign.resign().catch((error: unknown) => this.logger.warn({ err: error }, 'consensus etcd: resigning the election failed'));
+      campaign.revoke().catch((error: unknown) => this.logger.warn({ err: error }, 'consensus etcd: resigning the election failed'));
     }
   }
 
+  /**
+   * etcd's election: a key per candidate on its own lease; the oldest key leads (see readLeader).
+   * Not etcd3's Campaign, whose wait for its predecessor's key outlives a resign and a closed client.
+   */
+  private startCampaign(): void {
+    const lease = this.ns!.lease(this.config.leaseTtlSeconds);
+    this.campaign = lease;
+    const lost = (error: unknown) => {
+      if (this.campaign !== lease) return;
+      this.campaign = undefined;
+      lease.revoke().catch(() => undefined);
+      if (this.lifetime.signal.aborted) return;
+      this.logger.warn({ err: error }, 'consensus etcd: the campaign lost its lease; campaigning again');
+      this.refreshLeader();
+      this.after(RETRY_MIN_MS * 5, async () => this.reconcileCampaign());
+    };
+    lease.on('lost', lost);
+    lease
+      .grant()
+      .then((id) => lease.put(`${ELECTION_KEYS}${id}`).value(this.config.nodeId).exec())
+      .then(() => this.refreshLeader(), lost);
+  }
+
   private watchElection(): void {
+    if (this.lifetime.signal.aborted) return;
     const watcher = this.ns!.watch().prefix(ELECTION_KEYS).watcher();
     this.electionWatcher = watcher;
     watcher.on('connected', () => this.refreshLeader());
@@ -456,34 +485,17 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     }
   }
 
-  /** Stores the snapshot if newer than the stored one, then drops the log keys and history below it. */
   private async writeSnapshot(): Promise<void> {
     const snapshot = this.replica.snapshot();
-    const ns = this.ns!;
-    const stored = await ns.get(SNAPSHOT).exec();
-    const current = stored.kvs[0];
-    const currentRevision = current ? parseSnapshot(current.value) : undefined;
-    if (currentRevision && !('invalid' in currentRevision) && currentRevision.revision >= snapshot.revision) return;
-    const written = await ns
-      .if(SNAPSHOT, 'Mod', '==', current ? Number(current.mod_revision) : 0)
-      .and(CLUSTER_ID, 'Value', '==', this.cluster!)
-      .then(ns.put(SNAPSHOT).value(encodeSnapshot(snapshot)))
-      
-      .commit();
-    if (!written.succeeded) return;
+    const written = await storeSnapshot(this.client!, this.ns!, {
+      cluster: this.cluster!,
+      snapshot,
+      compactHistory: this.config.compactHistory,
+      deadline: () => this.callOptions(),
+    });
+    if (!written) return;
     this.entriesSinceSnapshot = 0;
     this.emit({ type: 'snapshot', index: snapshot.revision });
-    // The entry at the snapshot's revision stays, so the log's newest key is never gone (see logHead).
-    const old = await ns.getAll().prefix(LOG).maxModRevision(String(snapshot.revision - 1)).keys();
-    for (let i = 0; i < old.length; i += DELETES_PER_TXN) {
-      const batch = old.slice(i, i + DELETES_PER_TXN).map((key) => ns.delete().key(key));
-      await ns.if(CLUSTER_ID, 'Value', '==', this.cluster!).then(...batch).commit();
-    }
-    if (this.config.compactHistory) {
-      await this.client!.kv.compact({ revision: String(snapshot.revision) }, this.callOptions()).catch((error: unknown) => {
-        if (!/compacted/.test(message(error))) throw error;
-      });
-    }
   }
 
   private waitApplied(revision: number, signal?: AbortSignal): Promise<void> {
@@ -566,7 +578,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     const watchers = [this.logWatcher, this.electionWatcher];
     this.logWatcher = undefined;
     this.electionWatcher = undefined;
-    await Promise.allSettled([campaign?.resign(), ...watchers.map((w) => w?.cancel())]);
+    await Promise.allSettled([campaign?.revoke(), ...watchers.map((w) => w?.cancel())]);
     await this.leaderRefresh;
     this.client?.close();
     this.client = undefined;
@@ -586,6 +598,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
   }
 
   private after(ms: number, task: () => Promise<void>): void {
+    if (this.lifetime.signal.aborted) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (!this.lifetime.signal.aborted) void task();
@@ -613,6 +626,14 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
+}
+
+/**
+ * etcd3 re-opens a dropped watch stream after this backoff. Its timer outlives client.close(), so
+ * it stays short: a stopped member keeps the event loop alive for at most RETRY_MAX_MS.
+ */
+function watchBackoff(ms: number): WatchBackoff {
+  return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, RETRY_MAX_MS)) };
 }
 
 function restoredOver(revision: number): Error {
