@@ -84,7 +84,7 @@ export class ChildNode {
   }
 
   private async spawn(): Promise<void> {
-    const args = [CLI, 'start', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
+    const args = [CLI, 'start', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0'];
     // The shell joins the cgroup, then becomes the node: no moment runs uncapped.
     const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', this.cgroup.tasksFile, process.execPath, ...args], {
       cwd: join(this.root, 'cwd'),

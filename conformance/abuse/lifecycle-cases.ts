@@ -134,7 +134,7 @@ export function lifecycleCases(t: Test, local: () => { node: LocalNode; model: s
     const dir = mkdtempSync(join(tmpdir(), 'od-abuse-lies-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, OLLAMA_ENGINE: 'sim', OLLAMA_SECURITY_AUTH_ENABLED: 'true', OLLAMA_SECURITY_AUTH_METHOD: 'none' };
-    const args = [CLI, 'start', '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
+    const args = [CLI, 'start', '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0'];
     const start = spawnSync(process.execPath, args, { env, cwd: dir, encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL' });
     t.ok(start.status !== null && start.status !== 0, `start exits with a failure status, not serving (status ${start.status}, signal ${start.signal})`);
     t.match(start.stderr, /security\.auth/, 'naming the keys that contradict each other');

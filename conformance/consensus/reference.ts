@@ -179,6 +179,11 @@ class ReferenceMember<S> implements Consensus<S> {
     return this.joined ? this.world.clusterId : undefined;
   }
 
+  /** Members share one in-process log: there is nothing to dial. */
+  address(): undefined {
+    return undefined;
+  }
+
   state(): { state: S; index: number } {
     return { state: this.current, index: this.index };
   }

@@ -2,7 +2,9 @@
 
 import type { Logger } from 'pino';
 import type { LoadWindow } from '../cluster/load-window.js';
+import type { ClusterState } from '../cluster/state-machine.js';
 import type { ClusterView } from '../cluster/types.js';
+import type { Consensus } from '../contracts/consensus.js';
 import type { Authenticator } from '../contracts/auth.js';
 import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
@@ -21,6 +23,8 @@ export interface ApiDeps {
   auth: Authenticator;
   /** The members of the cluster as this node sees them, itself included. */
   cluster: ClusterView;
+  /** The agreed cluster facts, the leader and each member's vote. */
+  consensus: Consensus<ClusterState>;
   /** Peers and streams; forwarded requests may arrive on its streams. */
   transport: Transport;
   /** This node's recent load, which dispatch feeds and the cluster announces. */

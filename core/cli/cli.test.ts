@@ -42,7 +42,7 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   const dataDir = mkdtempSync(join(tmpdir(), 'od-cli-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--node-name', 'cli-test'], {
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0', '--node-name', 'cli-test'], {
     env: BASE_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,7 +75,7 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   t.ok(existsSync(join(dataDir, 'ollama-distributed.pid')), 'a running node has a pid file');
   t.ok(existsSync(join(dataDir, 'logs', 'ollama-distributed.log')), 'logs go to the data dir');
 
-  const second = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0']);
+  const second = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0']);
   t.equal(second.status, 1, 'a second node on the same data dir is refused');
   t.match(second.stderr, /already runs on data dir/);
 
@@ -94,7 +94,7 @@ t.test('a file balancer named in the config is loaded and used', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'od-plugin-'));
   copyFileSync(join(PACKAGE_ROOT, 'conformance', 'fixtures', 'prefer-local-balancer.js'), join(dir, 'my-balancer.mjs'));
   const port = await freePort();
-  writeFileSync(join(dir, 'node.yaml'), `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nscheduler:\n  algorithm: ./my-balancer.mjs\n  options:\n    max_active: 2\nstorage:\n  data_dir: ${join(dir, 'data')}\n`);
+  writeFileSync(join(dir, 'node.yaml'), `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nconsensus:\n  bind_addr: 127.0.0.1:0\nscheduler:\n  algorithm: ./my-balancer.mjs\n  options:\n    max_active: 2\nstorage:\n  data_dir: ${join(dir, 'data')}\n`);
   const child = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'node.yaml')], { env: BASE_ENV, stdio: 'ignore' });
   const exit = exited(child);
   t.teardown(() => void child.kill('SIGKILL'));
@@ -232,7 +232,7 @@ async function hangingNodeConfig(stopTimeout: string) {
   const marker = join(dir, 'stopping');
   writeFileSync(
     join(dir, 'node.yaml'),
-    `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nnode:\n  stop_timeout: ${stopTimeout}\nscheduler:\n  algorithm: ./hangs-on-stop.mjs\n  options:\n    marker: ${marker}\nstorage:\n  data_dir: ${join(dir, 'data')}\nengine:\n  name: sim\n`,
+    `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nconsensus:\n  bind_addr: 127.0.0.1:0\nnode:\n  stop_timeout: ${stopTimeout}\nscheduler:\n  algorithm: ./hangs-on-stop.mjs\n  options:\n    marker: ${marker}\nstorage:\n  data_dir: ${join(dir, 'data')}\nengine:\n  name: sim\n`,
   );
   return { config: join(dir, 'node.yaml'), url: `http://127.0.0.1:${port}`, marker, dataDir: join(dir, 'data') };
 }
@@ -245,7 +245,7 @@ t.test('stop cuts a request that never finishes once node.stop_timeout passes', 
   // The first token of a run takes 1000 s: the request is in flight for as long as the test lasts.
   writeFileSync(
     join(dir, 'node.yaml'),
-    `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nnode:\n  stop_timeout: 3s\nstorage:\n  data_dir: ${dataDir}\nengine:\n  name: sim\n  options:\n    load_ms: 0\n    tokens_per_second: 0.001\n`,
+    `api:\n  listen: 127.0.0.1:${port}\np2p:\n  listen: /ip4/127.0.0.1/tcp/0\nconsensus:\n  bind_addr: 127.0.0.1:0\nnode:\n  stop_timeout: 3s\nstorage:\n  data_dir: ${dataDir}\nengine:\n  name: sim\n  options:\n    load_ms: 0\n    tokens_per_second: 0.001\n`,
   );
   const node = startNode(t, ['--config', join(dir, 'node.yaml')]);
   await waitForHealth(url, node.child);

@@ -1,7 +1,7 @@
 // A node announcement as it travels by gossip: JSON bytes, and the checks every field of a peer's
 // message passes before the view takes it in. Nothing a peer sends can make decoding throw.
 
-import { CLUSTER_PROTOCOL_VERSION, type AnnouncedGpu, type AnnouncedLoad, type AnnouncedLoadedModel, type AnnouncedModel, type NodeAnnouncement } from './types.js';
+import { CLUSTER_PROTOCOL_VERSION, type AnnouncedGpu, type ConsensusPeer, type AnnouncedLoad, type AnnouncedLoadedModel, type AnnouncedModel, type NodeAnnouncement } from './types.js';
 
 /** Bounds on a peer's message; past any of them the whole message is dropped. */
 export const ANNOUNCEMENT_LIMITS = {
@@ -111,6 +111,14 @@ function apiUrl(value: unknown, path: string): string {
   return raw;
 }
 
+function consensusPeer(value: unknown, path: string): ConsensusPeer {
+  const c = object(value, path);
+  const address = text(c.address, `${path}.address`, ANNOUNCEMENT_LIMITS.url, 1);
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(address)) fail(`${path}.address is not host:port`);
+  const clusterId = c.clusterId === null ? null : text(c.clusterId, `${path}.clusterId`, ANNOUNCEMENT_LIMITS.id, 1);
+  return { address, clusterId };
+}
+
 /** Ollama's model details: flat text, numbers, flags and lists of text, nothing nested deeper. */
 function details(value: unknown, path: string): Record<string, unknown> {
   const source = object(value, path);
@@ -194,6 +202,7 @@ function announcement(a: Json): NodeAnnouncement {
     seq: count(a.seq, 'seq'),
   };
   if (a.leaving !== undefined) checked.leaving = flag(a.leaving, 'leaving');
+  if (a.consensus !== undefined) checked.consensus = consensusPeer(a.consensus, 'consensus');
   return checked;
 }
 

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { runningModels, taggedModels, type DetailsReader } from '../api/ollama/model-list.js';
 import type { NodeConfig } from '../config/schema.js';
+import type { Consensus } from '../contracts/consensus.js';
 import type { Engine, ModelDetails } from '../contracts/engine.js';
 import type { Startable } from '../contracts/plugin.js';
 import type { ModelStore } from '../contracts/storage.js';
@@ -60,6 +61,8 @@ export interface ClusterComponents {
   storage: ModelStore;
   engine: Engine;
   load: LoadWindow;
+  /** Its address and cluster id go out with every announcement. */
+  consensus?: Consensus;
 }
 
 export interface ClusterWiring {
@@ -227,6 +230,8 @@ export class Cluster implements ClusterView, Startable {
       seq: this.seq,
     };
     if (this.leaving) announcement.leaving = true;
+    const consensusAddress = this.c.consensus?.address();
+    if (consensusAddress) announcement.consensus = { address: consensusAddress, clusterId: this.c.consensus!.clusterId() ?? null };
     return announcement;
   }
 

@@ -30,7 +30,7 @@ interface ChildNode {
 async function spawnNode(t: Test, name: string, bootstrap: string): Promise<ChildNode> {
   const dataDir = mkdtempSync(join(tmpdir(), 'od-fault-'));
   const port = await freePort();
-  const args = [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', bootstrap, '--node-name', name];
+  const args = [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0', '--bootstrap', bootstrap, '--node-name', name];
   const child = spawn(process.execPath, args, { env: { ...BASE_ENV, OLLAMA_LLAMA_GPU: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

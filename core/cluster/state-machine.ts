@@ -36,6 +36,8 @@ export interface ClusterState {
   /** Model name → the nodes that reported a verified copy. */
   replicas: Record<string, string[]>;
   apiKeys: Record<string, ApiKeyRecord>;
+  /** Node id → the log index that removed it for good; such a node is never admitted again. */
+  removed: Record<string, number>;
 }
 
 export type ClusterResult = { ok: true } | { error: string };
@@ -81,15 +83,17 @@ function dropEmpty(map: Record<string, string[]>, key: string): void {
 const HANDLERS: Record<string, Handler> = {
   'member.admit': (state, payload, index) => {
     const id = text(payload, 'id');
+    if (state.removed[id] !== undefined) return { error: `node ${id} was removed from the cluster; start it on a new data dir to join again` };
     const name = text(payload, 'name');
     const admittedAt = state.members[id]?.admittedAt ?? index;
     state.members[id] = { id, name, admittedAt };
     return { ok: true };
   },
-  'member.remove': (state, payload) => {
+  'member.remove': (state, payload, index) => {
     const id = text(payload, 'id');
-    if (!state.members[id]) return { error: `node ${id} is not a member` };
+    if (state.removed[id] !== undefined) return { error: `node ${id} was removed already` };
     delete state.members[id];
+    state.removed[id] = index;
     for (const map of [state.placements, state.replicas]) {
       for (const model of Object.keys(map)) {
         map[model] = without(map[model], id);
@@ -156,7 +160,7 @@ const HANDLERS: Record<string, Handler> = {
 export const CLUSTER_COMMANDS = Object.freeze(Object.keys(HANDLERS));
 
 function emptyState(): ClusterState {
-  return { members: {}, models: {}, placements: {}, replicas: {}, apiKeys: {} };
+  return { members: {}, models: {}, placements: {}, replicas: {}, apiKeys: {}, removed: {} };
 }
 
 /** Keys in a fixed order, so equal states give equal snapshots on every node. */

@@ -49,6 +49,12 @@ export interface AnnouncedLoad {
   tokensPerSecond: number;
 }
 
+/** Where a node's consensus member listens, and the cluster it belongs to (null before it joins one). */
+export interface ConsensusPeer {
+  address: string;
+  clusterId: string | null;
+}
+
 /** One node's word about itself, published about once a second. */
 export interface NodeAnnouncement {
   protocol: number;
@@ -74,6 +80,8 @@ export interface NodeAnnouncement {
   seq: number;
   /** Set on the last announcement of a node that stops cleanly. */
   leaving?: boolean;
+  /** Absent with a consensus backend whose members need no address (etcd). */
+  consensus?: ConsensusPeer;
 }
 
 /** A node as the view sees it now. */

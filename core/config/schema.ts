@@ -64,6 +64,19 @@ function parseOptions(raw: unknown): Record<string, unknown> {
 
 const duration = (allowNegative = false) => (raw: unknown) => parseDuration(raw, allowNegative);
 const integer = (min: number, max?: number) => (raw: unknown) => parseInteger(raw, min, max);
+/** An even count of voters tolerates no more failures than one fewer, so only odd ones. */
+function oddVoters(raw: unknown): number {
+  const n = integer(1, 9)(raw);
+  if (n % 2 === 0) throw new ConfigValueError('an odd number of voters from 1 to 9 (3, 5 or 7 in most clusters)');
+  return n;
+}
+
+function etcdPrefix(raw: unknown): string {
+  const s = parseString(raw);
+  if (!/^\/[A-Za-z0-9._/-]*[^/]$/.test(s)) throw new ConfigValueError('a key prefix such as /ollama-distributed (starts with /, no trailing /)');
+  return s;
+}
+
 const str = (raw: unknown) => parseString(raw);
 const path = (raw: unknown) => parseString(raw, false);
 
@@ -180,7 +193,17 @@ export const schema = {
     bind_addr: setting(parseHostPort, {
       default: '127.0.0.1:7000',
       env: ['OLLAMA_CONSENSUS_BIND_ADDR'],
-      why: 'Where the built-in Raft listens for its peers.',
+      flag: 'consensus-bind',
+      why: 'Where the built-in Raft listens for its peers; only cluster members may speak there.',
+    }),
+    advertise_addr: setting((raw) => (raw === '' ? '' : parseHostPort(raw)), {
+      default: '',
+      env: ['OLLAMA_CONSENSUS_ADVERTISE_ADDR'],
+      why: 'The consensus address peers dial (host:port); empty means bind_addr as bound.',
+    }),
+    voters: setting(oddVoters, {
+      default: 3,
+      why: 'Members that vote; the others follow the log without voting, so a big cluster keeps a small quorum.',
     }),
     bootstrap: setting(parseBoolean, {
       default: false,
@@ -194,15 +217,15 @@ export const schema = {
     }),
     heartbeat_timeout: durationSetting(duration(), {
       default: 1000,
-      why: 'A follower with no word from the leader for this long starts an election.',
+      why: 'A follower with no word from the leader for this long (up to twice, at random) starts an election.',
     }),
     election_timeout: durationSetting(duration(), {
       default: 1000,
-      why: 'A candidate with no majority for this long starts a new election.',
+      why: 'A candidate with no majority for this long (up to twice, at random) starts a new election.',
     }),
     commit_timeout: durationSetting(duration(), {
       default: 50,
-      why: 'Longest the leader waits before sending entries it has, so small writes batch.',
+      why: 'The Raft clock tick: the longest a follower waits to learn a new commit; heartbeats go every few ticks.',
     }),
     max_append_entries: setting(integer(1, 1024), { default: 64, why: 'Entries sent in one append, trading latency for throughput.' }),
     snapshot_interval: durationSetting(duration(), { default: 120_000, why: 'How often to check whether a snapshot is due.' }),
@@ -212,6 +235,10 @@ export const schema = {
         default: ['http://127.0.0.1:2379'],
         env: ['OLLAMA_CONSENSUS_ETCD_ENDPOINTS'],
         why: 'etcd client URLs, used when consensus.backend is etcd.',
+      }),
+      prefix: setting(etcdPrefix, {
+        default: '/ollama-distributed',
+        why: 'Key prefix of this cluster in etcd, so several clusters can share one etcd.',
       }),
     },
   },
@@ -375,6 +402,9 @@ export function crossFieldProblems(config: NodeConfig): [string, string][] {
   }
   if (c.heartbeat_timeout > c.election_timeout) {
     problems.push(['consensus.heartbeat_timeout', 'must not exceed consensus.election_timeout']);
+  }
+  if (c.heartbeat_timeout < 4 * c.commit_timeout) {
+    problems.push(['consensus.heartbeat_timeout', 'must be at least 4 × consensus.commit_timeout, so several heartbeats fit in it']);
   }
   if (config.p2p.conn_mgr_low > config.p2p.conn_mgr_high) {
     problems.push(['p2p.conn_mgr_low', 'must not exceed p2p.conn_mgr_high']);

@@ -83,6 +83,12 @@ export interface Consensus<State = unknown> extends Startable {
   readonly name: string;
   /** Fixed when the cluster forms; undefined until this member has joined one. */
   clusterId(): string | undefined;
+  /**
+   * Where peers reach this member (host:port) when the backend's members talk to each other
+   * (raft): the node announces it, and the leader adds nodes it hears of. Undefined when the
+   * backend keeps its own membership (etcd).
+   */
+  address(): string | undefined;
   propose(command: Command, signal?: AbortSignal): Promise<{ index: number; result: unknown }>;
   read(signal?: AbortSignal): Promise<State>;
   state(): { state: State; index: number };

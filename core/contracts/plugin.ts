@@ -61,4 +61,6 @@ export interface BaseComponents {
   dataDir: string;
   /** This node's stable id. */
   nodeId: string;
+  /** The cluster facts a consensus plugin replicates. */
+  stateMachine: import('./consensus.js').StateMachine<import('../cluster/state-machine.js').ClusterState>;
 }

@@ -10,7 +10,10 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
   transport: {
     libp2p: () => import('../../plugins/transport-libp2p/index.js'),
   },
-  consensus: {},
+  consensus: {
+    raft: () => import('../../plugins/consensus-raft/index.js'),
+    etcd: () => import('../../plugins/consensus-etcd/index.js'),
+  },
   balancer: {
     round_robin: () => import('../../plugins/balancer-round-robin/index.js'),
     least_connections: () => import('../../plugins/balancer-least-connections/index.js'),

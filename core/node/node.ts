@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Authenticator } from '../contracts/auth.js';
 import type { Balancer } from '../contracts/balancer.js';
+import type { Consensus } from '../contracts/consensus.js';
 import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
 import type { Transport } from '../contracts/transport.js';
@@ -16,6 +17,8 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import { clusterCandidates } from '../cluster/candidates.js';
 import { Cluster, type ClusterComponents } from '../cluster/cluster.js';
 import { LoadWindow } from '../cluster/load-window.js';
+import { ConsensusMembers, type ConsensusMembersComponents } from '../cluster/consensus-members.js';
+import { clusterStateMachine, type ClusterState } from '../cluster/state-machine.js';
 import { ModelChanges, watchModels } from '../cluster/model-changes.js';
 import type { ClusterView } from '../cluster/types.js';
 import { createLogger } from '../log.js';
@@ -80,7 +83,7 @@ export class OllamaDistributedNode {
     const { config, logger, nodeId } = this;
     this.lock = await lockDataDir(config.storage.data_dir, nodeId);
     const startedAt = new Date();
-    const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId });
+    const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId, stateMachine: clusterStateMachine });
     this.kernel = kernel;
     const modelChanges = new ModelChanges();
     const units: Unit[] = this.options.plugins.map((plugin) => pluginUnit(plugin, modelChanges));
@@ -89,9 +92,16 @@ export class OllamaDistributedNode {
       name: 'cluster',
       kind: 'core',
       provides: ['cluster'],
-      requires: ['nodeId', 'config', 'logger', 'transport', 'storage', 'engine', 'load'],
+      requires: ['nodeId', 'config', 'logger', 'transport', 'storage', 'engine', 'load', 'consensus'],
       build: (c) =>
         (this.cluster = new Cluster(c as unknown as ClusterComponents, { apiUrl: () => this.api?.url, modelChanges })),
+    });
+    units.push({
+      name: 'consensus-members',
+      kind: 'core',
+      provides: ['consensusMembers'],
+      requires: ['consensus', 'cluster', 'config', 'logger', 'nodeId'],
+      build: (c) => new ConsensusMembers(c as unknown as ConsensusMembersComponents),
     });
     units.push({
       name: 'scheduler',
@@ -109,7 +119,7 @@ export class OllamaDistributedNode {
       name: 'api',
       kind: 'core',
       provides: ['api'],
-      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport'],
+      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport', 'consensus'],
       build: (c) =>
         (this.api = new ApiServer(
           {
@@ -122,6 +132,7 @@ export class OllamaDistributedNode {
             auth: c.auth as Authenticator,
             cluster: c.cluster as ClusterView,
             transport: c.transport as Transport,
+            consensus: c.consensus as Consensus<ClusterState>,
             load: c.load as LoadWindow,
             units: () => kernel.status(),
             startedAt,

@@ -18,6 +18,7 @@ interface KindChoice {
 export const NODE_PLUGIN_KINDS: Partial<Record<PluginKind, (config: NodeConfig) => KindChoice>> = {
   storage: () => ({ key: 'storage.backend', init: (c) => c.storage }),
   transport: () => ({ key: 'p2p.transport', init: (c) => c.p2p }),
+  consensus: () => ({ key: 'consensus.backend', init: (c) => c.consensus }),
   engine: () => ({ key: 'engine.name', init: (c) => c.engine }),
   balancer: () => ({ key: 'scheduler.algorithm', init: (c) => c.scheduler }),
   auth: (config) =>

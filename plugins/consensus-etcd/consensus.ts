@@ -102,6 +102,11 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
     return this.stopping;
   }
 
+  /** etcd keeps its own membership: nodes have nothing to dial each other at. */
+  address(): undefined {
+    return undefined;
+  }
+
   clusterId(): string | undefined {
     return this.cluster;
   }

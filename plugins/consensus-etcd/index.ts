@@ -18,15 +18,15 @@ export const meta = {
 } as const satisfies PluginMeta;
 
 /** The consensus section of the config; the etcd backend reads its etcd keys and snapshot cadence. */
-export type EtcdConsensusInit = Pick<NodeConfig['consensus'], 'etcd'> &
+export type EtcdConsensusInit = { etcd: Pick<NodeConfig['consensus']['etcd'], 'endpoints'> & Partial<Pick<NodeConfig['consensus']['etcd'], 'prefix'>> } &
   Partial<Pick<NodeConfig['consensus'], 'snapshot_interval' | 'snapshot_threshold'>> &
-  Partial<Pick<EtcdConsensusOptions, 'prefix' | 'address' | 'voter' | 'leaseTtlSeconds' | 'compactHistory' | 'startTimeoutMs' | 'requestTimeoutMs'>>;
+  Partial<Pick<EtcdConsensusOptions, 'address' | 'voter' | 'leaseTtlSeconds' | 'compactHistory' | 'startTimeoutMs' | 'requestTimeoutMs'>>;
 
 export function etcdConsensus(init: EtcdConsensusInit) {
   return <State>(components: ConsensusComponents<State>): Consensus<State> & Startable =>
     new EtcdConsensus<State>({
       endpoints: init.etcd.endpoints,
-      prefix: init.prefix,
+      prefix: init.etcd.prefix,
       address: init.address,
       voter: init.voter,
       leaseTtlSeconds: init.leaseTtlSeconds,

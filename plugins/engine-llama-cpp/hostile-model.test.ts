@@ -73,7 +73,7 @@ if (group) {
   // The shell joins the group, then becomes the node: nothing of it ever runs uncapped.
   const child = spawn(
     'sh',
-    ['-c', `echo $$ > ${join(group, 'cgroup.procs')} && exec "$0" "$@"`, process.execPath, CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0'],
+    ['-c', `echo $$ > ${join(group, 'cgroup.procs')} && exec "$0" "$@"`, process.execPath, CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0'],
     { env: { ...env, OLLAMA_ENGINE: 'llama-cpp', OLLAMA_LLAMA_GPU: 'off' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -20,7 +20,7 @@ import { PRODUCT_VERSION } from '../../core/version.js';
 import { Admission } from './admission.js';
 import { Bootstrap } from './bootstrap.js';
 import { ConnectionTrim } from './connection-trim.js';
-import { resolveClusterKey } from './cluster-key.js';
+import { resolveClusterKey } from '../../core/cluster/cluster-key.js';
 import { dialTarget } from './dial-target.js';
 import { GossipTopics } from './gossip.js';
 import type { JoinIdentity } from './join-protocol.js';

@@ -1,10 +1,12 @@
 // The cluster API on the API port: GET /api/v1/cluster/status, GET /api/v1/nodes and
 // /api/v1/nodes/:id (a node id or name), POST /api/v1/nodes/:id/drain and /undrain. A drain of
-// another node reaches it through the cluster step, which forwards it there.
+// another node reaches it through the cluster step, which forwards it there; DELETE
+// /api/v1/nodes/:id removes a node for good, on the consensus leader.
 
 import type { FastifyInstance } from 'fastify';
 import type { ClusterView, Member } from '../../cluster/types.js';
 import { ProductError } from '../../errors.js';
+import type { ApiDeps } from '../deps.js';
 import type { RouteModule } from '../server.js';
 import { clusterStatus, nodeEntry } from './status.js';
 
@@ -26,11 +28,30 @@ function drainRoute(app: FastifyInstance, view: ClusterView, action: 'drain' | '
   });
 }
 
+/** Takes a node out of the cluster for good: out of the consensus configuration, and never admitted again. */
+function removeRoute(app: FastifyInstance, deps: ApiDeps): void {
+  app.delete('/api/v1/nodes/:id', { config: { permission: 'admin' } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const { consensus, cluster, nodeId } = deps;
+    const leader = consensus.leader();
+    if (leader?.id !== nodeId) throw new ProductError('OD_ERR_NOT_LEADER', leader ? `node removal goes to the leader ${leader.id}, which this node could not reach` : 'no consensus leader is elected; try again shortly');
+    const { members, removed } = consensus.state().state;
+    const target = cluster.member(id)?.id ?? (consensus.members().some((m) => m.id === id) || members[id] ? id : undefined);
+    if (!target) throw removed[id] !== undefined ? new ProductError('OD_ERR_CONFLICT', `node ${id} was removed already`) : nodeNotFound(id);
+    if (target === nodeId) throw new ProductError('OD_ERR_CONFLICT', `node '${id}' leads consensus: stop it (leadership moves to another voter), then remove it from another node`);
+    if (consensus.members().some((m) => m.id === target)) await consensus.removeMember(target);
+    const { result } = await consensus.propose({ type: 'member.remove', payload: { id: target } });
+    if (result && typeof result === 'object' && 'error' in result) throw new ProductError('OD_ERR_CONFLICT', String(result.error));
+    return { removed: target };
+  });
+}
+
 export const clusterRoutes: RouteModule = (app, deps) => {
   const view = deps.cluster;
-  app.get('/api/v1/cluster/status', { config: { permission: 'read' } }, async () => clusterStatus(view));
+  app.get('/api/v1/cluster/status', { config: { permission: 'read' } }, async () => clusterStatus(view, deps.consensus));
   app.get('/api/v1/nodes', { config: { permission: 'read' } }, async () => ({ nodes: view.members().map(nodeEntry) }));
   app.get('/api/v1/nodes/:id', { config: { permission: 'read' } }, async (request) => nodeEntry(memberNamed(view, (request.params as { id: string }).id)));
   drainRoute(app, view, 'drain');
   drainRoute(app, view, 'undrain');
+  removeRoute(app, deps);
 };

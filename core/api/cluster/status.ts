@@ -1,7 +1,9 @@
 // The cluster as the /api/v1 cluster API shows it: each member with its health, drain flag, models,
-// loaded models and load, and the names held with different digests. Pure over the view.
+// loaded models and load, the consensus leader and each node's vote, and the names held with
+// different digests. Pure over the view and the consensus member.
 
 import type { ClusterView, DigestConflict, Member } from '../../cluster/types.js';
+import type { Consensus } from '../../contracts/consensus.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -40,14 +42,38 @@ function conflictEntry(conflict: DigestConflict) {
   };
 }
 
-/** `leader` stays null until the cluster has consensus. */
-export function clusterStatus(view: ClusterView) {
+export type ConsensusRole = 'leader' | 'voter' | 'non-voter';
+
+/** The leader as every member names it: its id, name (when gossip knows it) and term. */
+function leaderEntry(view: ClusterView, consensus: Consensus) {
+  const leader = consensus.leader();
+  if (!leader) return null;
+  return { id: leader.id, name: view.member(leader.id)?.name ?? null, term: leader.term };
+}
+
+/** Each node's part in consensus; null for a node not (yet) in the consensus configuration. */
+function roles(consensus: Consensus): (id: string) => ConsensusRole | null {
+  const leader = consensus.leader()?.id;
+  const members = new Map(consensus.members().map((m) => [m.id, m]));
+  return (id) => {
+    if (id === leader) return 'leader';
+    const member = members.get(id);
+    if (!member) return null;
+    return member.voter ? 'voter' : 'non-voter';
+  };
+}
+
+export function clusterStatus(view: ClusterView, consensus: Consensus) {
   const self = view.self();
+  const role = roles(consensus);
   return {
     node_id: self.id,
     node_name: self.name,
-    leader: null,
-    nodes: view.members().map(nodeEntry),
+    cluster_id: consensus.clusterId() ?? null,
+    consensus: consensus.name,
+    leader: leaderEntry(view, consensus),
+    term: consensus.leader()?.term ?? null,
+    nodes: view.members().map((member) => ({ ...nodeEntry(member), role: role(member.id) })),
     conflicts: view.conflicts().map(conflictEntry),
   };
 }

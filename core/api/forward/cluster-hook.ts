@@ -149,6 +149,12 @@ class ClusterStep {
     throw nodeUnreachable(this.failures[0]!);
   }
 
+  /** With no leader known the handler here says so. */
+  atLeader(): Promise<Handled> {
+    const leader = this.deps.consensus.leader();
+    return leader ? this.atNode(leader.id) : Promise.resolve('here');
+  }
+
   /** Delete, copy and unload: every holder does it; the answer is 200 when all did, else the first failure. */
   async everyHolder(model: string): Promise<Handled> {
     const holders = membersHolding(this.deps.cluster.members(), model);
@@ -177,6 +183,7 @@ function act(step: ClusterStep, plan: ClusterPlan): Promise<Handled> {
   if (plan.action === 'route') return step.route(plan.kind, plan.model);
   if (plan.action === 'one-holder') return step.oneHolder(plan.model);
   if (plan.action === 'at-node') return step.atNode(plan.node);
+  if (plan.action === 'at-leader') return step.atLeader();
   return step.everyHolder(plan.model);
 }
 

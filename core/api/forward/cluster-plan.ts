@@ -1,6 +1,6 @@
 // Which routes the cluster takes part in and how, read from the parsed body before a handler runs:
 // inference is routed once by the scheduler, show and push go to one holder, delete, copy and
-// unload act on every holder, and a drain goes to the node it names. Pure: the request path acts on the plan.
+// unload act on every holder, a drain goes to the node it names and a removal to the leader. Pure: the request path acts on the plan.
 
 import type { RequestKind } from '../../contracts/balancer.js';
 import { formatModelName, parseModelName } from '../../models/name.js';
@@ -14,7 +14,9 @@ export type ClusterPlan =
   /** Every node holding the model does it. */
   | { action: 'every-holder'; model: string }
   /** Done by the node the path names (id or name). */
-  | { action: 'at-node'; node: string };
+  | { action: 'at-node'; node: string }
+  /** Done by the consensus leader. */
+  | { action: 'at-leader' };
 
 type Body = Record<string, unknown>;
 type Planner = (body: Body, params: Record<string, string>) => ClusterPlan | undefined;
@@ -78,6 +80,7 @@ const PLANNERS: Record<string, Planner> = {
   'POST /api/copy': byName('every-holder', (body) => body.source),
   'POST /api/v1/nodes/:id/drain': (_body, params) => (params.id ? { action: 'at-node', node: params.id } : undefined),
   'POST /api/v1/nodes/:id/undrain': (_body, params) => (params.id ? { action: 'at-node', node: params.id } : undefined),
+  'DELETE /api/v1/nodes/:id': () => ({ action: 'at-leader' }),
 };
 
 /** Every route the cluster takes part in, as `METHOD /path/pattern`. */

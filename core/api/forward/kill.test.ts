@@ -33,7 +33,7 @@ async function cluster(t: Test) {
   t.teardown(() => b.stop());
   const dataDir = mkdtempSync(join(tmpdir(), 'od-kill-'));
   const port = await freePort();
-  const args = [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', bootstrap, '--node-name', 'c'];
+  const args = [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0', '--bootstrap', bootstrap, '--node-name', 'c'];
   const child = spawn(process.execPath, args, { env: { ...BASE_ENV, OLLAMA_ENGINE: 'sim' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

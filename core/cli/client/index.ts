@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { createCommand } from './create.js';
 import { copyCommand, listCommand, psCommand, removeCommand } from './models.js';
-import { drainCommand, nodesCommand } from './nodes.js';
+import { drainCommand, nodesCommand, removeNodeCommand } from './nodes.js';
 import { runCommand, type RunFlags } from './run.js';
 import { showCommand, type ShowFlags } from './show.js';
 
@@ -85,12 +85,18 @@ export function registerClientCommands(program: Command): void {
     .addHelpText('after', HOST_HELP)
     .action(reported((models: string[]) => removeCommand(models)));
 
-  program
+  const nodes = program
     .command('nodes')
-    .description('List the nodes of the cluster')
+    .description('List the nodes of the cluster with their consensus roles')
     .option('--json', 'Print the nodes as JSON')
     .addHelpText('after', HOST_HELP)
     .action(reported((flags: { json?: boolean }) => nodesCommand(flags)));
+  nodes
+    .command('remove')
+    .description('Take a node out of the cluster for good: it loses its vote and is never admitted again')
+    .argument('<node>', 'Node id or name')
+    .addHelpText('after', HOST_HELP)
+    .action(reported((node: string) => removeNodeCommand(node)));
 
   program
     .command('drain')

@@ -7,8 +7,8 @@ import { frame, FrameReader, FrameTooLarge } from './frames.js';
 import { frameKey, frameTag, helloRefusal, makeHello, parseHandshake, proof, proofHolds, tagHolds, type Hello, type Identity } from './handshake.js';
 
 const key = randomBytes(32);
-const a: Identity = { nodeId: 'a', clusterId: 'c1', clusterKey: key };
-const b: Identity = { nodeId: 'b', clusterId: 'c1', clusterKey: key };
+const a: Identity = { nodeId: 'a', clusterId: 'c1', address: '10.0.0.1:7000', clusterKey: key };
+const b: Identity = { nodeId: 'b', clusterId: 'c1', address: '10.0.0.2:7000', clusterKey: key };
 
 t.test('a proof holds only for its role, its nonces, its ids and its key', async (t) => {
   const transcript = { initiator: makeHello(a), responder: makeHello(b) };
@@ -19,6 +19,7 @@ t.test('a proof holds only for its role, its nonces, its ids and its key', async
   const otherNonce: Hello = { ...transcript.responder, nonce: randomBytes(32).toString('hex') };
   t.notOk(proofHolds(key, 'initiator', { ...transcript, responder: otherNonce }, mine), 'a proof replayed on another connection fails');
   t.notOk(proofHolds(key, 'initiator', { ...transcript, initiator: { ...transcript.initiator, nodeId: 'z' } }, mine), 'a proof for another node id fails');
+  t.notOk(proofHolds(key, 'initiator', { ...transcript, initiator: { ...transcript.initiator, address: '10.0.0.9:7000' } }, mine), 'a proof for another address fails');
   t.notOk(proofHolds(key, 'initiator', transcript, ''), 'an empty proof fails when keyed');
   t.ok(proofHolds(undefined, 'initiator', transcript, ''), 'an open cluster proves nothing');
   t.notOk(proofHolds(undefined, 'initiator', transcript, mine));

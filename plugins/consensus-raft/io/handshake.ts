@@ -16,6 +16,8 @@ export interface Hello {
   protocol: number;
   nodeId: string;
   clusterId: string | null;
+  /** Where the sender listens for its peers: a member the leader dials answers it there. */
+  address: string;
   /** 32 fresh random bytes, hex. */
   nonce: string;
   /** Whether the sender holds a cluster key; the key itself never travels. */
@@ -35,11 +37,12 @@ export type Role = 'initiator' | 'responder';
 export interface Identity {
   nodeId: string;
   clusterId: string | undefined;
+  address: string;
   clusterKey: Uint8Array | undefined;
 }
 
 export function makeHello(self: Identity): Hello {
-  return { type: 'hello', protocol: RAFT_PROTOCOL_VERSION, nodeId: self.nodeId, clusterId: self.clusterId ?? null, nonce: randomBytes(32).toString('hex'), keyed: self.clusterKey !== undefined };
+  return { type: 'hello', protocol: RAFT_PROTOCOL_VERSION, nodeId: self.nodeId, clusterId: self.clusterId ?? null, address: self.address, nonce: randomBytes(32).toString('hex'), keyed: self.clusterKey !== undefined };
 }
 
 /** Why `self` refuses a peer from its hello alone; `expected` is the node id the dialer meant to reach. */
@@ -63,7 +66,7 @@ export interface Transcript {
 
 export function proof(key: Uint8Array | undefined, prover: Role, { initiator, responder }: Transcript): string {
   if (key === undefined) return '';
-  const fields = [RAFT_PROTOCOL, prover, initiator.nodeId, responder.nodeId, initiator.clusterId, responder.clusterId, initiator.nonce, responder.nonce];
+  const fields = [RAFT_PROTOCOL, prover, initiator.nodeId, responder.nodeId, initiator.clusterId, responder.clusterId, initiator.address, responder.address, initiator.nonce, responder.nonce];
   return createHmac('sha256', key).update(JSON.stringify(fields)).digest('hex');
 }
 
@@ -102,6 +105,7 @@ const HEX_NONCE = /^[0-9a-f]{64}$/;
 const HEX_PROOF = /^([0-9a-f]{64})?$/;
 const REASONS = new Set<RefusalReason>(['protocol', 'cluster-key', 'no-key', 'unexpected-key', 'cluster-mismatch', 'wrong-node', 'malformed']);
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 256;
+const isAddress = (value: unknown): value is string => typeof value === 'string' && value.length <= 1024 && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value);
 const isClusterId = (value: unknown): value is string | null => value === null || isId(value);
 
 /** One handshake frame, or undefined when it is not a message of this protocol. */
@@ -116,8 +120,8 @@ export function parseHandshake(bytes: Uint8Array): HandshakeMessage | undefined 
   const m = value as Record<string, unknown>;
   switch (m.type) {
     case 'hello':
-      return Number.isSafeInteger(m.protocol) && isId(m.nodeId) && isClusterId(m.clusterId) && typeof m.nonce === 'string' && HEX_NONCE.test(m.nonce) && typeof m.keyed === 'boolean'
-        ? { type: 'hello', protocol: m.protocol as number, nodeId: m.nodeId, clusterId: m.clusterId, nonce: m.nonce, keyed: m.keyed }
+      return Number.isSafeInteger(m.protocol) && isId(m.nodeId) && isClusterId(m.clusterId) && isAddress(m.address) && typeof m.nonce === 'string' && HEX_NONCE.test(m.nonce) && typeof m.keyed === 'boolean'
+        ? { type: 'hello', protocol: m.protocol as number, nodeId: m.nodeId, clusterId: m.clusterId, address: m.address, nonce: m.nonce, keyed: m.keyed }
         : undefined;
     case 'proof':
       return typeof m.proof === 'string' && HEX_PROOF.test(m.proof) ? { type: 'proof', proof: m.proof } : undefined;

@@ -33,6 +33,8 @@ export interface RaftTransportOptions {
   nodeId: NodeId;
   /** consensus.bind_addr: host:port, port 0 for any free one. */
   bindAddr: string;
+  /** The address peers should dial, sent in the handshake; the bound address when absent. */
+  advertise?: () => string;
   /** Undefined: an open cluster; the handshake still exchanges node and cluster ids. */
   clusterKey?: Uint8Array;
   /** Read at every handshake: undefined until this member has joined a cluster. */
@@ -59,6 +61,16 @@ export interface MismatchedPeer {
   clusterId: string;
   address: string;
 }
+
+/** Who sent a message, as its connection's handshake proved: a joining member adopts the cluster id. */
+export interface Sender {
+  id: NodeId;
+  clusterId: string | null;
+  /** Where it listens, as it says in its handshake. */
+  address: string;
+}
+
+export type MessageHandler = (message: Message, sender: Sender) => void;
 
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Handshakes in progress on inbound connections; more are hung up on before reading a byte. */
@@ -181,7 +193,7 @@ export class RaftTransport {
   private readonly limits: CodecLimits;
   private readonly links = new Map<NodeId, Link>();
   private readonly sockets = new Set<Socket>();
-  private readonly messageHandlers = new Set<(message: Message) => void>();
+  private readonly messageHandlers = new Set<MessageHandler>();
   private readonly downHandlers = new Set<(id: NodeId) => void>();
   private readonly mismatchHandlers = new Set<(peer: MismatchedPeer) => void>();
   private server: Server | undefined;
@@ -265,7 +277,7 @@ export class RaftTransport {
     this.pump(link);
   }
 
-  onMessage(handler: (message: Message) => void): () => void {
+  onMessage(handler: MessageHandler): () => void {
     this.messageHandlers.add(handler);
     return () => this.messageHandlers.delete(handler);
   }
@@ -406,7 +418,7 @@ export class RaftTransport {
         peer = id;
         socket.once('close', () => this.peerDown(id));
         const receive = frameKey(this.options.clusterKey, 'initiator', outcome.transcript);
-        wire.stream(this.maxFrameBytes, receive ? { receive } : {}, (bytes) => this.receive(bytes, id, socket), () =>
+        wire.stream(this.maxFrameBytes, receive ? { receive } : {}, (bytes) => this.receive(bytes, { id, clusterId: outcome.hello.clusterId, address: outcome.hello.address }, socket), () =>
           this.options.logger.warn({ peer: id }, `consensus peer ${id} sent a frame that fails its integrity check (altered or injected on the way); dropping the connection`),
         );
       })
@@ -416,8 +428,9 @@ export class RaftTransport {
       });
   }
 
-  private receive(bytes: Buffer, peer: NodeId, socket: Socket): void {
+  private receive(bytes: Buffer, sender: Sender, socket: Socket): void {
     const { logger, nodeId } = this.options;
+    const peer = sender.id;
     let message: Message;
     try {
       message = decodeMessage(bytes, this.limits);
@@ -432,7 +445,7 @@ export class RaftTransport {
     }
     for (const handler of this.messageHandlers) {
       try {
-        handler(message);
+        handler(message, sender);
       } catch (error) {
         logger.error({ peer, err: error }, 'a consensus message handler threw');
       }
@@ -455,7 +468,7 @@ export class RaftTransport {
   /** One side of the handshake; refusals are logged here (an error for another cluster, else a warning). */
   private async handshake(wire: Wire, role: Role, address: string, expected?: NodeId): Promise<Outcome> {
     const { logger, nodeId, clusterKey } = this.options;
-    const self: Identity = { nodeId, clusterId: this.options.clusterId(), clusterKey };
+    const self: Identity = { nodeId, clusterId: this.options.clusterId(), address: this.options.advertise?.() ?? this.address(), clusterKey };
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
