@@ -13,6 +13,7 @@ export interface ConfigFlags {
   enableWeb?: boolean;
   logLevel?: string;
   nodeName?: string;
+  consensusBind?: string;
 }
 
 /** Exit status for configuration and usage errors, before anything is touched. */
@@ -25,6 +26,7 @@ export function configFromFlags(flags: ConfigFlags, env: NodeJS.ProcessEnv = pro
     flags: {
       listen: flags.listen,
       'p2p-listen': flags.p2pListen,
+      'consensus-bind': flags.consensusBind,
       'data-dir': flags.dataDir,
       bootstrap: flags.bootstrap,
       'enable-web': flags.enableWeb,

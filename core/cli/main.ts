@@ -17,6 +17,7 @@ function withConfigOptions(command: Command): Command {
     .option('--config <file>', 'YAML config file (see config/node.yaml)')
     .option('--listen <host:port>', 'API address (api.listen)')
     .option('--p2p-listen <multiaddr>', 'P2P address (p2p.listen)')
+    .option('--consensus-bind <host:port>', 'Raft address (consensus.bind_addr)')
     .option('--data-dir <dir>', 'data directory (storage.data_dir)')
     .option('--bootstrap <multiaddr>', 'peer to join through; repeatable (p2p.bootstrap)', collect)
     .option('--enable-web', 'serve the web panel (web.enabled)')

@@ -84,12 +84,21 @@ t.test('copy and delete act on every node holding the model', async (t) => {
   t.same(await twice.json(), { error: "model 'shared-copy' not found" });
 });
 
-t.test('the cluster status: this node, no leader yet, every member with its models and load', async (t) => {
+t.test('the cluster status: this node, the leader, every member with its role, models and load', async (t) => {
   const health = await getJson(a.url, '/api/v1/health');
+  // a formed the cluster; b and c are voters once the leader has promoted them.
+  await until(async () => (await getJson(c.url, '/api/v1/cluster/status')).nodes.filter((n: { role: string }) => n.role === 'voter').length === 2, 10_000, 'b and c voting');
   const status = await getJson(a.url, '/api/v1/cluster/status');
   t.equal(status.node_id, health.node_id);
   t.equal(status.node_name, 'a');
-  t.equal(status.leader, null);
+  t.match(status.leader, { id: a.node.nodeId, name: 'a', term: Number });
+  t.equal(status.term, status.leader.term);
+  t.match(status.cluster_id, /^[0-9a-f-]{36}$/);
+  t.equal(status.consensus, 'raft');
+  for (const other of [b, c]) {
+    const seen = await getJson(other.url, '/api/v1/cluster/status');
+    t.same([seen.leader, seen.cluster_id], [status.leader, status.cluster_id], 'every node names the same leader in the same cluster');
+  }
   t.same(status.conflicts, []);
   t.same(status.nodes.map((n: { name: string }) => n.name).sort(), ['a', 'b', 'c']);
   const entry = status.nodes.find((n: { name: string }) => n.name === 'c');
@@ -103,8 +112,11 @@ t.test('the cluster status: this node, no leader yet, every member with its mode
     models: ['only-c:latest'],
     load: { in_flight: 0, queued: 0, ttft_ms: Number, tokens_per_second: Number },
     last_seen: String,
+    role: 'voter',
   });
-  t.same(await getJson(b.url, `/api/v1/nodes/${c.node.nodeId}`), { ...entry, last_seen: (await getJson(b.url, '/api/v1/nodes/c')).last_seen }, 'by id or name');
+  t.equal(status.nodes.find((n: { name: string }) => n.name === 'a').role, 'leader');
+  const { role: _, ...nodeEntry } = entry;
+  t.same(await getJson(b.url, `/api/v1/nodes/${c.node.nodeId}`), { ...nodeEntry, last_seen: (await getJson(b.url, '/api/v1/nodes/c')).last_seen }, 'by id or name');
   t.same((await getJson(a.url, '/api/v1/nodes')).nodes.map((n: { id: string }) => n.id), status.nodes.map((n: { id: string }) => n.id));
   const missing = await fetch(`${a.url}/api/v1/nodes/zzz`);
   t.equal(missing.status, 404);

@@ -20,13 +20,14 @@ async function registered(modules: typeof API_ROUTES): Promise<Record<string, st
   return seen;
 }
 
-t.test('reads need read; drains need admin', async (t) => {
+t.test('reads need read; drains and removals need admin', async (t) => {
   t.same(await registered([clusterRoutes]), {
     'GET /api/v1/cluster/status': 'read',
     'GET /api/v1/nodes': 'read',
     'GET /api/v1/nodes/:id': 'read',
     'POST /api/v1/nodes/:id/drain': 'admin',
     'POST /api/v1/nodes/:id/undrain': 'admin',
+    'DELETE /api/v1/nodes/:id': 'admin',
   });
 });
 
