@@ -17,7 +17,7 @@ export interface MemberSpec {
   baseDir: string;
   nodeId: string;
   dataDir: string;
-  /** OLLAMA_* variables the member's config is loaded with. */
+  /** OLLAMA_* variables the member's config is loaded with, over those of its own environment. */
   env: Record<string, string>;
   /** Values merged over the loaded consensus section (keys without a variable, e.g. voters). */
   consensus: Partial<NodeConfig['consensus']>;
@@ -50,7 +50,8 @@ const write = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.OD_CONSENSUS_MEMBER ?? '') as MemberSpec;
-  const loaded = loadConfig({ env: { ...spec.env, OLLAMA_STORAGE_DATA_DIR: spec.dataDir } });
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OLLAMA_'))) as Record<string, string>;
+  const loaded = loadConfig({ env: { ...inherited, ...spec.env, OLLAMA_STORAGE_DATA_DIR: spec.dataDir } });
   const config: NodeConfig = { ...loaded.config, consensus: { ...loaded.config.consensus, ...spec.consensus } };
   const logger = pino({ level: process.env.OD_CONSENSUS_LOG ?? 'warn' }, pino.destination(2));
   const plugin = await resolvePlugin({ kind: 'consensus', key: 'consensus.backend', specifier: spec.plugin, baseDir: spec.baseDir });

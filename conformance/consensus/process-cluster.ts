@@ -14,7 +14,7 @@ import { NotLeaderError } from '../../core/contracts/consensus.js';
 import { freePort } from '../fixtures/free-port.js';
 import type { KvState } from './kv-state-machine.js';
 import type { Call, MemberSpec, Mirror } from './member-process.js';
-import { waitFor, type ConsensusCluster, type ConsensusClusterFactory, type SuiteTest } from './suite.js';
+import { waitFor, type ConsensusCluster, type SuiteTest } from './suite.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The compiled member: tests run from sources, children from dist like the CLI's. */
@@ -107,7 +107,7 @@ interface Slot {
   member: ProcessMember | undefined;
 }
 
-class ProcessCluster implements ConsensusCluster<KvState> {
+export class ProcessCluster implements ConsensusCluster<KvState> {
   private readonly slots: Slot[] = [];
 
   constructor(
@@ -182,6 +182,11 @@ class ProcessCluster implements ConsensusCluster<KvState> {
     return this.slots[i]!.spec.nodeId;
   }
 
+  /** Member i's consensus state on disk. */
+  consensusDir(i: number): string {
+    return this.slots[i]!.spec.consensus.data_dir!;
+  }
+
   async kill(i: number): Promise<void> {
     const member = this.slots[i]!.member;
     if (!member) return;
@@ -222,7 +227,7 @@ class ProcessCluster implements ConsensusCluster<KvState> {
   }
 }
 
-export function processClusterFactory(options: ProcessClusterOptions): ConsensusClusterFactory {
+export function processClusterFactory(options: ProcessClusterOptions): { start(opts: { size: number; t: SuiteTest }): Promise<ProcessCluster> } {
   let started = 0;
   return {
     async start({ size, t }: { size: number; t: SuiteTest }) {

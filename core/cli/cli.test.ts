@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { PACKAGE_ROOT } from '../version.js';
@@ -56,7 +57,7 @@ t.test('start serves health, version and root; stop ends it cleanly', async (t) 
   t.equal(health.status, 'healthy');
   t.equal(health.node_name, 'cli-test');
   t.match(health.node_id, /^[0-9a-f-]{36}$/);
-  t.match(health.plugins, [{ kind: 'storage', state: 'running' }, { kind: 'transport', name: 'libp2p', state: 'running' }, { kind: 'engine', state: 'running' }]);
+  t.match(health.plugins, [{ kind: 'storage', state: 'running' }, { kind: 'transport', name: 'libp2p', state: 'running' }, { kind: 'consensus', name: 'raft', state: 'running' }, { kind: 'engine', state: 'running' }]);
 
   const version = await fetch(`${url}/api/version`);
   t.match(await version.json(), { version: /^\d+\.\d+\.\d+/ });
@@ -342,4 +343,24 @@ t.test('after kill -9, stop leaves whatever process has the stale pid alone and 
   t.match(stopped.stdout, new RegExp(`stopped node \\(pid ${second.child.pid}\\)`));
   t.equal((await second.exit).code, 0);
   t.equal(stranger.exitCode, null, 'the sleep still runs');
+});
+
+t.test('a consensus port already in use stops the start, naming consensus.bind_addr', async (t) => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => holder.close());
+  const taken = `127.0.0.1:${(holder.address() as AddressInfo).port}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'od-cli-'));
+  const result = cli(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', taken]);
+  t.equal(result.status, 1, result.stdout);
+  t.match(result.stderr, `consensus.bind_addr ${taken}: cannot listen on ${taken}: the address is already in use`);
+  t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'nothing is left running');
+});
+
+t.test('conformance consensus runs the suite against the plugin it names, and fails for one that is not there', async (t) => {
+  const missing = cli(['conformance', 'consensus', '--plugin', './no-such-backend.mjs'], {}, t.testdir({}));
+  t.not(missing.status, 0);
+  t.match(missing.stdout, /no-such-backend\.mjs/, 'the failure names the plugin');
+  const help = cli(['conformance', 'consensus', '--help']);
+  t.match(help.stdout, /--plugin <name\|path>/);
 });

@@ -6,6 +6,8 @@ import { PRODUCT_VERSION } from '../version.js';
 import type { ConfigFlags } from './config-inputs.js';
 import { registerClientCommands } from './client/index.js';
 import { registerClusterKeyCommand } from './cluster-key.js';
+import { registerConformanceCommands } from './conformance.js';
+import { registerConsensusCommands } from './consensus-recover.js';
 import { registerTransferCommands } from './client/transfer.js';
 import { configPrintCommand, startCommand, statusCommand, stopCommand } from './node-commands.js';
 
@@ -54,6 +56,8 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerTransferCommands(program);
   registerClusterKeyCommand(program);
+  registerConsensusCommands(program, withConfigOptions);
+  registerConformanceCommands(program);
   return program;
 }
 

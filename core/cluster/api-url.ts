@@ -19,9 +19,9 @@ export interface ApiUrlChoice {
   source: 'api.advertise' | 'api.listen' | 'first non-internal IPv4' | 'loopback (no other address found)';
 }
 
-const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+export const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 
-function firstExternalIpv4(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string | undefined {
+export function firstExternalIpv4(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string | undefined {
   for (const name of Object.keys(interfaces).sort()) {
     const address = interfaces[name]?.find((entry) => entry.family === 'IPv4' && !entry.internal);
     if (address) return address.address;

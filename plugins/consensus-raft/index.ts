@@ -24,6 +24,7 @@ export function raftConsensus(init: NodeConfig['consensus']) {
       dataDir: init.data_dir,
       bindAddr: init.bind_addr,
       advertiseAddr: init.advertise_addr,
+      apiAdvertise: config.api.advertise,
       // A node told of no peers is a cluster of its own, so a lone node has a leader.
       bootstrap: init.bootstrap || config.p2p.bootstrap.length === 0,
       clusterKey: config.p2p.cluster_key,

@@ -2,9 +2,9 @@
 // transport. One pump handles each Ready in turn: persist, send, apply, serve reads, advance.
 
 import { randomUUID } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import {
-  ClusterMismatchError,
   NotLeaderError,
   type Command,
   type Consensus,
@@ -20,14 +20,17 @@ import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot } from './c
 import { RaftStorage } from './io/storage.js';
 import { RaftTransport, type Sender } from './io/transport.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { advertisedAddress } from './advertise.js';
 import { ticksOf, type RaftTiming } from './timing.js';
 
 export interface RaftOptions<State> extends RaftTiming {
   nodeId: string;
   dataDir: string;
   bindAddr: string;
-  /** What peers dial; the bound address when empty. */
+  /** consensus.advertise_addr: what peers dial; derived from the bound address when empty. */
   advertiseAddr: string;
+  /** api.advertise, whose host stands in for a wildcard bind address. */
+  apiAdvertise: string;
   /** Form a new cluster when this member has no state yet. */
   bootstrap: boolean;
   /** p2p.cluster_key: the key, a file holding it, or empty for an open cluster. */
@@ -69,13 +72,13 @@ export class RaftConsensus<State> implements Consensus<State> {
    */
   private readonly addresses = new Map<string, string>();
   private currentLeader: LeaderInfo | undefined;
+  private advertised: string | undefined;
   private sequence = 0;
   private readonly proposals = new Map<string, Waiter<{ index: number; result: unknown }>>();
   private readonly reads = new Map<string, Waiter<number>>();
   private readonly pendingReads: { index: number; resolve: () => void }[] = [];
   private readonly listeners = new Set<(event: ConsensusEvent, state: State) => void>();
   private readonly leaderWaiters = new Set<() => void>();
-  readonly mismatches: { id: string; clusterId: string }[] = [];
 
   constructor(private readonly options: RaftOptions<State>) {
     this.applied.state = options.stateMachine.initial();
@@ -85,9 +88,9 @@ export class RaftConsensus<State> implements Consensus<State> {
     return this.id;
   }
 
-  /** Where peers reach this member. */
-  address(): string {
-    return this.options.advertiseAddr || (this.transport?.address() ?? this.options.bindAddr);
+  /** Where peers reach this member; known once the transport listens. */
+  address(): string | undefined {
+    return this.advertised;
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -101,23 +104,20 @@ export class RaftConsensus<State> implements Consensus<State> {
       bindAddr: options.bindAddr,
       clusterKey: await resolveClusterKey(options.clusterKey),
       clusterId: () => this.id,
-      advertise: () => this.address(),
+      advertise: () => this.advertised ?? options.bindAddr,
       logger: options.logger,
     }));
     transport.onMessage((message, sender) => this.receive(message, sender));
     transport.onPeerDown((peer) => this.peerDown(peer));
-    transport.onMismatch((peer) => {
-      this.mismatches.push(peer);
-      options.logger.error({ peer: peer.id, theirs: peer.clusterId, ours: this.id }, new ClusterMismatchError(this.id ?? '', peer.clusterId).message);
-    });
     await transport.start(signal);
+    this.advertised = advertisedAddress({ advertise: options.advertiseAddr, bound: transport.address(), apiAdvertise: options.apiAdvertise, interfaces: networkInterfaces() });
 
     const { entries, hardState, snapshot } = loaded;
     const fresh = !loaded.meta && !hardState && !snapshot && entries.length === 0;
     let conf: ConfState = { members: [] };
     if (fresh && options.bootstrap) {
       this.id = randomUUID();
-      conf = { members: [{ id: options.nodeId, address: this.address(), voter: true }] };
+      conf = { members: [{ id: options.nodeId, address: this.advertised, voter: true }] };
       await storage.setMeta({ clusterId: this.id, nodeId: options.nodeId });
       options.logger.info({ clusterId: this.id }, 'consensus: formed a new cluster');
     } else if (loaded.meta && loaded.meta.nodeId !== options.nodeId) {
@@ -312,8 +312,11 @@ export class RaftConsensus<State> implements Consensus<State> {
     return signal ? AbortSignal.any([signal, timeout]) : timeout;
   }
 
-  /** Runs `attempt` once a leader is known, again after each leader change, until the deadline. */
-  private async withLeader<T>(signal: AbortSignal, attempt: (wait: Waiter<T>) => void): Promise<T> {
+  /**
+   * Runs `attempt` once a leader is known, and again after each leader change (and every
+   * `retryAfterMs`, for attempts safe to repeat), until it settles or the deadline passes.
+   */
+  private async withLeader<T>(signal: AbortSignal, attempt: (wait: Waiter<T>) => void, retryAfterMs?: number): Promise<T> {
     for (;;) {
       if (this.stopped) throw new Error('consensus is stopped');
       if (signal.aborted) throw signal.reason instanceof Error && signal.reason.name === 'TimeoutError' ? new NotLeaderError(this.currentLeader) : abortError(signal);
@@ -323,17 +326,20 @@ export class RaftConsensus<State> implements Consensus<State> {
       }
       const leader = this.currentLeader;
       const outcome = await new Promise<{ value?: T; retry?: true; error?: Error }>((resolve) => {
-        const onAbort = () => resolve({ retry: true });
-        signal.addEventListener('abort', onAbort, { once: true });
-        const retryOnChange = () => {
-          if (this.currentLeader?.id !== leader.id || this.currentLeader.term !== leader.term) resolve({ retry: true });
-        };
-        this.leaderWaiters.add(retryOnChange);
-        const settle = (result: { value?: T; error?: Error }) => {
+        let timer: NodeJS.Timeout | undefined;
+        const settle = (result: { value?: T; retry?: true; error?: Error }) => {
           signal.removeEventListener('abort', onAbort);
-          this.leaderWaiters.delete(retryOnChange);
+          this.leaderWaiters.delete(onLeader);
+          clearTimeout(timer);
           resolve(result);
         };
+        const onAbort = () => settle({ retry: true });
+        const onLeader = () => {
+          if (this.currentLeader?.id !== leader.id || this.currentLeader.term !== leader.term) settle({ retry: true });
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.leaderWaiters.add(onLeader);
+        if (retryAfterMs !== undefined) timer = setTimeout(() => settle({ retry: true }), retryAfterMs);
         try {
           attempt({ resolve: (value) => settle({ value }), reject: (error) => settle({ error }) });
         } catch (error) {
@@ -341,13 +347,20 @@ export class RaftConsensus<State> implements Consensus<State> {
         }
       });
       if (outcome.error instanceof ProposalDroppedError) {
-        // Refused before it went anywhere (a leader handing over, or none): try the next leader.
-        await this.until(signal, (wake) => this.leaderWaiters.add(wake), (wake) => this.leaderWaiters.delete(wake));
+        // Refused before it went anywhere (a leader handing over, or one not yet ready): try again
+        // on the next leader, or shortly on this one.
+        await this.until(AbortSignal.any([signal, AbortSignal.timeout(this.retryMs())]), (wake) => this.leaderWaiters.add(wake), (wake) => this.leaderWaiters.delete(wake));
         continue;
       }
       if (outcome.error) throw outcome.error;
       if (!outcome.retry) return outcome.value as T;
     }
+  }
+
+  /** About two heartbeats: a refused or lost request is tried again after this. */
+  private retryMs(): number {
+    const ticks = ticksOf(this.options);
+    return 2 * ticks.heartbeatTicks * ticks.tickMs;
   }
 
   private until(signal: AbortSignal, add: (wake: () => void) => void, remove: (wake: () => void) => void): Promise<void> {
@@ -384,23 +397,39 @@ export class RaftConsensus<State> implements Consensus<State> {
 
   async read(signal?: AbortSignal): Promise<State> {
     const deadline = this.deadline(signal);
-    const index = await this.withLeader<number>(deadline, (wait) => {
-      const context = randomUUID();
-      this.reads.set(context, {
-        resolve: (value) => {
-          this.reads.delete(context);
-          wait.resolve(value);
+    const contexts: string[] = [];
+    let index: number;
+    try {
+      index = await this.withLeader<number>(
+        deadline,
+        (wait) => {
+          const context = randomUUID();
+          contexts.push(context);
+          this.reads.set(context, wait);
+          this.node!.readIndex(context);
+          this.pump();
         },
-        reject: wait.reject,
-      });
-      this.node!.readIndex(context);
-      this.pump();
-    });
+        // Reads are safe to repeat: one the leader dropped is asked again.
+        this.options.heartbeat_timeout,
+      );
+    } finally {
+      for (const context of contexts) this.reads.delete(context);
+    }
     if (index > this.applied.index) {
       await new Promise<void>((resolve, reject) => {
-        const entry = { index, resolve };
+        const onAbort = () => {
+          this.pendingReads.splice(this.pendingReads.indexOf(entry), 1);
+          reject(abortError(deadline));
+        };
+        const entry = {
+          index,
+          resolve: () => {
+            deadline.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
         this.pendingReads.push(entry);
-        deadline.addEventListener('abort', () => reject(abortError(deadline)), { once: true });
+        deadline.addEventListener('abort', onAbort, { once: true });
       });
     }
     return this.applied.state;

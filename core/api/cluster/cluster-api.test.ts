@@ -113,9 +113,10 @@ t.test('the cluster status: this node, the leader, every member with its role, m
     load: { in_flight: 0, queued: 0, ttft_ms: Number, tokens_per_second: Number },
     last_seen: String,
     role: 'voter',
+    cluster_id: status.cluster_id,
   });
   t.equal(status.nodes.find((n: { name: string }) => n.name === 'a').role, 'leader');
-  const { role: _, ...nodeEntry } = entry;
+  const { role: _, cluster_id: __, ...nodeEntry } = entry;
   t.same(await getJson(b.url, `/api/v1/nodes/${c.node.nodeId}`), { ...nodeEntry, last_seen: (await getJson(b.url, '/api/v1/nodes/c')).last_seen }, 'by id or name');
   t.same((await getJson(a.url, '/api/v1/nodes')).nodes.map((n: { id: string }) => n.id), status.nodes.map((n: { id: string }) => n.id));
   const missing = await fetch(`${a.url}/api/v1/nodes/zzz`);

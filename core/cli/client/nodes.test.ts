@@ -28,7 +28,7 @@ function cli(args: string[], host: string): Promise<{ code: number | null; stdou
   });
 }
 
-type StatusEntry = NodeEntry & { role: 'leader' | 'voter' | 'non-voter' | null };
+type StatusEntry = NodeEntry & { role: 'leader' | 'voter' | 'non-voter' | null; cluster_id: string | null };
 
 const entry = (fields: Partial<StatusEntry>): StatusEntry => ({
   id: 'id-1',
@@ -47,6 +47,7 @@ const entry = (fields: Partial<StatusEntry>): StatusEntry => ({
   joined_at: '',
   last_seen: '',
   role: 'leader',
+  cluster_id: 'c1',
   ...fields,
 });
 

@@ -1,9 +1,17 @@
 // Randomized schedules of crashes, partitions, lossy and reordering networks, membership changes
 // and client traffic; the simulator checks Raft's safety properties after every step and
-// liveness after healing. RAFT_FUZZ_SEED and RAFT_FUZZ_RUNS reproduce or widen a run.
+// liveness after healing, and each schedule's client history passes the linearizability checker. RAFT_FUZZ_SEED and RAFT_FUZZ_RUNS reproduce or widen a run.
 
 import t from 'tap';
+import { check, kvHistoryFromEvents, kvModel } from '../../../conformance/consensus/linearizability.js';
 import { runSchedule } from './fuzz-schedule.js';
+import type { HistoryEvent } from './sim-network.js';
+
+/** The simulator's history for the checker: a get of a key never written returns nothing. */
+function linearizable(history: HistoryEvent[]) {
+  const events = history.map((e) => (e.kind === 'get' ? { ...e, output: e.output === '' ? undefined : e.output } : e));
+  return check(kvModel, kvHistoryFromEvents(events), { timeoutMs: 5000 });
+}
 
 // Seeds that once broke an invariant (under the generator's first, fixed fault rates):
 // 91: the bootstrap hard state was not persisted; 282: a new member, not knowing the bootstrap
@@ -28,6 +36,8 @@ t.test(`random schedules from seed ${base} (RAFT_FUZZ_SEED=${base} RAFT_FUZZ_RUN
       const result = runSchedule(seed);
       ticks += result.ticks;
       ops += result.history.length;
+      const verdict = linearizable(result.history);
+      if (verdict.result !== 'ok') throw new Error(`linearizability check: ${verdict.result}${verdict.info ? `: ${verdict.info}` : ''}`);
     } catch (err) {
       t.fail(`seed ${seed}: ${(err as Error).message}`, { stack: (err as Error).stack });
       return;
