@@ -127,7 +127,7 @@ export class SimEngine implements Engine {
     const contextLength = this.contextLength(options);
     const lengths = request.input.map((text) => tokenCount(text, contextLength));
     if (!request.truncate && lengths.some((length) => length > contextLength)) {
-      throw badRequest(`input length exceeds the context length (${contextLength} tokens)`);
+      throw badRequest('the input length exceeds the context length');
     }
     const promptEvalCount = lengths.reduce((sum, length) => sum + Math.min(length, contextLength), 0);
     const { entry, loadMs } = await this.lease(registry, request.model, options, request.keepAliveMs, signal);
