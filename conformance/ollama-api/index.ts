@@ -18,6 +18,7 @@ import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import type { Test } from 'tap';
 import { tinyGgufBytes, type TinyGgufOptions } from '../fixtures/tiny-gguf.js';
+import { logprobsChecks } from './logprobs.js';
 import { modelsAndEmbed } from './models-and-embed.js';
 import { responsesAndMessages } from './responses-and-messages.js';
 import { thinkingAndTools } from './thinking-and-tools.js';
@@ -779,4 +780,5 @@ export function ollamaApiConformance(t: Test, hooks: ApiTargetHooks): void {
   tokenCounts(endpoint);
   thinkingAndTools(endpoint, scratch);
   modelsAndEmbed(endpoint, scratch);
+  logprobsChecks(endpoint);
 }

@@ -130,6 +130,7 @@ export class LlamaCppEngine implements Engine {
         signal,
         loadDuration,
         returnContext: true,
+        ...(request.logprobs ? { logprobs: request.logprobs } : {}),
       });
       yield* tags ? splitThinking(completion, thinkingParser(resident.model, prompt.tokens, tags)) : completion;
     });
@@ -191,6 +192,7 @@ export class LlamaCppEngine implements Engine {
         stopStrings: [...(options.stop ?? []), ...prompt.stopStrings],
         stopTokens: prompt.stopTokens,
         returnContext: false,
+        ...(request.logprobs ? { logprobs: request.logprobs } : {}),
       });
       const split = thoughts(completion, prompt.tokens, model);
       yield* template && tools.length > 0 && templateUses(template, 'Tools')

@@ -177,3 +177,27 @@ t.test('create streams Ollama status lines and builds on an existing model with 
   const files = await post(url, '/api/create', { model: 'tiny-2', files: { 'tiny.gguf': digest } });
   t.same((await ndjson(files)).map((line) => line.status), ['parsing GGUF', `using existing layer ${digest}`, 'writing manifest', 'success']);
 });
+
+t.test('logprobs: the sim engine scores each token, with top_logprobs most likely first, on generate, chat and /v1', async (t) => {
+  const { url } = await nodeFor(t, ENV);
+  await createTiny(url, 'tiny');
+  const generated = await postJson(url, '/api/generate', { model: 'tiny', prompt: 'Hi', stream: false, logprobs: true, top_logprobs: 2, options: { num_predict: 3, seed: 1 } });
+  const words = generated.body.response.split(' ');
+  t.equal(generated.body.logprobs.length, 3, 'one per token');
+  generated.body.logprobs.forEach((entry: any, i: number) => {
+    const token = i === 0 ? words[0] : ` ${words[i]}`;
+    t.same(Object.keys(entry), ['token', 'logprob', 'bytes', 'top_logprobs']);
+    t.equal(entry.token, token);
+    t.same(entry.bytes, [...Buffer.from(token)]);
+    t.ok(entry.logprob < 0);
+    t.same(entry.top_logprobs[0], { token, logprob: entry.logprob, bytes: entry.bytes });
+    t.ok(entry.top_logprobs[1].logprob < entry.logprob);
+  });
+  const chat = await postJson(url, '/api/chat', { model: 'tiny', messages: [{ role: 'user', content: 'Hi' }], stream: false, logprobs: true, options: { num_predict: 2 } });
+  t.equal(chat.body.logprobs.length, 2);
+  t.notOk('top_logprobs' in chat.body.logprobs[0], 'no alternatives unasked');
+  const plain = await postJson(url, '/api/chat', { model: 'tiny', messages: [{ role: 'user', content: 'Hi' }], stream: false, options: { num_predict: 2 } });
+  t.notOk('logprobs' in plain.body);
+  const v1 = await postJson(url, '/v1/chat/completions', { model: 'tiny', messages: [{ role: 'user', content: 'Hi' }], logprobs: true, max_tokens: 2 });
+  t.equal(v1.body.choices[0].logprobs.content.length, 2);
+});
