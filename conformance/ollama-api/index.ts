@@ -22,6 +22,7 @@ import { logprobsChecks } from './logprobs.js';
 import { modelsAndEmbed } from './models-and-embed.js';
 import { responsesAndMessages } from './responses-and-messages.js';
 import { thinkingAndTools } from './thinking-and-tools.js';
+import { thinkingInResponsesAndMessages } from './thinking-in-responses-and-messages.js';
 import { tokenCounts } from './token-counts.js';
 import { versionsAndErrors } from './versions-and-errors.js';
 
@@ -781,4 +782,5 @@ export function ollamaApiConformance(t: Test, hooks: ApiTargetHooks): void {
   thinkingAndTools(endpoint, scratch);
   modelsAndEmbed(endpoint, scratch);
   logprobsChecks(endpoint);
+  thinkingInResponsesAndMessages(endpoint, scratch);
 }
