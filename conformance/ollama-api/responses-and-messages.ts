@@ -17,7 +17,7 @@ const MESSAGE_ITEM_EVENTS = ['response.output_item.added', 'response.content_par
 const MESSAGE_ITEM_END = ['response.output_text.done', 'response.content_part.done', 'response.output_item.done'];
 
 /** Named server-sent events, each `event: <type>` then `data: <json>` whose `type` is the same. */
-async function readNamedEvents(t: Test, response: Response): Promise<Json[]> {
+export async function readNamedEvents(t: Test, response: Response): Promise<Json[]> {
   t.equal(response.status, 200, 'status 200');
   t.equal(response.headers.get('content-type'), 'text/event-stream', 'content-type text/event-stream');
   const text = await response.text();
@@ -36,7 +36,7 @@ async function readNamedEvents(t: Test, response: Response): Promise<Json[]> {
 }
 
 /** The events' types with each run of text deltas folded into one. */
-function shapeOf(events: Json[], delta: string): string[] {
+export function shapeOf(events: Json[], delta: string): string[] {
   return events.map((e) => e.type as string).filter((type, i, all) => type !== delta || all[i - 1] !== delta);
 }
 

@@ -91,6 +91,11 @@ interface RunRequest {
    * thinking streams as `thinking` events apart from the answer. Templates see it as `.Think`.
    */
   think?: ThinkValue;
+  /**
+   * Ollama's `logprobs` and `top_logprobs` (0..20): when set, an engine that can report token
+   * probabilities puts them on its token and thinking events; one that cannot leaves them off.
+   */
+  logprobs?: { top: number };
   /** How long the model stays loaded after this request, in ms; negative keeps it forever. */
   keepAliveMs: number;
   signal: AbortSignal;
@@ -126,9 +131,21 @@ export interface RunStats {
   evalDuration: number;
 }
 
+/** One token's text and natural-log probability, as Ollama's api.TokenLogprob (its bytes are the API's to add). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+}
+
+/** A generated token and, when asked for, the most likely tokens at its place (Ollama's api.Logprob). */
+export interface Logprob extends TokenLogprob {
+  top_logprobs?: TokenLogprob[];
+}
+
+/** `logprobs` covers the tokens whose text the event carries, when the request asked for them. */
 export type RunEvent =
-  | { type: 'token'; text: string }
-  | { type: 'thinking'; text: string }
+  | { type: 'token'; text: string; logprobs?: Logprob[] }
+  | { type: 'thinking'; text: string; logprobs?: Logprob[] }
   | { type: 'tool_calls'; calls: ToolCall[] }
   | ({ type: 'done'; context?: number[] } & RunStats);
 

@@ -1,7 +1,7 @@
 // Thinking as Ollama handles it: which templates make a model think (the tags around its thoughts),
 // what a `think` value asks for, and the streaming split of generated text into thinking and answer.
 
-import type { RunEvent, ThinkValue } from '../contracts/engine.js';
+import type { Logprob, RunEvent, ThinkValue } from '../contracts/engine.js';
 import { parseTemplate, TemplateError, type Expr, type Node } from './go-template.js';
 
 export interface ThinkingTags {
@@ -212,19 +212,24 @@ export class ThinkingParser {
   }
 }
 
-function* splitEvents({ thinking, content }: ThinkingSplit): Generator<RunEvent> {
-  if (thinking) yield { type: 'thinking', text: thinking };
-  if (content) yield { type: 'token', text: content };
+/** The split's events; `logprobs` (of every token since the last event) go with the first one, as Ollama sends them. */
+function* splitEvents({ thinking, content }: ThinkingSplit, logprobs: Logprob[]): Generator<RunEvent> {
+  const scored = () => (logprobs.length ? { logprobs: logprobs.splice(0) } : {});
+  if (thinking) yield { type: 'thinking', text: thinking, ...scored() };
+  if (content) yield { type: 'token', text: content, ...scored() };
 }
 
 /** A run's text through `parser`: `thinking` events for its thoughts, `token` events for its answer. */
 export async function* splitThinking(events: AsyncIterable<RunEvent>, parser: ThinkingParser): AsyncGenerator<RunEvent> {
+  // Scores of tokens whose text the parser still holds.
+  const pending: Logprob[] = [];
   for await (const event of events) {
     if (event.type === 'token') {
-      yield* splitEvents(parser.add(event.text));
+      if (event.logprobs) pending.push(...event.logprobs);
+      yield* splitEvents(parser.add(event.text), pending);
       continue;
     }
-    if (event.type === 'done') yield* splitEvents(parser.flush());
+    if (event.type === 'done') yield* splitEvents(parser.flush(), pending);
     yield event;
   }
 }

@@ -1,5 +1,5 @@
 // What a model can do, read from its GGUF metadata and its Ollama template, as Ollama's `show`
-// reports it: completion always; embedding, insert (fill-in-middle), tools and thinking when supported.
+// reports it: embedding with a pooling type, else completion; tools, insert and thinking from the template.
 
 import { readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
 import type { Capability } from '../../core/contracts/engine.js';
@@ -10,18 +10,34 @@ import { templateUses } from './template-prompt.js';
 /** Architectures llama.cpp can pool into embeddings without a dedicated pooling head. */
 const EMBEDDING_ARCHITECTURES = new Set(['llama', 'bert', 'nomic-bert', 'jina-bert-v2', 't5encoder']);
 
-export function capabilitiesOf(template: string | undefined, metadata: GgufFileInfo['metadata']): Capability[] {
-  const caps: Capability[] = ['completion'];
-  const architecture = String(metadata.general?.architecture ?? '');
+function architectureKeys(metadata: GgufFileInfo['metadata']): Record<string, unknown> {
   const raw = metadata as unknown as Record<string, Record<string, unknown> | undefined>;
-  if (EMBEDDING_ARCHITECTURES.has(architecture) || raw[architecture]?.['pooling_type'] !== undefined) caps.push('embedding');
-  const ggml = (metadata.tokenizer?.ggml ?? {}) as Record<string, unknown>;
-  const fillInMiddle = ['fim_pre_token_id', 'prefix_token_id'].some((key) => ggml[key] !== undefined);
-  if ((template && templateUses(template, 'Suffix')) || fillInMiddle) caps.push('insert');
+  return raw[String(metadata.general?.architecture ?? '')] ?? {};
+}
+
+/** Whether llama.cpp can pool this model's output into an embedding (Ollama embeds with any model). */
+export function canEmbed(metadata: GgufFileInfo['metadata']): boolean {
+  return EMBEDDING_ARCHITECTURES.has(String(metadata.general?.architecture ?? '')) || architectureKeys(metadata)['pooling_type'] !== undefined;
+}
+
+/**
+ * Ollama's Model.Capabilities (server/images.go) for the template that runs: the GGUF chat
+ * template's tools and thinking first when no Ollama template is set, then embedding for a model
+ * with a pooling type or else completion, then what the Ollama template uses.
+ */
+export function capabilitiesOf(template: string | undefined, metadata: GgufFileInfo['metadata']): Capability[] {
+  const caps: Capability[] = [];
   const chatTemplate = metadata.tokenizer?.chat_template;
-  const tools = template ? templateUses(template, 'Tools') : typeof chatTemplate === 'string' && /\btools\b/.test(chatTemplate);
-  if (tools) caps.push('tools');
-  if (thinkingTags(template, metadata)) caps.push('thinking');
+  if (!template && typeof chatTemplate === 'string' && chatTemplate !== '') {
+    if (chatTemplate.includes('tools') || chatTemplate.includes('tool_call')) caps.push('tools');
+    if (chatTemplateThinks(chatTemplate)) caps.push('thinking');
+  }
+  caps.push(architectureKeys(metadata)['pooling_type'] !== undefined ? 'embedding' : 'completion');
+  if (template) {
+    if (templateUses(template, 'Tools')) caps.push('tools');
+    if (templateUses(template, 'Suffix')) caps.push('insert');
+    if (inferThinkingTags(template)) caps.push('thinking');
+  }
   return caps;
 }
 

@@ -17,7 +17,9 @@ export async function embedInputs(
   truncate: boolean,
   signal: AbortSignal,
 ): Promise<{ embeddings: number[][]; promptEvalCount: number }> {
-  const { model, contextLength } = resident;
+  const { model } = resident;
+  // Ollama's EmbedHandler cuts at min(num_ctx, trained context), not at the padded context llama.cpp makes.
+  const contextLength = Math.min(resident.contextLength, resident.askedContextLength);
   return resident.embedWith(async (context) => {
     // Tokens the context adds around every input (BOS, and EOS for some vocabularies).
     const framing = context.calculateInputLength([]);
@@ -30,7 +32,7 @@ export async function embedInputs(
       // Only the start can be kept, so only the start is tokenized.
       let tokens: Token[] = (await tokenizeStart(model, input, false, room, signal)).tokens;
       if (tokens.length > room) {
-        if (!truncate) throw new ProductError('OD_ERR_BAD_REQUEST', 'input length exceeds the context length');
+        if (!truncate) throw new ProductError('OD_ERR_BAD_REQUEST', 'the input length exceeds the context length');
         tokens = tokens.slice(0, room);
       }
       if (tokens.length === 0 && model.tokens.bos !== null) tokens = [model.tokens.bos];

@@ -252,7 +252,7 @@ t.test('an input longer than the context is cut, or refused when truncate is fal
   t.ok(cut.promptEvalCount <= 256);
   const refused = await engine.embed(request(false)).catch((error: unknown) => error);
   t.ok(refused instanceof ProductError);
-  t.match(refused, { code: 'OD_ERR_BAD_REQUEST', message: 'input length exceeds the context length' });
+  t.match(refused, { code: 'OD_ERR_BAD_REQUEST', message: 'the input length exceeds the context length' });
 });
 
 t.test('aborting mid-stream ends it with an AbortError; the engine stays usable', async (t) => {
@@ -300,7 +300,7 @@ t.test('estimateMemory, gpus and capabilities', async (t) => {
   t.ok(estimate.total >= model.modelSize);
   t.equal(estimate.vram, 0);
   t.same(await engine.gpus(), [], 'no GPU on this machine');
-  t.same(await engine.capabilities(model), ['completion', 'embedding', 'tools']);
+  t.same(await engine.capabilities(model), ['tools', 'completion']);
 });
 
 t.test('the cap on loaded models unloads the least recently used idle model, or waits', async (t) => {

@@ -24,7 +24,7 @@ import { ProductError } from '../../core/errors.js';
 import { Lifecycle } from '../../core/kernel/lifecycle.js';
 import type { Logger } from '../../core/log.js';
 import { insufficientMemory, memoryShortfall, requireFit, type FreeMemory } from '../../core/models/memory-fit.js';
-import { capabilitiesOf, ModelFiles, thinkingTags } from './capabilities.js';
+import { canEmbed, capabilitiesOf, ModelFiles, thinkingTags } from './capabilities.js';
 import { chatFunctionsOf, chatHistoryOf } from './chat-history.js';
 import { runChat } from './chat-run.js';
 import { runCompletion } from './completion.js';
@@ -130,6 +130,7 @@ export class LlamaCppEngine implements Engine {
         signal,
         loadDuration,
         returnContext: true,
+        ...(request.logprobs ? { logprobs: request.logprobs } : {}),
       });
       yield* tags ? splitThinking(completion, thinkingParser(resident.model, prompt.tokens, tags)) : completion;
     });
@@ -191,6 +192,7 @@ export class LlamaCppEngine implements Engine {
         stopStrings: [...(options.stop ?? []), ...prompt.stopStrings],
         stopTokens: prompt.stopTokens,
         returnContext: false,
+        ...(request.logprobs ? { logprobs: request.logprobs } : {}),
       });
       const split = thoughts(completion, prompt.tokens, model);
       yield* template && tools.length > 0 && templateUses(template, 'Tools')
@@ -201,7 +203,7 @@ export class LlamaCppEngine implements Engine {
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
     this.lifecycle.started();
-    if (!(await this.capabilities(request.model)).includes('embedding')) throw unsupported(request.model, 'embedding');
+    if (!canEmbed((await this.files.info(request.model.modelPath)).metadata)) throw unsupported(request.model, 'embedding');
     const options = mergeOptions(request.model.parameters, request.options);
     const { signal, unlink } = this.requestSignal(request.signal);
     try {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { GgufFileInfo, Token } from 'node-llama-cpp';
-import { capabilitiesOf } from './capabilities.js';
+import { canEmbed, capabilitiesOf } from './capabilities.js';
 import { chatFunctionsOf, chatHistoryOf, toolCallsOf } from './chat-history.js';
 import { fitPrompt } from './completion.js';
 import { l2Normalize } from './embedding.js';
@@ -101,16 +101,20 @@ t.test('tools become functions and function calls become tool calls', async (t) 
   ]);
 });
 
-t.test('capabilities come from the architecture, the template and the chat template', async (t) => {
-  const metadata = (extra: Record<string, unknown> = {}, chatTemplate?: string) =>
-    ({ general: { architecture: 'llama' }, tokenizer: { ggml: extra, ...(chatTemplate ? { chat_template: chatTemplate } : {}) } }) as unknown as GgufFileInfo['metadata'];
-  t.same(capabilitiesOf(undefined, metadata()), ['completion', 'embedding']);
-  t.same(capabilitiesOf(undefined, metadata({}, '{% if tools %}{{ tools }}{% endif %}')), ['completion', 'embedding', 'tools']);
-  t.same(capabilitiesOf('{{ .Prompt }}', metadata({}, '{% if tools %}{% endif %}')), ['completion', 'embedding'], 'an Ollama template decides tools');
-  t.same(capabilitiesOf('<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}{{ if .Tools }}{{ end }}', metadata()), ['completion', 'embedding', 'insert', 'tools']);
-  t.same(capabilitiesOf(undefined, metadata({ fim_pre_token_id: 5 })), ['completion', 'embedding', 'insert']);
+t.test("capabilities follow Ollama's Model.Capabilities", async (t) => {
+  const metadata = (extra: Record<string, unknown> = {}, chatTemplate?: string, llama: Record<string, unknown> = {}) =>
+    ({ general: { architecture: 'llama' }, llama, tokenizer: { ggml: extra, ...(chatTemplate ? { chat_template: chatTemplate } : {}) } }) as unknown as GgufFileInfo['metadata'];
+  t.same(capabilitiesOf(undefined, metadata()), ['completion']);
+  t.same(capabilitiesOf(undefined, metadata({}, '{% if tools %}{{ tools }}{% endif %}')), ['tools', 'completion'], 'the chat template comes first');
+  t.same(capabilitiesOf(undefined, metadata({}, '<think>{{ x }}</think>{{ tool_call }}')), ['tools', 'thinking', 'completion']);
+  t.same(capabilitiesOf('{{ .Prompt }}', metadata({}, '{% if tools %}{% endif %}')), ['completion'], 'an Ollama template decides tools');
+  t.same(capabilitiesOf('<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}{{ if .Tools }}{{ end }}', metadata()), ['completion', 'tools', 'insert']);
+  t.same(capabilitiesOf(undefined, metadata({ fim_pre_token_id: 5 })), ['completion'], 'fill-in-middle tokens alone are no insert');
+  t.same(capabilitiesOf(undefined, metadata({}, undefined, { pooling_type: 1 })), ['embedding'], 'a pooling type makes an embedding model');
+  t.ok(canEmbed(metadata()), 'llama pools without a pooling type');
   const other = { general: { architecture: 'gpt2' }, tokenizer: { ggml: {} } } as unknown as GgufFileInfo['metadata'];
   t.same(capabilitiesOf(undefined, other), ['completion']);
+  t.notOk(canEmbed(other));
 });
 
 t.test('embeddings are L2-normalised and the model cap follows Ollama', async (t) => {

@@ -74,6 +74,11 @@ export class ResidentModel implements Resident {
     return { size: parts.reduce((sum, p) => sum + p.ram + p.vram, 0), vram: parts.reduce((sum, p) => sum + p.vram, 0) };
   }
 
+  /** num_ctx as asked (capped at the trained context), before llama.cpp rounds it up: Ollama bounds embed input by it. */
+  get askedContextLength(): number {
+    return this.settings.contextLength;
+  }
+
   /** What the embedding context will take when first made; undefined once it exists. */
   async embeddingNeed(ceiling: number): Promise<MemoryEstimate | undefined> {
     if (this.embedding) return undefined;

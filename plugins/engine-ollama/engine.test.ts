@@ -130,6 +130,24 @@ t.test('generate posts every field to /api/generate and maps the chunks to event
   ]);
 });
 
+t.test('logprobs go to the daemon as logprobs and top_logprobs, and come back on the events of their chunk', async (t) => {
+  const { engine, fake } = await onFake(t);
+  const scored = { token: 'Hi', logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.5 }, { token: 'Yo', logprob: -2 }, { token: 7 }] };
+  fake.routes.set('POST /api/chat', (_request, response) =>
+    ndjsonLines(response, [
+      { message: { role: 'assistant', content: 'Hi' }, logprobs: [scored], done: false },
+      { message: { role: 'assistant', content: '' }, logprobs: [{ token: '!', logprob: -1 }], done: false },
+      { message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', eval_count: 2 },
+    ]),
+  );
+  const events = await collect(engine.chat({ model, messages: [{ role: 'user', content: 'x' }], logprobs: { top: 2 }, options: {}, keepAliveMs: 0, signal: signal() }));
+  t.match(fake.calls('POST /api/chat')[0]?.body, { logprobs: true, top_logprobs: 2 });
+  t.same(events.slice(0, 2), [
+    { type: 'token', text: 'Hi', logprobs: [{ token: 'Hi', logprob: -0.5, top_logprobs: [{ token: 'Hi', logprob: -0.5 }, { token: 'Yo', logprob: -2 }] }] },
+    { type: 'token', text: '', logprobs: [{ token: '!', logprob: -1 }] },
+  ]);
+});
+
 t.test('chat posts messages, tools and think to /api/chat; thinking and tool calls (with their ids) become events', async (t) => {
   const { engine, fake } = await onFake(t);
   fake.routes.set('POST /api/chat', (_request, response) =>

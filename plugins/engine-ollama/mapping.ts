@@ -8,8 +8,10 @@ import type {
   EmbedRequest,
   EmbedResult,
   GenerateRequest,
+  Logprob,
   ModelSpec,
   RunEvent,
+  TokenLogprob,
   ToolCall,
 } from '../../core/contracts/engine.js';
 
@@ -44,6 +46,8 @@ export function generateBody(request: GenerateRequest): Json {
     raw: request.raw,
     format: request.format,
     think: request.think,
+    logprobs: request.logprobs ? true : undefined,
+    top_logprobs: request.logprobs?.top || undefined,
     images: request.images,
     context: request.context,
     options: request.options,
@@ -59,6 +63,8 @@ export function chatBody(request: ChatRequest): Json {
     tools: request.tools,
     format: request.format,
     think: request.think,
+    logprobs: request.logprobs ? true : undefined,
+    top_logprobs: request.logprobs?.top || undefined,
     options: request.options,
     keep_alive: keepAlive(request.keepAliveMs),
     stream: true,
@@ -113,10 +119,29 @@ function toolCalls(value: unknown): ToolCall[] {
   });
 }
 
+function tokenLogprob(value: unknown): TokenLogprob | undefined {
+  const entry = value as { token?: unknown; logprob?: unknown } | null;
+  return typeof entry?.token === 'string' && typeof entry.logprob === 'number' ? { token: entry.token, logprob: entry.logprob } : undefined;
+}
+
+/** The daemon's logprobs, those well formed; their bytes are the API's to add again. */
+function logprobsOf(value: unknown): Logprob[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry: { top_logprobs?: unknown }) => {
+    const scored = tokenLogprob(entry);
+    if (!scored) return [];
+    const top = Array.isArray(entry.top_logprobs) ? entry.top_logprobs.flatMap((alt) => tokenLogprob(alt) ?? []) : [];
+    return [{ ...scored, ...(top.length ? { top_logprobs: top } : {}) }];
+  });
+}
+
 function chunkEvents(text: unknown, thinking: unknown, calls: unknown, chunk: Json): RunEvent[] {
   const events: RunEvent[] = [];
-  if (typeof thinking === 'string' && thinking !== '') events.push({ type: 'thinking', text: thinking });
-  if (typeof text === 'string' && text !== '') events.push({ type: 'token', text });
+  const logprobs = logprobsOf(chunk['logprobs']);
+  // A chunk's logprobs go with its first text, or alone when Ollama sends them ahead of held-back text.
+  const scored = () => (logprobs.length ? { logprobs: logprobs.splice(0) } : {});
+  if (typeof thinking === 'string' && thinking !== '') events.push({ type: 'thinking', text: thinking, ...scored() });
+  if (typeof text === 'string' && (text !== '' || logprobs.length > 0)) events.push({ type: 'token', text, ...scored() });
   const parsed = toolCalls(calls);
   if (parsed.length > 0) events.push({ type: 'tool_calls', calls: parsed });
   if (chunk['done'] === true) events.push(doneEvent(chunk));

@@ -10,6 +10,7 @@ import type {
   GenerateRequest,
   GpuInfo,
   LoadedModel,
+  Logprob,
   MemoryEstimate,
   ModelOptions,
   ModelSpec,
@@ -26,7 +27,7 @@ import { GpuInventory } from './gpus.js';
 import type { SimOptions } from './options.js';
 import { ModelRegistry, type LoadedEntry } from './registry.js';
 import { StopFilter } from './stops.js';
-import { BOS, embedding, outputWords, runSeed, tokenCount, tokenId, tokenize } from './synthetic.js';
+import { BOS, embedding, outputWords, runSeed, tokenCount, tokenId, tokenize, tokenLogprob } from './synthetic.js';
 import { modelMemory, msToNs, promptEvalMs, tokenMs } from './timing.js';
 
 const CAPABILITIES: readonly Capability[] = ['completion', 'embedding'];
@@ -127,7 +128,7 @@ export class SimEngine implements Engine {
     const contextLength = this.contextLength(options);
     const lengths = request.input.map((text) => tokenCount(text, contextLength));
     if (!request.truncate && lengths.some((length) => length > contextLength)) {
-      throw badRequest(`input length exceeds the context length (${contextLength} tokens)`);
+      throw badRequest('the input length exceeds the context length');
     }
     const promptEvalCount = lengths.reduce((sum, length) => sum + Math.min(length, contextLength), 0);
     const { entry, loadMs } = await this.lease(registry, request.model, options, request.keepAliveMs, signal);
@@ -194,7 +195,7 @@ export class SimEngine implements Engine {
       await entry.slots.acquire(signal);
       try {
         const thinkingSteps = thinkingEnabled(request.think) && thinks(request.model) ? this.settings.options.thinking_tokens : 0;
-        stats = { ...(yield* this.decode(entry, prompt, options, thinkingSteps, generated, signal)), loadDuration: msToNs(loadMs) };
+        stats = { ...(yield* this.decode(entry, prompt, options, thinkingSteps, generated, request.logprobs, signal)), loadDuration: msToNs(loadMs) };
         entry.cache.remember([...prompt, ...generated]);
       } finally {
         entry.slots.release();
@@ -216,6 +217,7 @@ export class SimEngine implements Engine {
     options: ModelOptions,
     thinkingSteps: number,
     generated: number[],
+    logprobs: { top: number } | undefined,
     signal: AbortSignal,
   ): AsyncGenerator<RunEvent, Omit<RunStats, 'loadDuration'>> {
     const timing = this.settings.options;
@@ -229,6 +231,8 @@ export class SimEngine implements Engine {
     const limit = limited ? options.num_predict! : timing.response_tokens;
     const nextWord = outputWords(runSeed(options.seed ?? 0, prompt));
     const stops = new StopFilter(options.stop);
+    // Scores of tokens whose text the stop filter still holds; they go out with that text.
+    const pending: Logprob[] = [];
     let evalMs = 0;
     let stopped = false;
     while (!stopped && generated.length < limit) {
@@ -238,16 +242,19 @@ export class SimEngine implements Engine {
       await sleepUntil(deadline, signal);
       const { word, id } = nextWord();
       generated.push(id);
+      const piece = generated.length === 1 || generated.length === thinkingSteps + 1 ? word : ` ${word}`;
+      const scored = logprobs ? [tokenLogprob(piece, id, logprobs.top)] : [];
       if (generated.length <= thinkingSteps) {
-        yield { type: 'thinking', text: generated.length === 1 ? word : ` ${word}` };
+        yield { type: 'thinking', text: piece, ...(logprobs ? { logprobs: scored } : {}) };
         continue;
       }
-      const out = stops.push(generated.length === thinkingSteps + 1 ? word : ` ${word}`);
+      pending.push(...scored);
+      const out = stops.push(piece);
       stopped = out.stopped;
-      if (out.text) yield { type: 'token', text: out.text };
+      if (out.text) yield { type: 'token', text: out.text, ...(logprobs ? { logprobs: pending.splice(0) } : {}) };
     }
     const rest = stops.flush();
-    if (rest) yield { type: 'token', text: rest };
+    if (rest) yield { type: 'token', text: rest, ...(logprobs ? { logprobs: pending.splice(0) } : {}) };
     return {
       doneReason: limited && !stopped ? 'length' : 'stop',
       // Ollama counts the whole prompt, cached prefix included; the duration covers only what was evaluated.

@@ -1,6 +1,8 @@
 // The simulator's stand-ins for a tokenizer, a language model and an embedding model: a word is a
 // token, output words are `sim-token-N` drawn from a seeded PRNG, vectors come from word hashes.
 
+import type { Logprob } from '../../core/contracts/engine.js';
+
 const VOCABULARY = 32_000;
 /** Output words are `sim-token-0` .. `sim-token-999`. */
 const OUTPUT_WORDS = 1000;
@@ -81,6 +83,18 @@ export function outputWords(seed: number): () => { word: string; id: number } {
     const word = `sim-token-${Math.floor(random() * OUTPUT_WORDS)}`;
     return { word, id: tokenId(word) };
   };
+}
+
+/**
+ * A made-up but fixed log probability for an output token, with `top` alternatives most likely
+ * first: the token itself leads them, as it does under greedy sampling.
+ */
+export function tokenLogprob(piece: string, id: number, top: number): Logprob {
+  const logprob = -((id % 997) + 1) / 1000;
+  const alternatives = Array.from({ length: top }, (_, rank) =>
+    rank === 0 ? { token: piece, logprob } : { token: `sim-token-${(id + rank * 7919) % OUTPUT_WORDS}`, logprob: logprob - rank },
+  );
+  return { token: piece, logprob, ...(top > 0 ? { top_logprobs: alternatives } : {}) };
 }
 
 /**

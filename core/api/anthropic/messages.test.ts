@@ -101,7 +101,7 @@ t.test('stop reasons', async (t) => {
 });
 
 t.test('the whole message: text, then tool_use blocks with call ids', async (t) => {
-  t.same(wholeMessage('msg_1', 'test-model', 'Hello there!', [], DONE), {
+  t.same(wholeMessage('msg_1', 'test-model', { text: 'Hello there!', thinking: '', calls: [] }, DONE), {
     id: 'msg_1',
     type: 'message',
     role: 'assistant',
@@ -110,7 +110,7 @@ t.test('the whole message: text, then tool_use blocks with call ids', async (t) 
     stop_reason: 'end_turn',
     usage: { input_tokens: 10, output_tokens: 5 },
   });
-  t.match(wholeMessage('msg_1', 'test-model', '', [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }], DONE), {
+  t.match(wholeMessage('msg_1', 'test-model', { text: '', thinking: '', calls: [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }] }, DONE), {
     content: [{ type: 'tool_use', id: /^call_[a-z0-9]{8}$/, name: 'get_weather', input: { city: 'Paris' } }],
     stop_reason: 'tool_use',
   });
@@ -201,4 +201,30 @@ t.test('over raw HTTP on the sim engine, as the documented shapes say', async (t
     t.equal(broken.status, 400);
     t.match(await broken.json(), { type: 'error', error: { type: 'invalid_request_error', message: /^invalid JSON in request body/ } });
   });
+});
+
+t.test('thinking: a thinking block before the text, whole and streamed, as Ollama writes them; thinking is read from the request', async (t) => {
+  t.same(wholeMessage('msg_1', 'm', { text: 'Hi', thinking: 'hmm', calls: [] }, DONE).content, [{ type: 'thinking', thinking: 'hmm' }, { type: 'text', text: 'Hi' }]);
+  const stream = new MessagesStream('msg_1', 'm', 3);
+  const frames = [
+    ...stream.frames({ type: 'thinking', text: 'hm' }),
+    ...stream.frames({ type: 'thinking', text: 'm' }),
+    ...stream.frames({ type: 'token', text: 'Hi' }),
+    ...stream.frames({ type: 'thinking', text: 'late' }),
+    ...stream.frames(DONE),
+  ] as any[];
+  t.same(frames.slice(1, 7), [
+    { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'm' } },
+    { type: 'content_block_stop', index: 0 },
+    { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+    { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Hi' } },
+  ]);
+  t.same(frames.slice(7).map((f) => f.type), ['content_block_stop', 'message_delta', 'message_stop'], 'thinking after its block closed is not sent');
+  const base = { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+  t.equal(messagesRequest({ ...base, thinking: { type: 'enabled', budget_tokens: 1024 } }).think, true);
+  t.equal(messagesRequest({ ...base, thinking: { type: 'disabled' } }).think, false);
+  t.equal(messagesRequest({ ...base, output_config: { effort: ' XHigh ' } }).think, 'high');
+  t.equal(messagesRequest(base).think, undefined);
 });

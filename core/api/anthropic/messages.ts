@@ -17,9 +17,9 @@ export function messagesRoute(app: FastifyInstance, deps: ApiDeps): void {
     const run = messagesRequest(request.body);
     const signal = clientSignal(reply);
     const target = await resolveTarget(deps, run.model, signal);
-    // Thinking is never refused here: Ollama relaxes it for Anthropic clients.
-    await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : []);
-    const events = chatEvents(deps, requestDispatch(deps, request), target, run, signal);
+    // Thinking is never refused here: Ollama relaxes it for Anthropic clients, so a model that cannot think just answers.
+    const think = await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : [], run.think, { relaxThinking: true });
+    const events = chatEvents(deps, requestDispatch(deps, request), target, { ...run, ...(think !== undefined ? { think } : {}) }, signal);
     const id = messageId();
 
     if (run.stream) {
@@ -29,11 +29,13 @@ export function messagesRoute(app: FastifyInstance, deps: ApiDeps): void {
     }
 
     let text = '';
+    let thinking = '';
     const calls: ToolCall[] = [];
     for await (const event of events) {
       if (event.type === 'token') text += event.text;
+      else if (event.type === 'thinking') thinking += event.text;
       else if (event.type === 'tool_calls') calls.push(...event.calls);
-      else return wholeMessage(id, run.model, text, calls, event);
+      else return wholeMessage(id, run.model, { text, thinking, calls }, event);
     }
     throw new Error('the engine ended the run without a done event');
   });

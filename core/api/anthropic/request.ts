@@ -1,7 +1,7 @@
 // Maps an Anthropic Messages body to the chat the engine runs, following Ollama's
 // AnthropicMessagesMiddleware and FromMessagesRequest (middleware/anthropic.go, anthropic/).
 
-import type { ChatMessage, ModelOptions, ToolCall, ToolDefinition } from '../../contracts/engine.js';
+import type { ChatMessage, ModelOptions, ThinkValue, ToolCall, ToolDefinition } from '../../contracts/engine.js';
 import { ProductError, badRequest } from '../../errors.js';
 import { Fields, isObject, jsonKind, type JsonObject } from '../ollama/body.js';
 
@@ -11,6 +11,8 @@ export interface MessagesRun {
   options: ModelOptions;
   tools?: ToolDefinition[];
   stream: boolean;
+  /** From `thinking` (enabled or disabled), else `output_config.effort`, as Ollama's FromMessagesRequest reads them. */
+  think?: ThinkValue;
   /** Ollama's len/4 guess at the prompt's tokens, which message_start reports before any are counted. */
   estimatedInputTokens: number;
 }
@@ -171,6 +173,18 @@ function estimateInputTokens(system: unknown, messages: { role: string; blocks: 
   return tokens === 0 && (messages.length > 0 || (system !== undefined && system !== null)) ? 1 : tokens;
 }
 
+/** Ollama's FromMessagesRequest: thinking enabled or disabled wins; else an effort of low to max (xhigh is high). */
+function thinkOf(fields: Fields): ThinkValue | undefined {
+  const thinking = fields.raw('thinking');
+  const type = isObject(thinking) ? thinking.type : undefined;
+  if (type === 'enabled') return true;
+  if (type === 'disabled') return false;
+  const config = fields.raw('output_config');
+  const raw = isObject(config) && typeof config.effort === 'string' ? config.effort.trim().toLowerCase() : '';
+  const effort = raw === 'xhigh' ? 'high' : raw;
+  return effort === 'low' || effort === 'medium' || effort === 'high' || effort === 'max' ? effort : undefined;
+}
+
 export function messagesRequest(body: unknown): MessagesRun {
   if (body === undefined) throw badRequest('missing request body');
   if (!isObject(body)) throw badRequest(`json: cannot unmarshal ${jsonKind(body)} into Go value of type anthropic.MessagesRequest`);
@@ -201,6 +215,7 @@ export function messagesRequest(body: unknown): MessagesRun {
     ...messages.flatMap((message) => convertMessage(message.role, message.blocks, callNames)),
   ];
   const tools = toolFields.map(tool);
+  const think = thinkOf(fields);
   // Unlike the OpenAI routes, Ollama leaves sampling to the model unless the request sets it.
   const options: ModelOptions = {
     num_predict: maxTokens,
@@ -215,6 +230,7 @@ export function messagesRequest(body: unknown): MessagesRun {
     options,
     ...(tools.length > 0 ? { tools } : {}),
     stream,
+    ...(think !== undefined ? { think } : {}),
     estimatedInputTokens: estimateInputTokens(system, messages, toolFields.map((t) => t.values)),
   };
 }

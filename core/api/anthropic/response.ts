@@ -2,8 +2,7 @@
 // whole message, and the stream from message_start through content blocks to message_stop.
 
 import { randomBytes } from 'node:crypto';
-import type { DoneReason, RunStats, ToolCall } from '../../contracts/engine.js';
-import type { AnswerEvent } from '../openai/chat-run.js';
+import type { DoneReason, RunEvent, RunStats, ToolCall } from '../../contracts/engine.js';
 import { openaiToolCalls } from '../openai/response.js';
 import { identify } from '../tool-call-ids.js';
 import type { TypedFrame } from '../openai/run.js';
@@ -29,8 +28,11 @@ function toolUses(calls: ToolCall[]): { id: string; name: string; input: Record<
   return openaiToolCalls(identify(calls, 0)).map((call, i) => ({ id: call.id, name: call.function.name, input: calls[i]!.function.arguments, json: call.function.arguments }));
 }
 
-export function wholeMessage(id: string, model: string, text: string, calls: ToolCall[], done: RunStats): Json {
+/** Ollama's ToMessagesResponse: a thinking block first when the model thought, then text, then tool uses. */
+export function wholeMessage(id: string, model: string, answer: { text: string; thinking: string; calls: ToolCall[] }, done: RunStats): Json {
+  const { text, thinking, calls } = answer;
   const content: Json[] = [
+    ...(thinking !== '' ? [{ type: 'thinking', thinking }] : []),
     ...(text !== '' ? [{ type: 'text', text }] : []),
     ...toolUses(calls).map(({ id: callId, name, input }) => ({ type: 'tool_use', id: callId, name, input })),
   ];
@@ -51,6 +53,8 @@ export class MessagesStream {
   private started = false;
   private index = 0;
   private textOpen = false;
+  /** Ollama's stream has at most one thinking block: thinking after it has closed is not sent. */
+  private thinking: 'none' | 'open' | 'closed' = 'none';
   private sawToolCalls = false;
 
   constructor(
@@ -59,7 +63,7 @@ export class MessagesStream {
     private readonly estimatedInputTokens: number,
   ) {}
 
-  frames(event: AnswerEvent): TypedFrame[] {
+  frames(event: RunEvent): TypedFrame[] {
     const frames: TypedFrame[] = [];
     if (!this.started) {
       this.started = true;
@@ -68,10 +72,11 @@ export class MessagesStream {
       const usage = { input_tokens: counted || this.estimatedInputTokens, output_tokens: 0 };
       frames.push({ type: 'message_start', message: { id: this.id, type: 'message', role: 'assistant', model: this.model, content: [], usage } } as TypedFrame);
     }
-    if (event.type === 'token') frames.push(...this.text(event.text));
-    else if (event.type === 'tool_calls') frames.push(...this.toolUse(event.calls));
+    if (event.type === 'thinking') frames.push(...this.thought(event.text));
+    else if (event.type === 'token') frames.push(...(event.text ? this.closeThinking() : []), ...this.text(event.text));
+    else if (event.type === 'tool_calls') frames.push(...this.closeThinking(), ...this.toolUse(event.calls));
     else {
-      frames.push(...this.closeText());
+      frames.push(...this.closeText(), ...this.closeThinking());
       const stop = stopReason(event.doneReason, this.sawToolCalls);
       frames.push(
         { type: 'message_delta', delta: stop ? { stop_reason: stop } : {}, usage: { input_tokens: event.promptEvalCount, output_tokens: event.evalCount } } as TypedFrame,
@@ -95,6 +100,24 @@ export class MessagesStream {
     }
     frames.push({ type: 'content_block_delta', index: this.index, delta: { type: 'text_delta', text } } as TypedFrame);
     return frames;
+  }
+
+  /** Ollama's thinking block: text in progress is closed first, then thinking_delta events. */
+  private thought(thinking: string): TypedFrame[] {
+    if (thinking === '' || this.thinking === 'closed') return [];
+    const frames = this.closeText();
+    if (this.thinking === 'none') {
+      this.thinking = 'open';
+      frames.push({ type: 'content_block_start', index: this.index, content_block: { type: 'thinking', thinking: '' } } as TypedFrame);
+    }
+    frames.push({ type: 'content_block_delta', index: this.index, delta: { type: 'thinking_delta', thinking } } as TypedFrame);
+    return frames;
+  }
+
+  private closeThinking(): TypedFrame[] {
+    if (this.thinking !== 'open') return [];
+    this.thinking = 'closed';
+    return [{ type: 'content_block_stop', index: this.index++ } as TypedFrame];
   }
 
   private closeText(): TypedFrame[] {

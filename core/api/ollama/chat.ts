@@ -9,10 +9,10 @@ import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { identifyToolCalls } from '../tool-call-ids.js';
 import { requestFields } from './body.js';
 import { loadModel, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseFormat, parseMessage, parseThink, parseTools, parseTopLogprobs } from './inputs.js';
+import { parseFormat, parseMessage, parseThink, parseTools, parseLogprobs } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { parseOptions } from './options.js';
-import { sendRun, type ResponseShape, type RunOutput } from './run-response.js';
+import { logprobsField, sendRun, type ResponseShape, type RunOutput } from './run-response.js';
 import { createdAt, startClock } from './time.js';
 
 /** A conversation can hold hundreds of thousands of messages: they are read a slice at a time. */
@@ -29,7 +29,7 @@ async function parseChat(body: unknown, defaultKeepAliveMs: number) {
     keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
     keepAliveGiven: keepAliveRaw !== undefined,
     think: parseThink(fields.raw('think')),
-    topLogprobs: parseTopLogprobs(fields),
+    logprobs: parseLogprobs(fields),
   };
 }
 
@@ -38,7 +38,7 @@ function assistant({ content, thinking, toolCalls }: RunOutput) {
   return { role: 'assistant', content, ...(thinking ? { thinking } : {}), ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) };
 }
 
-const EMPTY: RunOutput = { content: '', thinking: '', toolCalls: [] };
+const EMPTY: RunOutput = { content: '', thinking: '', toolCalls: [], logprobs: [] };
 
 export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/api/chat', { config: { permission: 'inference' } }, async (request, reply) => {
@@ -69,16 +69,18 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
         ...(req.tools?.length ? { tools: req.tools } : {}),
         ...(req.format ? { format: req.format } : {}),
         ...(think !== undefined ? { think } : {}),
+        ...(req.logprobs ? { logprobs: req.logprobs } : {}),
       }),
     );
     const shape: ResponseShape = {
-      chunk: (output) => ({ model, created_at: createdAt(), message: assistant(output), done: false }),
+      chunk: (output) => ({ model, created_at: createdAt(), message: assistant(output), done: false, ...logprobsField(output) }),
       final: (done, output, metrics) => ({
         model,
         created_at: createdAt(),
         message: assistant(output),
         done: true,
         done_reason: done.doneReason,
+        ...logprobsField(output),
         ...metrics,
       }),
     };

@@ -126,6 +126,6 @@ t.test('embedding a 30 MB input keeps its start, or is refused without truncate'
   await staysResponsive(t, '/api/embed', { model: 'tiny', input }, ok(t));
   await staysResponsive(t, '/api/embed', { model: 'tiny', input, truncate: false }, (status, body) => {
     t.equal(status, 400);
-    t.same(JSON.parse(body), { error: 'input length exceeds the context length' });
+    t.same(JSON.parse(body), { error: 'the input length exceeds the context length' });
   });
 });

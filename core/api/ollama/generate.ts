@@ -8,11 +8,11 @@ import type { ApiDeps } from '../deps.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { requestFields } from './body.js';
 import { loadModel, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
-import { parseContext, parseFormat, parseImages, parseThink, parseTopLogprobs } from './inputs.js';
+import { parseContext, parseFormat, parseImages, parseThink, parseLogprobs } from './inputs.js';
 import { keepAliveMs } from './keep-alive.js';
 import { MODEL_WORDING } from './model-ref.js';
 import { parseOptions } from './options.js';
-import { sendRun, type ResponseShape, type RunOutput } from './run-response.js';
+import { logprobsField, sendRun, type ResponseShape, type RunOutput } from './run-response.js';
 import { createdAt, startClock } from './time.js';
 
 function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
@@ -33,7 +33,7 @@ function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
     keepAliveMs: keepAliveMs(keepAliveRaw, defaultKeepAliveMs),
     keepAliveGiven: keepAliveRaw !== undefined,
     think: parseThink(fields.raw('think')),
-    topLogprobs: parseTopLogprobs(fields),
+    logprobs: parseLogprobs(fields),
   };
 }
 
@@ -74,6 +74,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
         ...(req.images?.length ? { images: req.images } : {}),
         ...(req.context?.length ? { context: req.context } : {}),
         ...(think !== undefined ? { think } : {}),
+        ...(req.logprobs ? { logprobs: req.logprobs } : {}),
       }),
     );
     /** Ollama's GenerateResponse: empty thinking and tool calls are left out. */
@@ -83,7 +84,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
       ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
     });
     const shape: ResponseShape = {
-      chunk: (out) => ({ model, created_at: createdAt(), ...output(out), done: false }),
+      chunk: (out) => ({ model, created_at: createdAt(), ...output(out), done: false, ...logprobsField(out) }),
       final: (done, out, metrics) => ({
         model,
         created_at: createdAt(),
@@ -91,6 +92,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
         done: true,
         done_reason: done.doneReason,
         ...(done.context && !req.raw ? { context: done.context } : {}),
+        ...logprobsField(out),
         ...metrics,
       }),
     };

@@ -39,10 +39,14 @@ export async function requireCapabilities(
   endpoint: 'generate' | 'chat',
   needs: Capability[],
   think?: ThinkValue,
+  { relaxThinking = false }: { relaxThinking?: boolean } = {},
 ): Promise<ThinkValue | undefined> {
   const has = await deps.engine.capabilities(target.spec);
   const thinks = has.includes('thinking');
-  if (!thinks && think !== undefined && think !== false) throw badRequest(`${JSON.stringify(target.input)} does not support thinking`);
+  if (!thinks && think !== undefined && think !== false) {
+    if (relaxThinking) think = undefined;
+    else throw badRequest(`${JSON.stringify(target.input)} does not support thinking`);
+  }
   if (!has.includes('completion')) throw badRequest(`${JSON.stringify(target.input)} does not support ${endpoint}`);
   const missing = needs.filter((capability) => !has.includes(capability));
   if (missing.length > 0) throw badRequest(`${fullName(target)} does not support ${missing.join('\n')}`);

@@ -51,11 +51,14 @@ export function parseThink(value: unknown): ThinkValue | undefined {
   throw badRequest('think must be a boolean or string ("high", "medium", "low", "max", true, or false)');
 }
 
-/** `top_logprobs` must lie in 0..20, which Ollama checks before it looks at the model. */
-export function parseTopLogprobs(fields: Fields): number {
+/**
+ * `top_logprobs` must lie in 0..20, which Ollama checks before it looks at the model; it counts only
+ * with `logprobs` true. Undefined when no log probabilities are asked for.
+ */
+export function parseLogprobs(fields: Fields): { top: number } | undefined {
   const top = fields.integer('top_logprobs') ?? 0;
   if (top < 0 || top > 20) throw badRequest('top_logprobs must be between 0 and 20');
-  return top;
+  return fields.boolean('logprobs') ? { top } : undefined;
 }
 
 function parseToolCalls(fields: Fields): ToolCall[] | undefined {

@@ -28,7 +28,7 @@ t.test('a GGUF streams up through /api/blobs and /api/create makes it a model', 
   const statuses = (await ndjson(await post(url, '/api/create', { model: 'tiny', files: { 'tiny.gguf': digest } }))).map((l) => l.status);
   t.same(statuses, ['parsing GGUF', `using existing layer ${digest}`, 'writing manifest', 'success']);
   const show = await postJson(url, '/api/show', { model: 'tiny' });
-  t.same(show.body.capabilities, ['completion', 'embedding', 'tools']);
+  t.same(show.body.capabilities, ['tools', 'completion']);
   t.equal(show.body.model_info['llama.context_length'], 4096);
 });
 

@@ -6,6 +6,8 @@ import type { ModelStore, StoredModel } from '../../contracts/storage.js';
 import { formatModelName } from '../../models/name.js';
 import { modelDetails } from '../../models/spec.js';
 import type { AnnouncedLoadedModel, AnnouncedModel } from '../../cluster/types.js';
+import { layerOf } from '../../models/manifest.js';
+import { modelFacts } from './model-facts.js';
 import { hexDigest } from './model-ref.js';
 import { timestamp } from './time.js';
 
@@ -19,20 +21,28 @@ function expiresAt(model: LoadedModel): Date {
 
 export type DetailsReader = (store: ModelStore, model: StoredModel) => Promise<ModelDetails>;
 
-/** /api/tags' models, newest first. `details` lets a caller that lists often cache what never changes. */
+/** /api/tags' models, newest first, each as Ollama's ListModelResponse. `details` lets a caller that lists often cache what never changes. */
 export async function taggedModels(store: ModelStore, details: DetailsReader = modelDetails, signal?: AbortSignal): Promise<AnnouncedModel[]> {
   const stored = await store.listModels(signal);
   stored.sort((a, b) => b.modifiedAt.getTime() - a.modifiedAt.getTime());
   return Promise.all(
     stored.map(async (model) => {
       const name = formatModelName(model.name);
+      const [known, facts] = await Promise.all([details(store, model), modelFacts(store, model)]);
+      // Ollama's ListModelResponse: the parent model from the weights layer, lengths and capabilities only when known.
       return {
         name,
         model: name,
         modified_at: timestamp(model.modifiedAt),
         size: model.size,
         digest: hexDigest(model.digest),
-        details: { ...(await details(store, model)) },
+        details: {
+          ...known,
+          parent_model: layerOf(model.manifest, 'model')?.from ?? '',
+          ...(facts.contextLength ? { context_length: facts.contextLength } : {}),
+          ...(facts.embeddingLength ? { embedding_length: facts.embeddingLength } : {}),
+        },
+        ...(facts.capabilities.length ? { capabilities: facts.capabilities } : {}),
       };
     }),
   );

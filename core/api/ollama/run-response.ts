@@ -2,7 +2,7 @@
 // chunks while streaming, or one object with the whole text when `stream` is false.
 
 import type { FastifyReply } from 'fastify';
-import type { RunEvent, ToolCall } from '../../contracts/engine.js';
+import type { Logprob, RunEvent, ToolCall, TokenLogprob } from '../../contracts/engine.js';
 import type { ApiDeps } from '../deps.js';
 import { sendNdjson } from './ndjson.js';
 import { nanosSince } from './time.js';
@@ -14,6 +14,34 @@ export interface RunOutput {
   content: string;
   thinking: string;
   toolCalls: ToolCall[];
+  logprobs: ApiLogprob[];
+}
+
+/** Ollama's api.TokenLogprob: the token's UTF-8 bytes are added, and left out for an empty token. */
+export interface ApiTokenLogprob extends TokenLogprob {
+  bytes?: number[];
+}
+
+export interface ApiLogprob extends ApiTokenLogprob {
+  top_logprobs?: ApiTokenLogprob[];
+}
+
+/** Ollama's toAPILogprobs (server/logprob.go). */
+function tokenLogprob({ token, logprob }: TokenLogprob): ApiTokenLogprob {
+  return { token, logprob, ...(token ? { bytes: [...Buffer.from(token, 'utf8')] } : {}) };
+}
+
+/** The API's logprobs of one event, or of none. */
+export function apiLogprobs(logprobs: readonly Logprob[] | undefined): ApiLogprob[] {
+  return (logprobs ?? []).map((lp) => ({
+    ...tokenLogprob(lp),
+    ...(lp.top_logprobs?.length ? { top_logprobs: lp.top_logprobs.map(tokenLogprob) } : {}),
+  }));
+}
+
+/** `logprobs`, left out when empty as Go's omitempty leaves it. */
+export function logprobsField(output: RunOutput): { logprobs?: ApiLogprob[] } {
+  return output.logprobs.length ? { logprobs: output.logprobs } : {};
 }
 
 /** How one endpoint words its chunks. */
@@ -50,12 +78,12 @@ function metrics(done: DoneEvent, started: bigint): Metrics {
   });
 }
 
-const nothing = (): RunOutput => ({ content: '', thinking: '', toolCalls: [] });
+const nothing = (): RunOutput => ({ content: '', thinking: '', toolCalls: [], logprobs: [] });
 
 async function* chunks(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): AsyncGenerator<object> {
   for await (const event of events) {
-    if (event.type === 'token') yield shape.chunk({ ...nothing(), content: event.text });
-    else if (event.type === 'thinking') yield shape.chunk({ ...nothing(), thinking: event.text });
+    if (event.type === 'token') yield shape.chunk({ ...nothing(), content: event.text, logprobs: apiLogprobs(event.logprobs) });
+    else if (event.type === 'thinking') yield shape.chunk({ ...nothing(), thinking: event.text, logprobs: apiLogprobs(event.logprobs) });
     else if (event.type === 'tool_calls') yield shape.chunk({ ...nothing(), toolCalls: event.calls });
     else yield shape.final(event, nothing(), metrics(event, started));
   }
@@ -64,6 +92,7 @@ async function* chunks(events: AsyncIterable<RunEvent>, shape: ResponseShape, st
 async function whole(events: AsyncIterable<RunEvent>, shape: ResponseShape, started: bigint): Promise<object> {
   const output = nothing();
   for await (const event of events) {
+    if (event.type !== 'tool_calls' && event.type !== 'done') output.logprobs.push(...apiLogprobs(event.logprobs));
     if (event.type === 'token') output.content += event.text;
     else if (event.type === 'thinking') output.thinking += event.text;
     else if (event.type === 'tool_calls') output.toolCalls.push(...event.calls);

@@ -59,6 +59,9 @@ export function showRoutes(app: FastifyInstance, deps: ApiDeps): void {
     ]);
     const system = systemOverride || spec.system || '';
     const template = spec.template ?? DEFAULT_TEMPLATE;
+    // Ollama's selectedModelTemplate: without a template of its own the model runs the GGUF's, and show says so.
+    const chatTemplate = gguf?.metadata['tokenizer.chat_template'];
+    const applied = spec.template ?? (typeof chatTemplate === 'string' && chatTemplate !== '' ? chatTemplate : DEFAULT_TEMPLATE);
     const parameters = spec.parameters as Record<string, unknown>;
     const messages = spec.messages.map(({ role, content }) => ({ role, content }));
     const modelfile = modelfileText({
@@ -77,13 +80,14 @@ export function showRoutes(app: FastifyInstance, deps: ApiDeps): void {
       ...(licenseTexts.length ? { license: licenseTexts.join('\n') } : {}),
       modelfile,
       ...(paramsText ? { parameters: paramsText } : {}),
-      template,
+      template: applied,
       ...(system ? { system } : {}),
       details: { ...spec.details, parent_model: layerOf(manifest, 'model')?.from ?? '' },
       ...(messages.length ? { messages } : {}),
       model_info: modelInfo(gguf),
       ...(projectorGguf ? { projector_info: modelInfo(projectorGguf) } : {}),
-      ...(verbose && gguf ? { tensors: gguf.tensors } : {}),
+      // Ollama's GetModelInfo lists the tensors with or without verbose (only the arrays in model_info shrink).
+      ...(gguf && gguf.tensors.length ? { tensors: gguf.tensors } : {}),
       capabilities,
       modified_at: timestamp(stored.modifiedAt),
     };

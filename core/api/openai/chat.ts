@@ -8,14 +8,14 @@ import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { requireCapabilities, resolveTarget } from '../ollama/inference.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
 import { identifyToolCalls, type IdentifiedRunEvent } from '../tool-call-ids.js';
+import { apiLogprobs, type ApiLogprob } from '../ollama/run-response.js';
 import {
+  chatLogprobs,
   chatMessages,
   chatOptions,
   chatThink,
   chatTools,
-  checkTopLogprobs,
   includeUsage,
-  optionalInteger,
   optionalString,
   requestBody,
   responseFormat,
@@ -39,7 +39,7 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/chat/completions', { config: { permission: 'inference' } }, async (request, reply) => {
     const body = requestBody(request.body);
     const messages = chatMessages(body);
-    checkTopLogprobs(optionalInteger(body, 'top_logprobs'));
+    const logprobs = chatLogprobs(body);
     const options = chatOptions(body);
     const format = responseFormat(body);
     const tools = chatTools(body);
@@ -60,6 +60,7 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
           ...(format ? { format } : {}),
           ...(tools ? { tools } : {}),
           ...(think !== undefined ? { think } : {}),
+          ...(logprobs ? { logprobs } : {}),
           keepAliveMs: deps.config.engine.keep_alive,
           signal,
         }),
@@ -73,9 +74,9 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
       const frames = (event: IdentifiedRunEvent) => {
         switch (event.type) {
           case 'token':
-            return [chatChunk(env, { content: event.text }, null)];
+            return [chatChunk(env, { content: event.text }, null, apiLogprobs(event.logprobs))];
           case 'thinking':
-            return [chatChunk(env, { content: '', reasoning: event.text }, null)];
+            return [chatChunk(env, { content: '', reasoning: event.text }, null, apiLogprobs(event.logprobs))];
           case 'tool_calls': {
             const converted = openaiToolCalls(event.calls);
             calls.push(...converted);
@@ -94,7 +95,9 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     let content = '';
     let reasoning = '';
     let done: RunStats | undefined;
+    const scored: ApiLogprob[] = [];
     for await (const event of events) {
+      if (event.type === 'token' || event.type === 'thinking') scored.push(...apiLogprobs(event.logprobs));
       if (event.type === 'token') content += event.text;
       else if (event.type === 'thinking') reasoning += event.text;
       else if (event.type === 'tool_calls') calls.push(...openaiToolCalls(event.calls));
@@ -102,6 +105,6 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     }
     if (!done) throw new Error('the engine ended the run without a done event');
     const message = { role: 'assistant' as const, content, ...(reasoning ? { reasoning } : {}), ...(calls.length > 0 ? { tool_calls: calls } : {}) };
-    return chatCompletion(env, message, finishReason(done.doneReason, calls.length > 0), usageOf(done));
+    return chatCompletion(env, message, finishReason(done.doneReason, calls.length > 0), usageOf(done), scored);
   });
 }

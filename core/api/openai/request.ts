@@ -47,6 +47,13 @@ export function checkTopLogprobs(top: number | undefined): void {
   if (top !== undefined && (top < 0 || top > 20)) throw badRequest('top_logprobs must be between 0 and 20');
 }
 
+/** Ollama's fromChatRequest: `logprobs: true` asks for them, `top_logprobs` for that many alternatives. */
+export function chatLogprobs(body: Body): { top: number } | undefined {
+  const top = optionalInteger(body, 'top_logprobs');
+  checkTopLogprobs(top);
+  return optional(body, 'logprobs', 'a boolean', isBoolean) ? { top: top ?? 0 } : undefined;
+}
+
 export function includeUsage(body: Body): boolean {
   const options = optional(body, 'stream_options', 'an object', isObject);
   return options ? (optional(options, 'include_usage', 'a boolean', isBoolean) ?? false) : false;

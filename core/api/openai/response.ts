@@ -5,6 +5,7 @@ import { randomInt } from 'node:crypto';
 import type { DoneReason, RunStats } from '../../contracts/engine.js';
 import type { StoredModel } from '../../contracts/storage.js';
 import { formatModelName } from '../../models/name.js';
+import type { ApiLogprob } from '../ollama/run-response.js';
 import type { IdentifiedToolCall } from '../tool-call-ids.js';
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
@@ -65,26 +66,31 @@ interface ChatMessageOut {
   tool_calls?: OpenAIToolCall[];
 }
 
-export function chatCompletion(env: Envelope, message: ChatMessageOut, finish: FinishReason, usage: Usage) {
+/** Ollama's ChoiceLogprobs, left out when there are none. */
+function choiceLogprobs(logprobs: readonly ApiLogprob[] | undefined) {
+  return logprobs?.length ? { logprobs: { content: logprobs } } : {};
+}
+
+export function chatCompletion(env: Envelope, message: ChatMessageOut, finish: FinishReason, usage: Usage, logprobs?: readonly ApiLogprob[]) {
   return {
     id: env.id,
     object: 'chat.completion',
     created: env.created,
     model: env.model,
     system_fingerprint: 'fp_ollama',
-    choices: [{ index: 0, message, finish_reason: finish }],
+    choices: [{ index: 0, message, finish_reason: finish, ...choiceLogprobs(logprobs) }],
     usage,
   };
 }
 
-export function chatChunk(env: Envelope, delta: Omit<ChatMessageOut, 'role'>, finish: FinishReason | null) {
+export function chatChunk(env: Envelope, delta: Omit<ChatMessageOut, 'role'>, finish: FinishReason | null, logprobs?: readonly ApiLogprob[]) {
   return {
     id: env.id,
     object: 'chat.completion.chunk',
     created: env.created,
     model: env.model,
     system_fingerprint: 'fp_ollama',
-    choices: [{ index: 0, delta: { role: 'assistant', ...delta }, finish_reason: finish }],
+    choices: [{ index: 0, delta: { role: 'assistant', ...delta }, finish_reason: finish, ...choiceLogprobs(logprobs) }],
   };
 }
 

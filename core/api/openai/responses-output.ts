@@ -2,8 +2,7 @@
 // response object, and the stream of typed events from response.created to response.completed.
 
 import { randomInt } from 'node:crypto';
-import type { RunStats, ToolCall } from '../../contracts/engine.js';
-import type { AnswerEvent } from './chat-run.js';
+import type { RunEvent, RunStats, ToolCall } from '../../contracts/engine.js';
 import type { ResponsesEcho } from './responses-request.js';
 import { openaiToolCalls } from './response.js';
 import { identify } from '../tool-call-ids.js';
@@ -37,6 +36,11 @@ const outputText = (text: string) => ({ type: 'output_text', text, annotations: 
 
 function messageItem(id: string, status: 'in_progress' | 'completed', text?: string): Json {
   return { id, type: 'message', status, role: 'assistant', content: text === undefined ? [] : [outputText(text)] };
+}
+
+/** Ollama's reasoning item: the thinking as its one summary text, and as plain-text "encrypted" content. */
+function reasoningItem(id: string, thinking: string): Json {
+  return { id, type: 'reasoning', summary: [{ type: 'summary_text', text: thinking }], encrypted_content: thinking };
 }
 
 function functionCallItems(calls: ToolCall[], ids: (i: number) => string): Json[] {
@@ -95,12 +99,21 @@ export function responseObject(id: string, model: string, echo: ResponsesEcho, s
   };
 }
 
+export interface WholeAnswer {
+  text: string;
+  thinking: string;
+  calls: ToolCall[];
+}
+
 /**
- * The whole answer: the message item, then one function_call item per tool call. Ollama always
- * has a message item when there are no calls, even an empty one.
+ * The whole answer as Ollama's ToResponse builds it: a reasoning item when the model thought, then
+ * the message item, then one function_call item per tool call. Ollama always has a message item
+ * when there are no calls, even an empty one.
  */
-export function wholeResponse(ids: ResponseIds, model: string, echo: ResponsesEcho, text: string, calls: ToolCall[], done: RunStats, createdAt: number): Json {
+export function wholeResponse(ids: ResponseIds, model: string, echo: ResponsesEcho, answer: WholeAnswer, done: RunStats, createdAt: number): Json {
+  const { text, thinking, calls } = answer;
   const output = [
+    ...(thinking !== '' ? [reasoningItem(`rs_${ids.response}`, thinking)] : []),
     ...(text !== '' || calls.length === 0 ? [messageItem(ids.message, 'completed', text)] : []),
     ...functionCallItems(calls, (i) => `fc_${ids.response}_${i}`),
   ];
@@ -115,6 +128,9 @@ export class ResponsesStream {
   private messageId: string;
   /** The text of the message item in progress, if one is. */
   private text: string | undefined;
+  private messageFinished = false;
+  /** The reasoning item in progress and its thinking so far, if one is. */
+  private reasoning: { id: string; thinking: string } | undefined;
   /** Items finished so far, in output order, for response.completed. */
   private readonly completed: Json[] = [];
 
@@ -127,17 +143,18 @@ export class ResponsesStream {
     this.messageId = ids.message;
   }
 
-  frames(event: AnswerEvent): TypedFrame[] {
+  frames(event: RunEvent): TypedFrame[] {
     const frames: TypedFrame[] = [];
     if (!this.started) {
       this.started = true;
       const response = this.response('in_progress', [], null);
       frames.push(this.event('response.created', { response }), this.event('response.in_progress', { response }));
     }
-    if (event.type === 'token') frames.push(...this.textDelta(event.text));
-    else if (event.type === 'tool_calls') frames.push(...this.finishMessage(), ...this.functionCalls(event.calls));
+    if (event.type === 'thinking') frames.push(...this.thinkingDelta(event.text));
+    else if (event.type === 'token') frames.push(...this.finishReasoning(), ...this.textDelta(event.text));
+    else if (event.type === 'tool_calls') frames.push(...this.finishReasoning(), ...this.finishMessage(), ...this.functionCalls(event.calls));
     else {
-      frames.push(...this.finishMessage());
+      frames.push(...this.finishReasoning(), ...this.finishMessage());
       const response = { ...this.response('completed', [...this.completed], usageOf(event)), completed_at: nowSeconds() };
       frames.push(this.event('response.completed', { response }));
     }
@@ -162,8 +179,8 @@ export class ResponsesStream {
     const frames: TypedFrame[] = [];
     if (this.text === undefined) {
       this.text = '';
-      // A message item after another item is named by its place, as Ollama names later ones.
-      if (this.outputIndex > 0) this.messageId = `msg_${this.ids.response.replace(/^resp_/, '')}_${this.outputIndex}`;
+      // A message item after another message item is named by its place; after reasoning it keeps the response's id.
+      if (this.messageFinished) this.messageId = `msg_${this.ids.response.replace(/^resp_/, '')}_${this.outputIndex}`;
       frames.push(
         this.event('response.output_item.added', { output_index: this.outputIndex, item: messageItem(this.messageId, 'in_progress') }),
         this.event('response.content_part.added', { item_id: this.messageId, output_index: this.outputIndex, content_index: 0, part: outputText('') }),
@@ -187,6 +204,35 @@ export class ResponsesStream {
     ];
     this.completed.push(item);
     this.text = undefined;
+    this.outputIndex += 1;
+    this.messageFinished = true;
+    return frames;
+  }
+
+  /** Ollama's processThinking: a reasoning item opened with an empty summary, then summary text deltas. */
+  private thinkingDelta(delta: string): TypedFrame[] {
+    if (delta === '') return [];
+    const frames: TypedFrame[] = [];
+    if (!this.reasoning) {
+      this.reasoning = { id: `rs_${randomInt(999999)}`, thinking: '' };
+      frames.push(this.event('response.output_item.added', { output_index: this.outputIndex, item: { id: this.reasoning.id, type: 'reasoning', summary: [] } }));
+    }
+    this.reasoning.thinking += delta;
+    frames.push(this.event('response.reasoning_summary_text.delta', { item_id: this.reasoning.id, output_index: this.outputIndex, summary_index: 0, delta }));
+    return frames;
+  }
+
+  /** Ollama's finishReasoning: the whole summary text, then the finished item in its place. */
+  private finishReasoning(): TypedFrame[] {
+    const reasoning = this.reasoning;
+    if (!reasoning) return [];
+    const item = reasoningItem(reasoning.id, reasoning.thinking);
+    const frames = [
+      this.event('response.reasoning_summary_text.done', { item_id: reasoning.id, output_index: this.outputIndex, summary_index: 0, text: reasoning.thinking }),
+      this.event('response.output_item.done', { output_index: this.outputIndex, item }),
+    ];
+    this.completed.push(item);
+    this.reasoning = undefined;
     this.outputIndex += 1;
     return frames;
   }

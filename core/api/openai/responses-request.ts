@@ -1,7 +1,7 @@
 // Maps a /v1/responses body to the chat the engine runs, following Ollama's FromResponsesRequest
 // (openai/responses.go): input as a string or items, instructions, tools, options, text format.
 
-import type { ChatMessage, ModelOptions, OutputFormat, ToolCall, ToolDefinition } from '../../contracts/engine.js';
+import type { ChatMessage, ModelOptions, OutputFormat, ThinkValue, ToolCall, ToolDefinition } from '../../contracts/engine.js';
 import { ProductError, badRequest } from '../../errors.js';
 import { imageUrlData, optionalInteger, optionalNumber, optionalString, streamRequested, type Body } from './request.js';
 
@@ -23,8 +23,8 @@ export interface ResponsesRun {
   options: ModelOptions;
   tools?: ToolDefinition[];
   format?: OutputFormat;
-  /** Whether `reasoning.effort` asks the model to think. */
-  think: boolean;
+  /** What `reasoning.effort` asks of the model's thinking; undefined leaves it to the model. */
+  think?: ThinkValue;
   stream: boolean;
   echo: ResponsesEcho;
 }
@@ -37,14 +37,29 @@ function jsonKind(value: unknown): string {
   return Array.isArray(value) ? 'array' : typeof value;
 }
 
-/** Ollama's thinkFromReasoningEffort: undefined for no effort, else whether it thinks. */
-function thinkFromEffort(effort: string | undefined): boolean | undefined {
-  if (effort === undefined || effort === '') return undefined;
-  if (effort === 'none') return false;
-  if (['minimal', 'low', 'medium', 'high', 'max', 'xhigh', 'ultra'].includes(effort)) return true;
-  throw badRequest(
-    `invalid reasoning value: ${JSON.stringify(effort)} (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")`,
-  );
+/** Ollama's thinkFromReasoningEffort (openai/openai.go): a level, off for none, undefined for no effort. */
+function thinkFromEffort(effort: string | undefined): ThinkValue | undefined {
+  switch (effort) {
+    case undefined:
+    case '':
+      return undefined;
+    case 'none':
+      return false;
+    case 'minimal':
+      return 'low';
+    case 'low':
+    case 'medium':
+    case 'high':
+    case 'max':
+      return effort;
+    case 'xhigh':
+    case 'ultra':
+      return 'max';
+    default:
+      throw badRequest(
+        `invalid reasoning value: ${JSON.stringify(effort)} (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")`,
+      );
+  }
 }
 
 /** Text and images of a list of content items; `where` prefixes errors as Go's decoder does. */
@@ -215,7 +230,7 @@ export function responsesRequest(body: Body): ResponsesRun {
   const reasoning = optionalObject(body, 'reasoning') ?? {};
   const effort = optionalString(reasoning, 'effort');
   const summary = optionalString(reasoning, 'summary');
-  const think = thinkFromEffort(effort) ?? false;
+  const think = thinkFromEffort(effort);
 
   const rawTools = body.tools;
   if (rawTools !== undefined && rawTools !== null && !Array.isArray(rawTools)) throw badRequest("invalid type for 'tools': expected a list");
@@ -231,7 +246,7 @@ export function responsesRequest(body: Body): ResponsesRun {
     options,
     ...(tools.length > 0 ? { tools } : {}),
     ...(format ? { format } : {}),
-    think,
+    ...(think !== undefined ? { think } : {}),
     stream: streamRequested(body),
     echo: {
       instructions: instructions || null,

@@ -73,9 +73,10 @@ t.test('tools: functions, namespaces expanded with qualified names, the echo kee
 });
 
 t.test('reasoning effort, text format and the echo', async (t) => {
-  for (const effort of ['minimal', 'low', 'medium', 'high', 'max', 'xhigh', 'ultra']) t.equal(responsesRequest({ reasoning: { effort } }).think, true, effort);
+  const levels: [string, string][] = [['minimal', 'low'], ['low', 'low'], ['medium', 'medium'], ['high', 'high'], ['max', 'max'], ['xhigh', 'max'], ['ultra', 'max']];
+  for (const [effort, level] of levels) t.equal(responsesRequest({ reasoning: { effort } }).think, level, `${effort} thinks at ${level}`);
   t.equal(responsesRequest({ reasoning: { effort: 'none' } }).think, false);
-  t.equal(responsesRequest({}).think, false);
+  t.equal(responsesRequest({}).think, undefined, 'no effort leaves thinking to the model');
   t.throws(
     () => responsesRequest({ reasoning: { effort: 'extreme' } }),
     new ProductError('OD_ERR_BAD_REQUEST', 'invalid reasoning value: "extreme" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")'),
@@ -149,9 +150,9 @@ t.test('a run with no text streams no message item; the whole answer still has a
     stream.frames(DONE).map((e) => e.type),
     ['response.created', 'response.in_progress', 'response.completed'],
   );
-  const whole = wholeResponse({ response: 'resp_1', message: 'msg_1' }, 'tiny', echo, '', [], DONE as any, 0) as any;
+  const whole = wholeResponse({ response: 'resp_1', message: 'msg_1' }, 'tiny', echo, { text: '', thinking: '', calls: [] }, DONE as any, 0) as any;
   t.same(whole.output, [{ id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: '', annotations: [], logprobs: [] }] }]);
-  const calls = wholeResponse({ response: 'resp_1', message: 'msg_1' }, 'tiny', echo, '', [{ function: { name: 'f', arguments: {} } }], DONE as any, 0) as any;
+  const calls = wholeResponse({ response: 'resp_1', message: 'msg_1' }, 'tiny', echo, { text: '', thinking: '', calls: [{ function: { name: 'f', arguments: {} } }] }, DONE as any, 0) as any;
   t.match(calls.output, [{ id: 'fc_resp_1_0', type: 'function_call', status: 'completed', call_id: /^call_/, name: 'f', arguments: '{}' }]);
   t.equal(calls.output.length, 1, 'function calls without text carry no message item');
 });
@@ -252,4 +253,28 @@ t.test('over HTTP on the sim engine', async (t) => {
     t.same(body.output[0].content[0].text, '');
     t.same(body.usage, { input_tokens: 0, output_tokens: 0, total_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } });
   });
+});
+
+t.test('thinking: a reasoning item before the message, whole and streamed, as Ollama writes them', async (t) => {
+  const echo = responsesRequest({ input: 'x' }).echo;
+  const whole = wholeResponse({ response: 'resp_1', message: 'msg_1' }, 'tiny', echo, { text: 'Hi', thinking: 'hmm', calls: [] }, DONE as any, 0) as any;
+  t.same(whole.output[0], { id: 'rs_resp_1', type: 'reasoning', summary: [{ type: 'summary_text', text: 'hmm' }], encrypted_content: 'hmm' });
+  t.equal(whole.output[1].id, 'msg_1');
+  const stream = new ResponsesStream({ response: 'resp_7', message: 'msg_8' }, 'tiny', echo);
+  const events = [...stream.frames({ type: 'thinking', text: 'hm' }), ...stream.frames({ type: 'thinking', text: 'm' }), ...stream.frames({ type: 'token', text: 'Hi' }), ...stream.frames(DONE)] as any[];
+  t.same(events.map((e) => e.type).slice(2, 7), [
+    'response.output_item.added',
+    'response.reasoning_summary_text.delta',
+    'response.reasoning_summary_text.delta',
+    'response.reasoning_summary_text.done',
+    'response.output_item.done',
+  ]);
+  const id = events[2].item.id;
+  t.match(id, /^rs_\d+$/);
+  t.same(events[2].item, { id, type: 'reasoning', summary: [] });
+  t.same(events[3], { type: 'response.reasoning_summary_text.delta', sequence_number: 3, item_id: id, output_index: 0, summary_index: 0, delta: 'hm' });
+  t.same(events[5], { type: 'response.reasoning_summary_text.done', sequence_number: 5, item_id: id, output_index: 0, summary_index: 0, text: 'hmm' });
+  t.same(events[7].item, { id: 'msg_8', type: 'message', status: 'in_progress', role: 'assistant', content: [] }, 'the message after reasoning keeps its id, at output 1');
+  t.equal(events[7].output_index, 1);
+  t.same(events.at(-1).response.output.map((item: any) => [item.type, item.id]), [['reasoning', id], ['message', 'msg_8']]);
 });

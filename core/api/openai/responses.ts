@@ -20,8 +20,8 @@ export function responsesRoute(app: FastifyInstance, deps: ApiDeps): void {
     const signal = clientSignal(reply);
     const model = optionalString(body, 'model') ?? '';
     const target = await resolveTarget(deps, model, signal);
-    await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : [], run.think || undefined);
-    const events = chatEvents(deps, requestDispatch(deps, request), target, run, signal);
+    const think = await requireCapabilities(deps, target, 'chat', run.tools ? ['tools'] : [], run.think);
+    const events = chatEvents(deps, requestDispatch(deps, request), target, { ...run, ...(think !== undefined ? { think } : {}) }, signal);
     const ids = responseIds();
 
     if (run.stream) {
@@ -32,11 +32,13 @@ export function responsesRoute(app: FastifyInstance, deps: ApiDeps): void {
 
     const createdAt = Math.floor(Date.now() / 1000);
     let text = '';
+    let thinking = '';
     const calls: ToolCall[] = [];
     for await (const event of events) {
       if (event.type === 'token') text += event.text;
+      else if (event.type === 'thinking') thinking += event.text;
       else if (event.type === 'tool_calls') calls.push(...event.calls);
-      else return wholeResponse(ids, model, run.echo, text, calls, event, createdAt);
+      else return wholeResponse(ids, model, run.echo, { text, thinking, calls }, event, createdAt);
     }
     throw new Error('the engine ended the run without a done event');
   });
