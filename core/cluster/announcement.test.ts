@@ -20,7 +20,9 @@ const valid = announcement('n1', {
   ],
   load: { inFlight: 2, queued: 1, ttftMs: 12.5, tokensPerSecond: 40 },
   leaving: true,
+  consensus: { address: '10.0.0.2:7000', clusterId: '7f2a07c4-b75c-4abd-ab84-8bcf27151eb8' },
 });
+valid.models[0]!.capabilities = ['completion', 'tools'];
 
 t.test('an announcement survives encoding whole', async (t) => {
   const decoded = decodeAnnouncement(encodeAnnouncement(valid));
@@ -67,6 +69,10 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['model details nested', { models: [{ ...model0, details: { deep: { deeper: 1 } } }] }, /^models\[0\]\.details\.deep is not a list/],
   ['model details with many keys', { models: [{ ...model0, details: Object.fromEntries(many(33, (i) => [`k${i}`, 1] as const)) }] }, /more than 32 keys/],
   ['model details list of objects', { models: [{ ...model0, details: { families: [{}] } }] }, /^models\[0\]\.details\.families\[0\] is not a string/],
+  ['model capabilities not a list', { models: [{ ...model0, capabilities: 'tools' }] }, /^models\[0\]\.capabilities is not a list/],
+  ['model capability not text', { models: [{ ...model0, capabilities: [1] }] }, /^models\[0\]\.capabilities\[0\] is not a string/],
+  ['consensus address not host:port', { consensus: { address: 'nowhere', clusterId: null } }, /^consensus\.address is not host:port/],
+  ['consensus cluster id a number', { consensus: { address: '10.0.0.2:7000', clusterId: 7 } }, /^consensus\.clusterId is not a string/],
   ['loaded context length fractional', { loaded: [{ ...valid.loaded[0], context_length: 1.5 }] }, /^loaded\[0\]\.context_length is not an integer/],
   ['loaded expires_at missing', { loaded: [{ ...valid.loaded[0], expires_at: undefined }] }, /^loaded\[0\]\.expires_at is not a string/],
   ['load missing', { load: undefined }, /^load is not an object/],

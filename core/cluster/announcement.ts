@@ -156,7 +156,12 @@ function model(value: unknown, path: string): AnnouncedModel {
     size: amount(m.size, `${path}.size`),
     digest: digest(m.digest, `${path}.digest`),
     details: details(m.details, `${path}.details`),
+    ...(m.capabilities === undefined ? {} : { capabilities: capabilities(m.capabilities, `${path}.capabilities`) }),
   };
+}
+
+function capabilities(value: unknown, path: string): string[] {
+  return list(value, path, ANNOUNCEMENT_LIMITS.detailList).map((c, i) => text(c, `${path}[${i}]`, ANNOUNCEMENT_LIMITS.shortText, 1));
 }
 
 function loadedModel(value: unknown, path: string): AnnouncedLoadedModel {

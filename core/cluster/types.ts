@@ -24,6 +24,8 @@ export interface AnnouncedModel {
   /** Hex manifest digest, as /api/tags shows it. */
   digest: string;
   details: Record<string, unknown>;
+  /** Present when known, as Ollama's list has them. */
+  capabilities?: string[];
 }
 
 /** A model loaded on the node, exactly as its own /api/ps lists it. */

@@ -56,6 +56,7 @@ export class OllamaDistributedNode {
   private lock: DataDirLock | undefined;
   private api: ApiServer | undefined;
   private cluster: Cluster | undefined;
+  private consensus: Consensus | undefined;
   private stopping: Promise<boolean> | undefined;
   readonly logger: Logger;
   readonly config: NodeConfig;
@@ -143,6 +144,7 @@ export class OllamaDistributedNode {
     try {
       kernel.build(units);
       await kernel.start(signal);
+      this.consensus = kernel.get<Consensus>('consensus');
     } catch (error) {
       await this.stop();
       throw error;
@@ -168,8 +170,10 @@ export class OllamaDistributedNode {
     const { logger } = this;
     const timeout = this.config.node.stop_timeout;
     logger.info({ stop_timeout_ms: timeout }, 'node stopping');
-    // Peers stop routing here before the API drains what it runs, however long that takes.
+    // Peers stop routing here before the API drains what it runs, however long that takes, and
+    // a leader hands consensus over while it can still be reached.
     await this.cluster?.leave();
+    await this.consensus?.transferLeadership(AbortSignal.timeout(timeout)).catch((error: unknown) => logger.warn({ err: error }, 'consensus leadership not handed over'));
     const deadline = new AbortController();
     const cut = setTimeout(() => {
       logger.warn({ stop_timeout_ms: timeout }, 'stop deadline passed: cutting in-flight requests');

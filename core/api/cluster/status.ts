@@ -73,6 +73,8 @@ export function clusterStatus(view: ClusterView, consensus: Consensus) {
     consensus: consensus.name,
     leader: leaderEntry(view, consensus),
     term: consensus.leader()?.term ?? null,
+    /** The last consensus index this node applied: equal on every node once they caught up. */
+    applied_index: consensus.state().index,
     // A node whose cluster id differs from this one's belongs to another cluster: a fork to fix.
     nodes: view.members().map((member) => ({ ...nodeEntry(member), role: role(member.id), cluster_id: member.consensus?.clusterId ?? null })),
     conflicts: view.conflicts().map(conflictEntry),
