@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Member } from '../contracts/consensus.js';
-import { nextMembershipChange, type Candidate, type VoterInput } from './voters.js';
+import { nextMembershipChange, removalLosesQuorum, type Candidate, type VoterInput } from './voters.js';
 
 const NOW = 100_000;
 const voter = (id: string): Member => ({ id, address: `${id}:7000`, voter: true });
@@ -78,3 +78,13 @@ const cases: { rule: string; input: VoterInput; gives: ReturnType<typeof nextMem
 for (const { rule, input, gives } of cases) {
   t.same(nextMembershipChange(input), gives, rule);
 }
+
+t.test('a removal that would leave no healthy majority of voters is refused', async (t) => {
+  const members = [voter('a'), voter('b'), voter('c'), follower('d')];
+  const healthyBut = (...down: string[]) => (id: string) => !down.includes(id);
+  t.equal(removalLosesQuorum(members, 'c', healthyBut()), undefined, 'all healthy: a and b remain, both up');
+  t.match(removalLosesQuorum(members, 'c', healthyBut('b')), /leave 2 voter\(s\) with 1 healthy, and a quorum needs 2/, 'b is down: a alone is no majority of two');
+  t.equal(removalLosesQuorum(members, 'b', healthyBut('b')), undefined, 'removing the dead voter itself leaves a and c');
+  t.equal(removalLosesQuorum(members, 'd', healthyBut('b', 'c')), undefined, 'a non-voter never counts');
+  t.match(removalLosesQuorum([voter('a')], 'a', healthyBut()), /leave 0 voter/);
+});

@@ -54,3 +54,16 @@ export function nextMembershipChange(input: VoterInput): MembershipChange {
   if (voting.length < voters && standby[0]) return { type: 'set', member: { ...standby[0], voter: true }, reason: 'promote' };
   return undefined;
 }
+
+/**
+ * Why taking `id`'s vote now would leave the remaining voters without a healthy majority (and the
+ * cluster without a leader), as etcd's strict reconfiguration check refuses; undefined when it is safe.
+ */
+export function removalLosesQuorum(members: Member[], id: string, healthy: (id: string) => boolean): string | undefined {
+  if (!members.some((m) => m.id === id && m.voter)) return undefined;
+  const remaining = members.filter((m) => m.voter && m.id !== id);
+  const quorum = Math.floor(remaining.length / 2) + 1;
+  const live = remaining.filter((m) => healthy(m.id)).length;
+  if (remaining.length > 0 && live >= quorum) return undefined;
+  return `removing ${id} would leave ${remaining.length} voter(s) with ${live} healthy, and a quorum needs ${quorum}: bring the unhealthy voters back first`;
+}

@@ -279,6 +279,8 @@ export class RaftConsensus<State> implements Consensus<State> {
     const next = leader === null ? undefined : { id: leader, term };
     if (next?.id === this.currentLeader?.id && next?.term === this.currentLeader?.term) return;
     this.currentLeader = next;
+    if (next) this.options.logger.info({ leader: next.id, term: next.term, self: next.id === this.options.nodeId }, 'consensus: leader elected');
+    else this.options.logger.info({ term }, 'consensus: no leader');
     this.emit({ type: 'leader', leader: next });
     if (next) for (const wake of this.leaderWaiters) wake();
   }

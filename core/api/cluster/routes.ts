@@ -5,6 +5,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ClusterView, Member } from '../../cluster/types.js';
+import { removalLosesQuorum } from '../../cluster/voters.js';
 import { ProductError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteModule } from '../server.js';
@@ -39,7 +40,10 @@ function removeRoute(app: FastifyInstance, deps: ApiDeps): void {
     const target = cluster.member(id)?.id ?? (consensus.members().some((m) => m.id === id) || members[id] ? id : undefined);
     if (!target) throw removed[id] !== undefined ? new ProductError('OD_ERR_CONFLICT', `node ${id} was removed already`) : nodeNotFound(id);
     if (target === nodeId) throw new ProductError('OD_ERR_CONFLICT', `node '${id}' leads consensus: stop it (leadership moves to another voter), then remove it from another node`);
-    if (consensus.members().some((m) => m.id === target)) await consensus.removeMember(target);
+    const configuration = consensus.members();
+    const losesQuorum = removalLosesQuorum(configuration, target, (id) => id === nodeId || cluster.member(id)?.healthy === true);
+    if (losesQuorum) throw new ProductError('OD_ERR_CONFLICT', losesQuorum);
+    if (configuration.some((m) => m.id === target)) await consensus.removeMember(target);
     const { result } = await consensus.propose({ type: 'member.remove', payload: { id: target } });
     if (result && typeof result === 'object' && 'error' in result) throw new ProductError('OD_ERR_CONFLICT', String(result.error));
     return { removed: target };
