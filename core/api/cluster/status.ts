@@ -73,6 +73,8 @@ export function clusterStatus(view: ClusterView, consensus: Consensus) {
     consensus: consensus.name,
     leader: leaderEntry(view, consensus),
     term: consensus.leader()?.term ?? null,
+    /** The last log index this node has applied: a follower behind the leader shows it here. */
+    index: consensus.state().index,
     nodes: view.members().map((member) => ({ ...nodeEntry(member), role: role(member.id) })),
     conflicts: view.conflicts().map(conflictEntry),
   };
