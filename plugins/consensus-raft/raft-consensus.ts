@@ -499,7 +499,10 @@ export class RaftConsensus<State> implements Consensus<State> {
     const deadline = signal ?? AbortSignal.timeout(this.options.election_timeout * 2);
     await new Promise<void>((resolve) => {
       const stop = this.watch((event) => {
-        if (event.type === 'leader' && event.leader && event.leader.id !== this.options.nodeId) done();
+        if (event.type === 'leader' && event.leader && event.leader.id !== this.options.nodeId) {
+          this.options.logger.info({ leader: event.leader.id, term: event.leader.term }, 'consensus: handed leadership over');
+          done();
+        }
       });
       const done = () => {
         stop();

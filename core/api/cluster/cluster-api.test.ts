@@ -4,6 +4,7 @@
 
 import t from 'tap';
 import type { TestNode } from '../../../conformance/fixtures/node.js';
+import type { Consensus } from '../../contracts/consensus.js';
 import type { Engine } from '../../contracts/engine.js';
 import { FORWARDED_HEADER, REFUSED_HEADER } from '../forward/headers.js';
 import { heldBy, startCluster, until, view } from '../forward/test-cluster.js';
@@ -95,9 +96,12 @@ t.test('the cluster status: this node, the leader, every member with its role, m
   t.equal(status.term, status.leader.term);
   t.match(status.cluster_id, /^[0-9a-f-]{36}$/);
   t.equal(status.consensus, 'raft');
+  t.equal(status.applied_index, a.node.component<Consensus>('consensus').state().index, "the index a has applied");
+  t.ok(status.applied_index > 0, 'the promotions were applied');
   for (const other of [b, c]) {
     const seen = await getJson(other.url, '/api/v1/cluster/status');
     t.same([seen.leader, seen.cluster_id], [status.leader, status.cluster_id], 'every node names the same leader in the same cluster');
+    t.equal(seen.applied_index, other.node.component<Consensus>('consensus').state().index, 'and the index it has applied');
   }
   t.same(status.conflicts, []);
   t.same(status.nodes.map((n: { name: string }) => n.name).sort(), ['a', 'b', 'c']);
