@@ -66,6 +66,7 @@ export class RaftConsensus<State> implements Consensus<State> {
   private snapshotIndex = 0;
   private conf: ConfState = { members: [] };
   private confChanged = false;
+  private snapshotCheckDue = false;
   /**
    * Where each member listens, from every configuration this member has seen, applied or not:
    * a joining member must answer its leader before it has applied the entry that names it.
@@ -146,7 +147,10 @@ export class RaftConsensus<State> implements Consensus<State> {
       this.node?.tick();
       this.pump();
     }, ticks.tickMs);
-    this.snapshotTimer = setInterval(() => this.pump(), options.snapshotIntervalMs);
+    this.snapshotTimer = setInterval(() => {
+      this.snapshotCheckDue = true;
+      this.pump();
+    }, options.snapshotIntervalMs);
     this.pump();
   }
 
@@ -285,7 +289,10 @@ export class RaftConsensus<State> implements Consensus<State> {
     if (next) for (const wake of this.leaderWaiters) wake();
   }
 
+  /** Every snapshot_interval: a snapshot once snapshot_threshold entries were applied since the last. */
   private async maybeSnapshot(): Promise<void> {
+    if (!this.snapshotCheckDue) return;
+    this.snapshotCheckDue = false;
     const { index, state } = this.applied;
     const node = this.node;
     if (index - this.snapshotIndex < this.options.snapshotThreshold || !node || this.stopped) return;

@@ -117,6 +117,11 @@ export function responseFormat(body: Body): OutputFormat | undefined {
 export function chatThink(body: Body): ThinkValue | undefined {
   const reasoning = optional(body, 'reasoning', 'an object', isObject);
   const effort = reasoning ? optionalString(reasoning, 'effort') : optionalString(body, 'reasoning_effort');
+  return thinkFromEffort(effort);
+}
+
+/** Ollama's thinkFromReasoningEffort (openai/openai.go): a level, off for none, undefined for no effort. */
+export function thinkFromEffort(effort: string | undefined): ThinkValue | undefined {
   switch (effort) {
     case undefined:
     case '':

@@ -3,7 +3,7 @@
 
 import type { ChatMessage, ModelOptions, OutputFormat, ThinkValue, ToolCall, ToolDefinition } from '../../contracts/engine.js';
 import { ProductError, badRequest } from '../../errors.js';
-import { imageUrlData, optionalInteger, optionalNumber, optionalString, streamRequested, type Body } from './request.js';
+import { imageUrlData, optionalInteger, optionalNumber, optionalString, streamRequested, thinkFromEffort, type Body } from './request.js';
 
 /** What the response object repeats from the request, as Ollama's ToResponse echoes it. */
 export interface ResponsesEcho {
@@ -35,31 +35,6 @@ function jsonKind(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return 'bool';
   return Array.isArray(value) ? 'array' : typeof value;
-}
-
-/** Ollama's thinkFromReasoningEffort (openai/openai.go): a level, off for none, undefined for no effort. */
-function thinkFromEffort(effort: string | undefined): ThinkValue | undefined {
-  switch (effort) {
-    case undefined:
-    case '':
-      return undefined;
-    case 'none':
-      return false;
-    case 'minimal':
-      return 'low';
-    case 'low':
-    case 'medium':
-    case 'high':
-    case 'max':
-      return effort;
-    case 'xhigh':
-    case 'ultra':
-      return 'max';
-    default:
-      throw badRequest(
-        `invalid reasoning value: ${JSON.stringify(effort)} (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")`,
-      );
-  }
 }
 
 /** Text and images of a list of content items; `where` prefixes errors as Go's decoder does. */

@@ -47,20 +47,24 @@ export interface Snapshot {
 
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
-export type MessageType =
-  | 'propose'
-  | 'pre-vote'
-  | 'pre-vote-resp'
-  | 'vote'
-  | 'vote-resp'
-  | 'append'
-  | 'append-resp'
-  | 'heartbeat'
-  | 'heartbeat-resp'
-  | 'snapshot'
-  | 'read-index'
-  | 'read-index-resp'
-  | 'timeout-now';
+/** Every message type; a type's place in this list is its code on the wire. */
+export const MESSAGE_TYPES = [
+  'propose',
+  'pre-vote',
+  'pre-vote-resp',
+  'vote',
+  'vote-resp',
+  'append',
+  'append-resp',
+  'heartbeat',
+  'heartbeat-resp',
+  'snapshot',
+  'read-index',
+  'read-index-resp',
+  'timeout-now',
+] as const;
+
+export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /**
  * A message between members. Fields beyond type/from/to/term are set by the types that use

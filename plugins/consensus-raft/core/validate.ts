@@ -1,23 +1,9 @@
 // Peer input is checked here before the state machine sees it: a malformed message is dropped.
 
 import { isConfState } from './conf.js';
-import type { Entry, Message, MessageType, Snapshot } from './types.js';
+import { MESSAGE_TYPES, type Entry, type Message, type MessageType, type Snapshot } from './types.js';
 
-const TYPES = new Set<MessageType>([
-  'propose',
-  'pre-vote',
-  'pre-vote-resp',
-  'vote',
-  'vote-resp',
-  'append',
-  'append-resp',
-  'heartbeat',
-  'heartbeat-resp',
-  'snapshot',
-  'read-index',
-  'read-index-resp',
-  'timeout-now',
-]);
+const TYPES = new Set<MessageType>(MESSAGE_TYPES);
 
 const isIndex = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 

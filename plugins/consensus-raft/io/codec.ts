@@ -1,7 +1,7 @@
 // The Raft core's messages, entries and snapshots as compact bytes, for the wire and the disk.
 // Decoding takes bytes from a peer: every field is checked and anything wrong throws a CodecError.
 
-import type { ConfMember, Entry, EntryType, HardState, Message, MessageType, Snapshot } from '../core/types.js';
+import { MESSAGE_TYPES, type ConfMember, type Entry, type EntryType, type HardState, type Message, type Snapshot } from '../core/types.js';
 
 /** Bytes a peer or the disk sent that are not a valid encoding; the message names the field. */
 export class CodecError extends Error {
@@ -32,21 +32,6 @@ export const DEFAULT_LIMITS: CodecLimits = {
 /** Bumped on any change to the layout below; a decoder refuses versions it does not know. */
 const VERSION = 1;
 
-const MESSAGE_TYPES: readonly MessageType[] = [
-  'propose',
-  'pre-vote',
-  'pre-vote-resp',
-  'vote',
-  'vote-resp',
-  'append',
-  'append-resp',
-  'heartbeat',
-  'heartbeat-resp',
-  'snapshot',
-  'read-index',
-  'read-index-resp',
-  'timeout-now',
-];
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'config'];
 
 // Presence bits of a message's optional fields, in the order they are written.
