@@ -10,6 +10,7 @@ const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'registry-pull': async () => (await import('./registry-pull.js')).run(),
   'api-latency': async () => (await import('./api-latency.js')).run(),
   forwarding: async () => (await import('./forwarding.js')).run(),
+  consensus: async () => (await import('./consensus.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

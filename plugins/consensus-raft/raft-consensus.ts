@@ -74,6 +74,8 @@ export class RaftConsensus<State> implements Consensus<State> {
   private readonly addresses = new Map<string, string>();
   private currentLeader: LeaderInfo | undefined;
   private advertised: string | undefined;
+  /** The term and vote on disk, so the leader knows when its appends need not wait for its write. */
+  private durable: { term: number; vote: string | null } = { term: 0, vote: null };
   private sequence = 0;
   private readonly proposals = new Map<string, Waiter<{ index: number; result: unknown }>>();
   private readonly reads = new Map<string, Waiter<number>>();
@@ -114,6 +116,7 @@ export class RaftConsensus<State> implements Consensus<State> {
     this.advertised = advertisedAddress({ advertise: options.advertiseAddr, bound: transport.address(), apiAdvertise: options.apiAdvertise, interfaces: networkInterfaces() });
 
     const { entries, hardState, snapshot } = loaded;
+    if (hardState) this.durable = { term: hardState.term, vote: hardState.vote };
     const fresh = !loaded.meta && !hardState && !snapshot && entries.length === 0;
     let conf: ConfState = { members: [] };
     if (fresh && options.bootstrap) {
@@ -223,11 +226,14 @@ export class RaftConsensus<State> implements Consensus<State> {
   private async handle(ready: Ready): Promise<void> {
     const node = this.node!;
     this.learnAddresses(ready.snapshot?.meta.conf.members ?? [], ready.entries);
+    const early = this.appendsBeforeWrite(ready);
+    if (early) for (const message of ready.messages) if (message.type === 'append') this.send(message);
     if (ready.snapshot || ready.entries.length > 0 || ready.hardState) {
       await this.storage!.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+      if (ready.hardState) this.durable = { term: ready.hardState.term, vote: ready.hardState.vote };
     }
     if (ready.snapshot) this.installSnapshot(ready.snapshot);
-    for (const message of ready.messages) this.send(message);
+    for (const message of ready.messages) if (!(early && message.type === 'append')) this.send(message);
     for (const entry of ready.committed) this.apply(entry);
     for (const read of ready.readStates) this.reads.get(read.context)?.resolve(read.index);
     if (ready.softState) this.leaderChanged(ready.softState.leader);
@@ -238,6 +244,20 @@ export class RaftConsensus<State> implements Consensus<State> {
       this.emit({ type: 'members', members: this.members() });
     }
     this.servePendingReads();
+  }
+
+  /**
+   * Whether the leader may send this Ready's appends while it writes their entries (Raft thesis
+   * 10.2.1), so its fsync overlaps the followers'. Safe because the pump handles one Ready at a
+   * time: acks that make these entries committed are acted on in a later Ready, after the write.
+   * Not when an append would carry a commit index covering entries not yet on disk (a single
+   * voter commits at once) or a term or vote not yet on disk.
+   */
+  private appendsBeforeWrite(ready: Ready): boolean {
+    const first = ready.entries[0];
+    if (!first || ready.snapshot || this.node!.status().role !== 'leader') return false;
+    if (ready.hardState && (ready.hardState.term !== this.durable.term || ready.hardState.vote !== this.durable.vote)) return false;
+    return ready.messages.every((message) => message.type !== 'append' || (message.commit ?? 0) < first.index);
   }
 
   private send(message: Message): void {

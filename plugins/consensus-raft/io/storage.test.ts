@@ -3,6 +3,7 @@
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Entry, Snapshot } from '../core/types.js';
@@ -49,6 +50,35 @@ t.test('concurrent saves are written in order, sharing fsyncs', async (t) => {
   const back = (await reopen(t, dir)).load();
   t.strictSame(back.entries, plain(entries(1, 50)));
   t.strictSame(back.hardState, { term: 1, vote: null, commit: 49 }, 'the last hard state wins');
+});
+
+t.test('a save that only moves the commit index is written without an fsync; entries, terms and votes are fsynced', async (t) => {
+  const dir = tempDir(t);
+  const storage = await RaftStorage.open(dir);
+  await storage.save({ entries: [], hardState: { term: 1, vote: 'n1', commit: 0 } });
+  // Every FileHandle shares one prototype: count the fsyncs of the log's handle through it.
+  const probe = await open(join(dir, 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  await probe.close();
+  const datasync = prototype.datasync;
+  let syncs = 0;
+  prototype.datasync = function (this: unknown) {
+    syncs++;
+    return datasync.call(this);
+  };
+  t.teardown(() => void (prototype.datasync = datasync));
+  const counted = async (save: Promise<void>) => {
+    const before = syncs;
+    await save;
+    return syncs - before;
+  };
+  t.equal(await counted(storage.save({ entries: [entry(1)], hardState: { term: 1, vote: 'n1', commit: 0 } })), 1, 'an entry is fsynced');
+  t.equal(await counted(storage.save({ entries: [], hardState: { term: 1, vote: 'n1', commit: 1 } })), 0, 'a commit index alone is not');
+  t.equal(await counted(storage.save({ entries: [], hardState: { term: 2, vote: null, commit: 1 } })), 1, 'a new term is');
+  t.equal(await counted(storage.save({ entries: [], hardState: { term: 2, vote: 'n2', commit: 1 } })), 1, 'a vote is');
+  t.equal(await counted(storage.save({ entries: [], hardState: { term: 2, vote: 'n2', commit: 1 } })), 0, 'the same hard state again is not');
+  await storage.close();
+  t.strictSame((await reopen(t, dir)).load().hardState, { term: 2, vote: 'n2', commit: 1 }, 'and the unsynced writes are in the file all the same');
 });
 
 t.test('an entry at an index the log has replaces the tail from there', async (t) => {

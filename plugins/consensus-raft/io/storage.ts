@@ -91,6 +91,8 @@ interface Pending {
   entries: Entry[];
   hardState?: HardState;
   snapshot?: Snapshot;
+  /** Whether the batch must be on disk before it resolves (see save). */
+  sync: boolean;
   done: { resolve(): void; reject(error: Error): void };
 }
 
@@ -194,6 +196,8 @@ export class RaftStorage {
   private metaWrite: Promise<unknown> = Promise.resolve();
   /** The log's last index once every queued batch is written; checks new batches as they come. */
   private queuedLast: number;
+  /** The hard state once every queued batch is written. */
+  private queuedHardState: HardState | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -207,6 +211,7 @@ export class RaftStorage {
     lastIndex: number,
   ) {
     this.queuedLast = lastIndex;
+    this.queuedHardState = hardState;
   }
 
   static async open(dir: string, options: StorageOptions = {}): Promise<RaftStorage> {
@@ -273,7 +278,13 @@ export class RaftStorage {
     return this.loaded;
   }
 
-  /** Durable when it resolves: one write and one fsync for this batch and any queued with it. */
+  /**
+   * Durable when it resolves: one write and one fsync for this batch and any queued with it.
+   * A batch that only moves the commit index is written but not fsynced (etcd raft's MustSync):
+   * a commit index lost in a crash is learned again from the leader, and the next fsync of the
+   * file carries it anyway. That fsync was on every commit's path: once on the leader before it
+   * applies, once on each follower.
+   */
   save(batch: SaveBatch): Promise<void> {
     const items: Uint8Array[] = [];
     let last = this.queuedLast;
@@ -306,7 +317,9 @@ export class RaftStorage {
         return Promise.reject(error);
       }
     }
-    return this.enqueue({ kind: 'save', items, entries: batch.entries, ...(batch.hardState && { hardState: batch.hardState }), ...(batch.snapshot && { snapshot: batch.snapshot }) }, last);
+    const previous = this.queuedHardState;
+    const sync = batch.entries.length > 0 || batch.snapshot !== undefined || (batch.hardState !== undefined && (batch.hardState.term !== previous?.term || batch.hardState.vote !== previous?.vote));
+    return this.enqueue({ kind: 'save', items, entries: batch.entries, sync, ...(batch.hardState && { hardState: batch.hardState }), ...(batch.snapshot && { snapshot: batch.snapshot }) }, last);
   }
 
   /** Stores a snapshot of applied state and deletes what it covers: older snapshots, whole log segments. */
@@ -317,7 +330,7 @@ export class RaftStorage {
     if (this.snapshot && snapshot.meta.index < this.snapshot.meta.index) {
       return Promise.reject(new RangeError(`snapshot at index ${snapshot.meta.index} is older than the stored one at ${this.snapshot.meta.index}`));
     }
-    return this.enqueue({ kind: 'compact', items: [], entries: [], snapshot }, this.queuedLast);
+    return this.enqueue({ kind: 'compact', items: [], entries: [], snapshot, sync: true }, this.queuedLast);
   }
 
   setMeta(meta: ClusterMeta): Promise<void> {
@@ -347,6 +360,7 @@ export class RaftStorage {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ...pending, done: { resolve, reject } });
       this.queuedLast = last;
+      if (pending.hardState) this.queuedHardState = pending.hardState;
       this.flushing ??= this.flush();
     });
   }
@@ -393,7 +407,7 @@ export class RaftStorage {
     if (items.length > 0) {
       const bytes = record(items);
       await this.active.write(bytes, 0, bytes.length, this.activeSize);
-      await this.active.datasync();
+      if (created || group.some((pending) => pending.sync)) await this.active.datasync();
       if (created) await syncDir(this.dir);
       this.activeSize += bytes.length;
     }
