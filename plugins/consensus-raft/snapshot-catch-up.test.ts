@@ -26,7 +26,7 @@ t.test('a restarted follower behind a compacted log catches up by the leader’s
   const factory = processClusterFactory({
     plugin: 'raft',
     // The follower never snapshots on its own: any snapshot it holds came from the leader.
-    consensus: (i) => ({ data_dir: dataDir(i), snapshot_threshold: i === FOLLOWER ? 1_000_000 : 20 }),
+    consensus: (i) => ({ data_dir: dataDir(i), snapshot_threshold: i === FOLLOWER ? 1_000_000 : 20, snapshot_interval: 100 }),
   });
   const cluster = await factory.start({ size: 3, t });
   const live = () => cluster.members().filter((m) => m !== undefined);
