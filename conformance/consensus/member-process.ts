@@ -20,7 +20,7 @@ export interface MemberSpec {
   /** OLLAMA_* variables the member's config is loaded with, over those of its own environment. */
   env: Record<string, string>;
   /** Values merged over the loaded consensus section (keys without a variable, e.g. voters). */
-  consensus: Partial<NodeConfig['consensus']>;
+  consensus: Partial<Omit<NodeConfig['consensus'], 'etcd'>> & { etcd?: Partial<NodeConfig['consensus']['etcd']> };
 }
 
 export type Call =
@@ -52,7 +52,8 @@ async function main(): Promise<void> {
   const spec = JSON.parse(process.env.OD_CONSENSUS_MEMBER ?? '') as MemberSpec;
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OLLAMA_'))) as Record<string, string>;
   const loaded = loadConfig({ env: { ...inherited, ...spec.env, OLLAMA_STORAGE_DATA_DIR: spec.dataDir } });
-  const config: NodeConfig = { ...loaded.config, consensus: { ...loaded.config.consensus, ...spec.consensus } };
+  const settings = { ...loaded.config.consensus, ...spec.consensus, etcd: { ...loaded.config.consensus.etcd, ...spec.consensus.etcd } };
+  const config: NodeConfig = { ...loaded.config, consensus: settings };
   const logger = pino({ level: process.env.OD_CONSENSUS_LOG ?? 'warn' }, pino.destination(2));
   const plugin = await resolvePlugin({ kind: 'consensus', key: 'consensus.backend', specifier: spec.plugin, baseDir: spec.baseDir });
   const components = { stateMachine: kvStateMachine, nodeId: spec.nodeId, dataDir: spec.dataDir, logger, config };

@@ -240,6 +240,21 @@ export const schema = {
         default: '/ollama-distributed',
         why: 'Key prefix of this cluster in etcd, so several clusters can share one etcd.',
       }),
+      ca_file: setting(path, {
+        default: '',
+        env: ['OLLAMA_CONSENSUS_ETCD_CA_FILE'],
+        why: "PEM CA that signed etcd's certificate, for https:// endpoints.",
+      }),
+      cert_file: setting(path, {
+        default: '',
+        env: ['OLLAMA_CONSENSUS_ETCD_CERT_FILE'],
+        why: 'PEM client certificate, for an etcd that checks its clients (--client-cert-auth).',
+      }),
+      key_file: setting(path, {
+        default: '',
+        env: ['OLLAMA_CONSENSUS_ETCD_KEY_FILE'],
+        why: "The client certificate's PEM private key.",
+      }),
     },
   },
   scheduler: {

@@ -176,6 +176,7 @@ export class EtcdConsensus<State = unknown> implements Consensus<State> {
       const { requestTimeoutMs } = this.config;
       this.client = new Etcd3({
         hosts: this.config.endpoints,
+        ...(this.config.credentials ? { credentials: this.config.credentials } : {}),
         dialTimeout: requestTimeoutMs,
         defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
         faultHandling: { watchBackoff: watchBackoff(RETRY_MIN_MS) },

@@ -18,7 +18,7 @@ export const meta = {
 } as const satisfies PluginMeta;
 
 /** The consensus section of the config; the etcd backend reads its etcd keys and snapshot cadence. */
-export type EtcdConsensusInit = { etcd: Pick<NodeConfig['consensus']['etcd'], 'endpoints'> & Partial<Pick<NodeConfig['consensus']['etcd'], 'prefix'>> } &
+export type EtcdConsensusInit = { etcd: Pick<NodeConfig['consensus']['etcd'], 'endpoints'> & Partial<Pick<NodeConfig['consensus']['etcd'], 'prefix' | 'ca_file' | 'cert_file' | 'key_file'>> } &
   Partial<Pick<NodeConfig['consensus'], 'snapshot_interval' | 'snapshot_threshold'>> &
   Partial<Pick<EtcdConsensusOptions, 'address' | 'voter' | 'leaseTtlSeconds' | 'compactHistory' | 'startTimeoutMs' | 'requestTimeoutMs'>>;
 
@@ -27,6 +27,7 @@ export function etcdConsensus(init: EtcdConsensusInit) {
     new EtcdConsensus<State>({
       endpoints: init.etcd.endpoints,
       prefix: init.etcd.prefix,
+      tls: { caFile: init.etcd.ca_file || undefined, certFile: init.etcd.cert_file || undefined, keyFile: init.etcd.key_file || undefined },
       address: init.address,
       voter: init.voter,
       leaseTtlSeconds: init.leaseTtlSeconds,

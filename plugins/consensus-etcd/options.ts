@@ -1,6 +1,7 @@
 // The etcd backend's options, checked once at construction: every error names the option (the
 // endpoints by their config key) and the values it accepts.
 
+import { readFileSync } from 'node:fs';
 import type { StateMachine } from '../../core/contracts/consensus.js';
 import { ProductError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -31,6 +32,21 @@ export interface EtcdConsensusOptions<State = unknown> {
   startTimeoutMs?: number;
   /** Deadline of each unary etcd call. */
   requestTimeoutMs?: number;
+  /** PEM files for an etcd served over TLS: the CA that signed it, and this client's certificate. */
+  tls?: EtcdTlsFiles;
+}
+
+export interface EtcdTlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** What the etcd client is given: the files' bytes, read once. */
+export interface EtcdCredentials {
+  rootCertificate: Buffer;
+  certChain?: Buffer;
+  privateKey?: Buffer;
 }
 
 export interface EtcdConsensusConfig {
@@ -46,6 +62,7 @@ export interface EtcdConsensusConfig {
   compactHistory: boolean;
   startTimeoutMs: number;
   requestTimeoutMs: number;
+  credentials: EtcdCredentials | undefined;
 }
 
 export const DEFAULT_PREFIX = '/ollama-distributed';
@@ -90,6 +107,28 @@ export function etcdConsensusConfig(options: EtcdConsensusOptions<unknown>): Etc
     compactHistory: options.compactHistory ?? true,
     startTimeoutMs: integer('startTimeoutMs', options.startTimeoutMs ?? 10_000, 1, 3_600_000),
     requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs ?? 5_000, 10, 600_000),
+    credentials: credentials(options.tls ?? {}, endpoints),
+  };
+}
+
+function pem(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw configError(key, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function credentials(tls: EtcdTlsFiles, endpoints: string[]): EtcdCredentials | undefined {
+  const { caFile, certFile, keyFile } = tls;
+  if (!caFile && !certFile && !keyFile) return undefined;
+  if (!caFile) throw configError('consensus.etcd.ca_file', "is needed with a client certificate: the CA that signed etcd's certificate");
+  if (Boolean(certFile) !== Boolean(keyFile)) throw configError(certFile ? 'consensus.etcd.key_file' : 'consensus.etcd.cert_file', 'goes with consensus.etcd.cert_file and consensus.etcd.key_file together');
+  const plain = endpoints.find((endpoint) => endpoint.startsWith('http:'));
+  if (plain) throw configError('consensus.etcd.endpoints', `${plain} is plain http while TLS files are set; use https://`);
+  return {
+    rootCertificate: pem('consensus.etcd.ca_file', caFile),
+    ...(certFile && keyFile ? { certChain: pem('consensus.etcd.cert_file', certFile), privateKey: pem('consensus.etcd.key_file', keyFile) } : {}),
   };
 }
 
