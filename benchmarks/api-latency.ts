@@ -28,7 +28,8 @@ export interface ApiLatencyOptions {
 const PROMPT = 'The quick brown fox jumps over the lazy dog. ';
 /** A seed under which neither default model samples end-of-sequence within the default tokens. */
 const SEED = 2;
-const WARM_UP = 3;
+/** Rounds before measuring: enough for the JIT to compile the request path, as on a node in service. */
+const WARM_UP = 20;
 /** The engine's defaults on this machine: OLLAMA_CONTEXT_LENGTH and OLLAMA_NUM_THREAD unset. */
 const CONTEXT_LENGTH = 4096;
 const THREADS = Math.max(1, availableParallelism() - 1);
@@ -219,7 +220,7 @@ async function measureModel({ llama, engine, node, client }: Sides, gguf: TinyGg
 }
 
 export async function run(options: ApiLatencyOptions = {}): Promise<BenchmarkRow[]> {
-  const { requests = 30, tokens = 32, models = [{}, { embeddingLength: 512, layers: 4 }] } = options;
+  const { requests = 60, tokens = 32, models = [{}, { embeddingLength: 512, layers: 4 }] } = options;
   const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: LlamaLogLevel.warn });
   const { config } = loadConfig({ env: { OLLAMA_LLAMA_GPU: 'off' } });
   const engine = llamaCpp(config.engine)({ logger: silentLogger(), config });
@@ -244,6 +245,7 @@ export async function run(options: ApiLatencyOptions = {}): Promise<BenchmarkRow
         row('API whole request streamed, p90', measured.streamed, (s) => s.totalMs, 0.9),
         row('API request not streamed, median', measured.whole, (s) => s.totalMs, 0.5),
         row('engine plugin without HTTP, median', measured.engine, (s) => s.totalMs, 0.5),
+        row('engine plugin time to first token, median', measured.engine, (s) => s.firstTokenMs, 0.5),
       );
     }
     return rows;
