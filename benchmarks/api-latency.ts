@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Client } from 'undici';
 import { startTestNode, type TestNode } from '../conformance/fixtures/node.js';
 import { parameterCount, tinyGgufBytes, tinyModelSpec, type TinyGgufOptions } from '../conformance/fixtures/tiny-gguf.js';
@@ -28,7 +29,8 @@ export interface ApiLatencyOptions {
 const PROMPT = 'The quick brown fox jumps over the lazy dog. ';
 /** A seed under which neither default model samples end-of-sequence within the default tokens. */
 const SEED = 2;
-const WARM_UP = 3;
+/** Rounds before measuring: enough for the JIT to compile the request path, as on a node in service. */
+const WARM_UP = 20;
 /** The engine's defaults on this machine: OLLAMA_CONTEXT_LENGTH and OLLAMA_NUM_THREAD unset. */
 const CONTEXT_LENGTH = 4096;
 const THREADS = Math.max(1, availableParallelism() - 1);
@@ -166,6 +168,41 @@ class ApiCompletion {
   }
 }
 
+/**
+ * What HTTP alone costs here: a bare fastify route that answers one NDJSON line at once, over the
+ * same kind of keep-alive connection, taking its turn among the other sides.
+ */
+class BareHttp {
+  private constructor(
+    private readonly app: FastifyInstance,
+    private readonly client: Client,
+  ) {}
+
+  static async open(): Promise<BareHttp> {
+    const app = Fastify({ logger: false });
+    app.post('/api/generate', (_request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      reply.raw.end('{"response":"x","done":true}\n');
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return new BareHttp(app, new Client(url, { pipelining: 1 }));
+  }
+
+  async run(): Promise<Sample> {
+    const started = performance.now();
+    const response = await this.client.request({ method: 'POST', path: '/api/generate', body: JSON.stringify({ model: 'bare', prompt: PROMPT, stream: true, options: OPTIONS }) });
+    let firstTokenMs = 0;
+    for await (const _ of response.body) firstTokenMs ||= performance.now() - started;
+    return { firstTokenMs, totalMs: performance.now() - started, tokens: 0, text: '' };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.app.close();
+  }
+}
+
 const quantile = (values: readonly number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -196,9 +233,10 @@ async function measureModel({ llama, engine, node, client }: Sides, gguf: TinyGg
   const modelPath = storePaths(node.node.config.storage.model_dir).blob(digest);
   const spec = tinyModelSpec({ path: modelPath, size: bytes.length, sha256, parameters: parameterCount(gguf) }, `${name}:latest`);
   const direct = await DirectCompletion.open(llama, modelPath);
+  const bare = await BareHttp.open();
   try {
     const api = new ApiCompletion(client, name);
-    const sides = [() => direct.run(tokens), () => engineRun(engine, spec, tokens), () => api.streamed(tokens), () => api.whole(tokens)];
+    const sides = [() => direct.run(tokens), () => engineRun(engine, spec, tokens), () => api.streamed(tokens), () => api.whole(tokens), () => bare.run()];
     const labels = ['the engine plugin', 'streamed /api/generate', '/api/generate'];
     const samples: Sample[][] = sides.map(() => []);
     for (let round = 0; round < WARM_UP + requests; round++) {
@@ -211,15 +249,16 @@ async function measureModel({ llama, engine, node, client }: Sides, gguf: TinyGg
       labels.forEach((label, index) => checkSame(results[0]!, results[index + 1]!, label, tokens));
       if (round >= WARM_UP) results.forEach((sample, side) => samples[side]!.push(sample));
     }
-    const [directSamples, engineSamples, streamedSamples, wholeSamples] = samples as [Sample[], Sample[], Sample[], Sample[]];
-    return { sizeMiB: bytes.length / 2 ** 20, direct: directSamples, engine: engineSamples, streamed: streamedSamples, whole: wholeSamples };
+    const [directSamples, engineSamples, streamedSamples, wholeSamples, bareSamples] = samples as [Sample[], Sample[], Sample[], Sample[], Sample[]];
+    return { sizeMiB: bytes.length / 2 ** 20, direct: directSamples, engine: engineSamples, streamed: streamedSamples, whole: wholeSamples, bare: bareSamples };
   } finally {
+    await bare.close();
     await direct.close();
   }
 }
 
 export async function run(options: ApiLatencyOptions = {}): Promise<BenchmarkRow[]> {
-  const { requests = 30, tokens = 32, models = [{}, { embeddingLength: 512, layers: 4 }] } = options;
+  const { requests = 60, tokens = 32, models = [{}, { embeddingLength: 512, layers: 4 }] } = options;
   const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: LlamaLogLevel.warn });
   const { config } = loadConfig({ env: { OLLAMA_LLAMA_GPU: 'off' } });
   const engine = llamaCpp(config.engine)({ logger: silentLogger(), config });
@@ -244,6 +283,8 @@ export async function run(options: ApiLatencyOptions = {}): Promise<BenchmarkRow
         row('API whole request streamed, p90', measured.streamed, (s) => s.totalMs, 0.9),
         row('API request not streamed, median', measured.whole, (s) => s.totalMs, 0.5),
         row('engine plugin without HTTP, median', measured.engine, (s) => s.totalMs, 0.5),
+        row('engine plugin time to first token, median', measured.engine, (s) => s.firstTokenMs, 0.5),
+        row('bare HTTP round trip (no engine), median', measured.bare, (s) => s.firstTokenMs, 0.5),
       );
     }
     return rows;

@@ -326,7 +326,8 @@ function nestingExceeds(bytes: Buffer, max: number): boolean {
 export async function parseJson(bytes: Buffer, sizes: Partial<ParseSizes> = {}): Promise<unknown> {
   const { wholeBody, smallValue } = { ...SIZES, ...sizes };
   if (bytes.length <= wholeBody) {
-    if (nestingExceeds(bytes, MAX_DEPTH)) throw new SyntaxError('exceeded max depth');
+    // Nesting deeper than MAX_DEPTH takes more bytes than that.
+    if (bytes.length > MAX_DEPTH && nestingExceeds(bytes, MAX_DEPTH)) throw new SyntaxError('exceeded max depth');
     return JSON.parse(bytes.toString('utf8'));
   }
   // A stretch must hold the longest escape (\uXXXX) and the longest UTF-8 character whole.

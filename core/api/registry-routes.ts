@@ -8,6 +8,7 @@ import { parseModelName } from '../models/name.js';
 import { progressJson, type OnProgress, type ProgressEvent } from '../registry/progress.js';
 import { pullModel } from '../registry/pull.js';
 import { pushModel } from '../registry/push.js';
+import { clientSignal } from './client-abort.js';
 import type { ApiDeps } from './deps.js';
 import { errorStatus } from './errors.js';
 import type { RouteModule } from './server.js';
@@ -40,7 +41,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, deps: ApiDep
   if (typeof model !== 'string' || model.trim() === '') throw badRequest('model is required');
   parseModelName(model);
   const insecure = body.insecure === true;
-  const signal = clientGone(reply);
+  const signal = clientSignal(reply);
   if (body.stream === false) {
     await transfer({ deps, model, insecure, onProgress: () => {}, signal });
     return { status: 'success' };
@@ -63,15 +64,6 @@ async function* ndjsonLines(events: ProgressChannel, deps: ApiDeps): AsyncGenera
     if (status >= 500 && (error as Error)?.name !== 'AbortError') deps.logger.warn({ err: error }, 'registry transfer failed');
     yield `${JSON.stringify({ error: message })}\n`;
   }
-}
-
-/** Aborts when the client closes the connection before the response is complete. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new DOMException('the client closed the connection', 'AbortError'));
-  });
-  return controller.signal;
 }
 
 /** Progress events from a running transfer to the response stream, in order, ending or failing with it. */

@@ -9,8 +9,10 @@ t.test('runs count from begin to end, once each', async (t) => {
   first.end(5);
   first.end(6);
   t.equal(w.snapshot(7).running, 1, 'ending twice ends one run');
+  t.equal(w.running, 1, 'the running count reads the same without a snapshot');
   second.end(8);
   t.equal(w.snapshot(9).running, 0);
+  t.equal(w.running, 0);
 });
 
 t.test('time to first token is the median over the window; 0 with no run in it', async (t) => {

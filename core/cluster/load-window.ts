@@ -54,6 +54,11 @@ export class LoadWindow {
     };
   }
 
+  /** Runs begun here and not ended, as `snapshot().running`, without reading the window. */
+  get running(): number {
+    return this.runningCount;
+  }
+
   snapshot(now: number): LoadSnapshot {
     this.prune(now);
     const sorted = this.ttfts.map((s) => s.ms).sort((a, b) => a - b);

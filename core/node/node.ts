@@ -112,7 +112,7 @@ export class OllamaDistributedNode {
       build: (c) => {
         const engine = c.engine as Engine;
         const load = c.load as LoadWindow;
-        const local = { loaded: () => engine.loaded(), running: () => load.snapshot(performance.now()).running };
+        const local = { loaded: () => engine.loaded(), running: () => load.running };
         return new Scheduler(c.balancer as Balancer, clusterCandidates(c.cluster as ClusterView, local), { maxPending: config.scheduler.queue_size });
       },
     });

@@ -10,6 +10,7 @@ import { parseModelName } from '../../models/name.js';
 import type { Route } from '../../scheduler/scheduler.js';
 import type { AsyncSeriesHook } from '../../kernel/hooks.js';
 import type { ApiDeps } from '../deps.js';
+import { clientSignal } from '../client-abort.js';
 import { runHere } from '../dispatch.js';
 import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
@@ -28,15 +29,6 @@ export interface ClusterHookDeps extends ApiDeps {
 /** What the cluster step did: answered the client itself, or left the request to this node's handler. */
 type Handled = 'answered' | 'here';
 
-/** Aborts when the client goes away before its answer is complete. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new DOMException('the client closed the connection', 'AbortError'));
-  });
-  return controller.signal;
-}
-
 class ClusterStep {
   private readonly gone: AbortSignal;
   private readonly failures: FailedTarget[] = [];
@@ -46,7 +38,7 @@ class ClusterStep {
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
   ) {
-    this.gone = clientGone(reply);
+    this.gone = clientSignal(reply);
   }
 
   private async outgoing(target: Member): Promise<OutgoingRequest> {

@@ -11,13 +11,29 @@ const NDJSON = 'application/x-ndjson';
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 
 /**
- * Resolves once the line is on the socket (or the connection is gone). The next object is asked
- * for only then: the engine's next step wakes a compute thread, which on a busy machine can take
- * this core before a line still waiting in a corked socket is written.
+ * Writes lines one at a time: each resolves once it is on the socket (or the connection is gone).
+ * The next object is asked for only then: the engine's next step wakes a compute thread, which on
+ * a busy machine can take this core before a line still waiting in a corked socket is written.
  */
-function writeLine(response: ServerResponse, text: string, closed: Promise<void>): Promise<void> {
-  if (response.destroyed) return Promise.resolve();
-  return Promise.race([new Promise<void>((resolve) => response.write(text, () => resolve())), closed]);
+class LineWriter {
+  private written: (() => void) | undefined;
+  private readonly onWritten = () => {
+    const resolve = this.written;
+    this.written = undefined;
+    resolve?.();
+  };
+
+  constructor(private readonly response: ServerResponse) {
+    response.once('close', this.onWritten);
+  }
+
+  write(text: string): Promise<void> {
+    if (this.response.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.written = resolve;
+      this.response.write(text, this.onWritten);
+    });
+  }
 }
 
 /**
@@ -34,13 +50,13 @@ export async function sendNdjson(reply: FastifyReply, source: AsyncIterable<unkn
   const response = reply.raw;
   response.statusCode = reply.statusCode;
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) response.setHeader(name, value);
-  const closed = new Promise<void>((resolve) => response.once('close', resolve));
+  const lines = new LineWriter(response);
   try {
-    for (; !next.done && !response.destroyed; next = await objects.next()) await writeLine(response, line(next.value), closed);
+    for (; !next.done && !response.destroyed; next = await objects.next()) await lines.write(line(next.value));
   } catch (error) {
     const [status, message] = errorStatus(error);
     if (status >= 500 && (error as Error)?.name !== 'AbortError') logger.error({ err: error }, 'stream failed');
-    await writeLine(response, line({ error: message }), closed);
+    await lines.write(line({ error: message }));
   } finally {
     await objects.return?.();
     response.end();

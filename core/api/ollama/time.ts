@@ -1,10 +1,18 @@
 // Timestamps and durations in the shapes Ollama's JSON uses: RFC 3339 with up to nanosecond
 // digits (Go's time.RFC3339Nano) and durations as integer nanoseconds.
 
+/** The whole-second part of the last stamp: every chunk of a stream takes one, most in the same second. */
+let lastSecond = NaN;
+let lastBase = '';
+
 function rfc3339(epochMs: number): string {
   const seconds = Math.floor(epochMs / 1000);
   const nanos = Math.min(999_999_999, Math.round((epochMs - seconds * 1000) * 1e6));
-  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  if (seconds !== lastSecond) {
+    lastBase = new Date(seconds * 1000).toISOString().slice(0, 19);
+    lastSecond = seconds;
+  }
+  const base = lastBase;
   const fraction = nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
   return `${base}${fraction}Z`;
 }
