@@ -79,6 +79,8 @@ function etcdPrefix(raw: unknown): string {
 
 const str = (raw: unknown) => parseString(raw);
 const path = (raw: unknown) => parseString(raw, false);
+/** A file that may be left out: empty means none. */
+const optionalPath = (raw: unknown) => (raw === '' ? '' : path(raw));
 
 export const schema = {
   node: {
@@ -240,17 +242,17 @@ export const schema = {
         default: '/ollama-distributed',
         why: 'Key prefix of this cluster in etcd, so several clusters can share one etcd.',
       }),
-      ca_file: setting(path, {
+      ca_file: setting(optionalPath, {
         default: '',
         env: ['OLLAMA_CONSENSUS_ETCD_CA_FILE'],
         why: "PEM CA that signed etcd's certificate, for https:// endpoints.",
       }),
-      cert_file: setting(path, {
+      cert_file: setting(optionalPath, {
         default: '',
         env: ['OLLAMA_CONSENSUS_ETCD_CERT_FILE'],
         why: 'PEM client certificate, for an etcd that checks its clients (--client-cert-auth).',
       }),
-      key_file: setting(path, {
+      key_file: setting(optionalPath, {
         default: '',
         env: ['OLLAMA_CONSENSUS_ETCD_KEY_FILE'],
         why: "The client certificate's PEM private key.",
