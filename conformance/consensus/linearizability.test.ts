@@ -1,5 +1,6 @@
 import t from 'tap';
 import { check, kvHistoryFromEvents, kvModel, type KvEvent, type KvOperation, type Model } from './linearizability.js';
+import { prng } from '../fixtures/prng.js';
 
 const put = (clientId: number, key: string, value: string, call: number, ret: number): KvEvent => ({
   clientId, kind: 'put', key, value, call, return: ret,
@@ -125,16 +126,6 @@ t.test('malformed histories are refused with the operation named', async (t) => 
   t.throws(() => kvHistoryFromEvents([cas(1, 'k', 'a', 'b', undefined, 0, 1)]), /cas output must be a boolean/);
 });
 
-/** mulberry32: small, seedable, good enough to draw test histories. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A history from a real sequential execution: operations take effect at points 1..n in order,

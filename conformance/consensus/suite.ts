@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Command, Consensus, ConsensusEvent, Member } from '../../core/contracts/consensus.js';
 import { kvCommand, type KvState } from './kv-state-machine.js';
 import { check, kvHistoryFromEvents, kvModel, type KvEvent } from './linearizability.js';
+import { prng } from '../fixtures/prng.js';
 
 type Message = [] | [message: string] | [message: string, extra: { [key: string]: unknown }];
 
@@ -379,13 +380,3 @@ async function workload(c: ConsensusCluster, s: Settings, log: (line: string) =>
   return events;
 }
 
-/** mulberry32: a small seedable generator for reproducible workloads. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

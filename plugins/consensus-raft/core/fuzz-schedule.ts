@@ -2,7 +2,8 @@
 // followed by healing, after which a leader must be elected and a write must commit everywhere.
 
 import { isMember } from './conf.js';
-import { InvariantViolation, prng, SimCluster, type HistoryEvent } from './sim-network.js';
+import { prng } from '../../../conformance/fixtures/prng.js';
+import { InvariantViolation, SimCluster, type HistoryEvent } from './sim-network.js';
 import type { NodeId } from './types.js';
 
 export interface ScheduleResult {

@@ -5,18 +5,9 @@
 
 import { RaftNode, type RaftConfig } from './node.js';
 import type { ConfChange, ConfMember, ConfState, Entry, HardState, Message, NodeId, Ready, Snapshot } from './types.js';
+import { prng } from '../../../conformance/fixtures/prng.js';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 /** One client operation on the key-value store; `return` is Infinity when its outcome is unknown. */
 export interface HistoryEvent {

@@ -15,19 +15,11 @@ import {
   encodeMessage,
   encodeSnapshot,
 } from './codec.js';
+import { prng } from '../../../conformance/fixtures/prng.js';
 
 const SEED = Number(process.env.CODEC_SEED ?? Date.now() % 1_000_000);
 t.comment(`seed ${SEED} (rerun with CODEC_SEED=${SEED})`);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(SEED);
 const int = (max: number) => Math.floor(random() * max);
 const maybe = <T>(make: () => T): T | undefined => (random() < 0.5 ? make() : undefined);
