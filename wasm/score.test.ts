@@ -127,8 +127,10 @@ t.test('candidates become feature rows', async (t) => {
     apiUrl: `http://${nodeId}:11434`,
     local: false,
     modelLoaded: false,
+    modelSize: 0,
     labels: {},
-    load: { activeRequests: 3, queueDepth: 2, tokensPerSecond: 80, gpuUtilization: 0.25, vramFree, vramTotal },
+    scoreBias: 0,
+    load: { activeRequests: 3, queueDepth: 2, tokensPerSecond: 80, gpuUtilization: 0.25, vramFree, vramTotal, slots: 1, ttftMs: 0, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
     ...extra,
   });
   const features = candidateFeatures([

@@ -10,8 +10,10 @@ export function candidate(nodeId: string, activeRequests = 0, local = false): Ca
     apiUrl: `http://${nodeId}.invalid:11434`,
     local,
     modelLoaded: true,
-    load: { activeRequests, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
+    modelSize: 0,
+    load: { activeRequests, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0, slots: 1, ttftMs: 0, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
     labels: {},
+    scoreBias: 0,
   };
 }
 

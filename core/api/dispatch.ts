@@ -4,7 +4,7 @@
 // announces) gets its first token and its end.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { LoadWindow } from '../cluster/load-window.js';
+import type { LoadWindow, RunFigures } from '../cluster/load-window.js';
 import type { RouteOutcome, RouteRequest } from '../contracts/balancer.js';
 import type { RunEvent } from '../contracts/engine.js';
 import type { Route, Scheduler } from '../scheduler/scheduler.js';
@@ -51,16 +51,16 @@ export function requestDispatch(deps: DispatchDeps, request: FastifyRequest): Di
   };
 }
 
-/** A streamed run (generate, chat). */
-export async function* dispatchStream(dispatch: Dispatch, request: RouteRequest, run: () => AsyncIterable<RunEvent>): AsyncGenerator<RunEvent> {
+/** A streamed run (generate, chat) of a model of `modelSize` bytes, whose load (when it needs one) the load window times. */
+export async function* dispatchStream(dispatch: Dispatch, request: RouteRequest, modelSize: number, run: () => AsyncIterable<RunEvent>): AsyncGenerator<RunEvent> {
   const route = dispatch.route(request);
   const load = dispatch.load.begin(performance.now());
   let outcome: RouteOutcome = 'cancelled';
-  let evalCount: number | undefined;
+  let figures: RunFigures | undefined;
   try {
     for await (const event of run()) {
       if (event.type === 'token') load.token(performance.now());
-      else if (event.type === 'done') evalCount = event.evalCount;
+      else if (event.type === 'done') figures = { ...event, modelSize };
       yield event;
     }
     outcome = 'ok';
@@ -68,7 +68,7 @@ export async function* dispatchStream(dispatch: Dispatch, request: RouteRequest,
     outcome = outcomeOf(error);
     throw error;
   } finally {
-    load.end(performance.now(), evalCount);
+    load.end(performance.now(), figures);
     route.finish(outcome);
   }
 }

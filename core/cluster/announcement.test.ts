@@ -18,7 +18,7 @@ const valid = announcement('n1', {
       context_length: 4096,
     },
   ],
-  load: { inFlight: 2, queued: 1, ttftMs: 12.5, tokensPerSecond: 40 },
+  load: { inFlight: 2, queued: 1, ttftMs: 12.5, tokensPerSecond: 40, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
   leaving: true,
   consensus: { address: '10.0.0.2:7000', clusterId: '7f2a07c4-b75c-4abd-ab84-8bcf27151eb8' },
 });
@@ -34,7 +34,7 @@ t.test('fields a peer adds are not kept', async (t) => {
   t.ok(decoded.ok);
   if (decoded.ok) {
     t.notOk('extra' in decoded.announcement);
-    t.same(Object.keys(decoded.announcement.load), ['inFlight', 'queued', 'ttftMs', 'tokensPerSecond']);
+    t.same(Object.keys(decoded.announcement.load), ['inFlight', 'queued', 'ttftMs', 'tokensPerSecond', 'slots', 'promptTokensPerSecond', 'loadBytesPerSecond']);
   }
 });
 
@@ -77,6 +77,9 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['loaded expires_at missing', { loaded: [{ ...valid.loaded[0], expires_at: undefined }] }, /^loaded\[0\]\.expires_at is not a string/],
   ['load missing', { load: undefined }, /^load is not an object/],
   ['load inFlight negative', { load: { ...valid.load, inFlight: -1 } }, /^load\.inFlight is not an integer >= 0/],
+  ['load slots fractional', { load: { ...valid.load, slots: 1.5 } }, /^load\.slots is not an integer >= 0/],
+  ['load prompt speed negative', { load: { ...valid.load, promptTokensPerSecond: -1 } }, /^load\.promptTokensPerSecond is not a finite number/],
+  ['load load speed as text', { load: { ...valid.load, loadBytesPerSecond: '9' } }, /^load\.loadBytesPerSecond is not a finite number/],
   ['load ttft NaN (as null in JSON)', { load: { ...valid.load, ttftMs: null } }, /^load\.ttftMs is not a finite number/],
   ['drained a string', { drained: 'false' }, /^drained is not a boolean/],
   ['joinedAt negative', { joinedAt: -5 }, /^joinedAt is not an integer >= 0/],
@@ -136,4 +139,11 @@ t.test('a node with too many models to announce announces the newest that fit, a
   t.ok(cut > 6000 - ANNOUNCEMENT_LIMITS.models, 'cut below the list limit since the bytes limit binds too');
   t.same(decoded.announcement.models.map((m) => m.name), models.slice(0, 6000 - cut).map((m) => m.name), 'the first (newest) models are kept');
   t.same(fitAnnouncement(valid), { bytes: encodeAnnouncement(valid), cut: 0 }, 'a small one is sent whole');
+});
+
+t.test('a node of an earlier version, without slots and speeds, counts as one slot with nothing measured', async (t) => {
+  const { slots, promptTokensPerSecond, loadBytesPerSecond, ...earlier } = valid.load;
+  const decoded = decodeAnnouncement(bytesOf({ ...valid, load: earlier }));
+  t.ok(decoded.ok);
+  if (decoded.ok) t.same(decoded.announcement.load, { ...earlier, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 });
 });

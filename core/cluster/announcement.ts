@@ -185,6 +185,10 @@ function load(value: unknown, path: string): AnnouncedLoad {
     queued: count(l.queued, `${path}.queued`),
     ttftMs: amount(l.ttftMs, `${path}.ttftMs`),
     tokensPerSecond: amount(l.tokensPerSecond, `${path}.tokensPerSecond`),
+    // Absent from nodes of an earlier version: one slot, nothing measured.
+    slots: l.slots === undefined ? 1 : Math.max(1, count(l.slots, `${path}.slots`)),
+    promptTokensPerSecond: l.promptTokensPerSecond === undefined ? 0 : amount(l.promptTokensPerSecond, `${path}.promptTokensPerSecond`),
+    loadBytesPerSecond: l.loadBytesPerSecond === undefined ? 0 : amount(l.loadBytesPerSecond, `${path}.loadBytesPerSecond`),
   };
 }
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { LoadedModel } from '../contracts/engine.js';
 import { clusterCandidates } from './candidates.js';
 import { Membership } from './membership.js';
-import { announcement } from './test-support.js';
+import { announcement, heldModel } from './test-support.js';
 import type { ClusterView } from './types.js';
 
 const loadedTiny = { name: 'tiny:latest', model: 'tiny:latest', size: 1, digest: 'a'.repeat(64), details: {}, expires_at: '2025-01-01T00:00:00Z', size_vram: 0, context_length: 1 };
@@ -20,14 +20,15 @@ function viewOf(membership: Membership): ClusterView {
 }
 
 t.test('holders become candidates: this node with its live figures, the others with what they announced', async (t) => {
-  const membership = new Membership(announcement('self', { loaded: [loadedTiny], load: { inFlight: 9, queued: 9, ttftMs: 0, tokensPerSecond: 3 } }), 0);
+  const membership = new Membership(announcement('self', { loaded: [loadedTiny], load: { inFlight: 9, queued: 9, ttftMs: 0, tokensPerSecond: 3, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 } }), 0);
   membership.observe(
     announcement('a', {
       gpus: [
         { name: 'g0', backend: 'cuda', vramTotal: 100, vramFree: 40 },
         { name: 'g1', backend: 'cuda', vramTotal: 100, vramFree: 10 },
       ],
-      load: { inFlight: 2, queued: 1, ttftMs: 30, tokensPerSecond: 50 },
+      load: { inFlight: 2, queued: 1, ttftMs: 30, tokensPerSecond: 50, slots: 4, promptTokensPerSecond: 900, loadBytesPerSecond: 3e9 },
+      models: [{ ...heldModel('tiny:latest'), size: 4321 }],
     }),
     'peer-a',
     0,
@@ -41,16 +42,20 @@ t.test('holders become candidates: this node with its live figures, the others w
       apiUrl: announcement('self').apiUrl,
       local: true,
       modelLoaded: true,
-      load: { activeRequests: 3, queueDepth: 2, tokensPerSecond: 3, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
+      modelSize: 1000,
+      load: { activeRequests: 3, queueDepth: 2, tokensPerSecond: 3, gpuUtilization: 0, vramFree: 0, vramTotal: 0, slots: 1, ttftMs: 0, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
       labels: {},
+      scoreBias: 0,
     },
     {
       nodeId: 'a',
       apiUrl: announcement('a').apiUrl,
       local: false,
       modelLoaded: false,
-      load: { activeRequests: 2, queueDepth: 1, tokensPerSecond: 50, gpuUtilization: 0, vramFree: 50, vramTotal: 200 },
+      modelSize: 4321,
+      load: { activeRequests: 2, queueDepth: 1, tokensPerSecond: 50, gpuUtilization: 0, vramFree: 50, vramTotal: 200, slots: 4, ttftMs: 30, promptTokensPerSecond: 900, loadBytesPerSecond: 3e9 },
       labels: {},
+      scoreBias: 0,
     },
   ]);
   t.same(source({ model: 'absent:latest', kind: 'chat' }), []);

@@ -21,6 +21,10 @@ function announcedLoad(member: Member): NodeLoad {
     gpuUtilization: 0,
     vramFree: member.gpus.reduce((sum, gpu) => sum + gpu.vramFree, 0),
     vramTotal: member.gpus.reduce((sum, gpu) => sum + gpu.vramTotal, 0),
+    slots: member.load.slots,
+    ttftMs: member.load.ttftMs,
+    promptTokensPerSecond: member.load.promptTokensPerSecond,
+    loadBytesPerSecond: member.load.loadBytesPerSecond,
   };
 }
 
@@ -36,7 +40,8 @@ export function clusterCandidates(view: ClusterView, local: LocalState): Candida
         modelLoaded = loaded.some((model) => model.name.toLowerCase() === wanted);
         Object.assign(load, { activeRequests: active, queueDepth: Math.max(0, local.running() - active) });
       }
-      return { nodeId: member.id, apiUrl: member.apiUrl, local: member.self, modelLoaded, load, labels: {} };
+      const modelSize = member.models.find((model) => model.name.toLowerCase() === wanted)?.size ?? 0;
+      return { nodeId: member.id, apiUrl: member.apiUrl, local: member.self, modelLoaded, modelSize, load, labels: {}, scoreBias: 0 };
     });
   };
 }

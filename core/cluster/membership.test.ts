@@ -49,7 +49,7 @@ const cases: Case[] = [
     rule: 'a newer seq replaces; a change the routing reads is a change, load alone a refresh',
     steps: [
       { observe: a({ seq: 1 }), gives: 'joined' },
-      { observe: a({ seq: 2, load: { inFlight: 3, queued: 0, ttftMs: 5, tokensPerSecond: 9 } }), gives: 'refreshed' },
+      { observe: a({ seq: 2, load: { inFlight: 3, queued: 0, ttftMs: 5, tokensPerSecond: 9, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 } }), gives: 'refreshed' },
       { observe: a({ seq: 3, drained: true }), gives: 'changed' },
       { observe: a({ seq: 4, drained: true, models: [] }), gives: 'changed' },
       { observe: a({ seq: 5, drained: true, models: [], loaded: [{ ...heldModel('x:latest'), expires_at: '2025-01-01T00:00:00Z', size_vram: 0, context_length: 1 }] }), gives: 'changed' },
@@ -268,7 +268,7 @@ const cases: Case[] = [
   {
     rule: "this node's own announcement changes the view only when something the routing reads changed",
     steps: [
-      { self: { ...SELF, seq: 2, load: { inFlight: 1, queued: 0, ttftMs: 1, tokensPerSecond: 1 } }, gives: false },
+      { self: { ...SELF, seq: 2, load: { inFlight: 1, queued: 0, ttftMs: 1, tokensPerSecond: 1, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 } }, gives: false },
       { self: { ...SELF, seq: 3, drained: true }, gives: true },
       { self: { ...SELF, seq: 4, drained: true }, gives: false },
     ],

@@ -29,7 +29,7 @@ export function announcement(id: string, fields: Partial<NodeAnnouncement> = {})
     gpus: [],
     models: [heldModel('tiny:latest')],
     loaded: [],
-    load: { inFlight: 0, queued: 0, ttftMs: 0, tokensPerSecond: 0 },
+    load: { inFlight: 0, queued: 0, ttftMs: 0, tokensPerSecond: 0, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
     drained: false,
     joinedAt: 1000,
     seq: 1,

@@ -49,6 +49,12 @@ export interface AnnouncedLoad {
   ttftMs: number;
   /** Generated tokens per second over the recent window. */
   tokensPerSecond: number;
+  /** Requests one loaded model runs at once (engine.num_parallel). */
+  slots: number;
+  /** Prompt tokens evaluated per second of prompt evaluation over the recent window; 0 until measured. */
+  promptTokensPerSecond: number;
+  /** Model bytes loaded per second of load over recent loads; 0 until measured. */
+  loadBytesPerSecond: number;
 }
 
 /** Where a node's consensus member listens, and the cluster it belongs to (null before it joins one). */

@@ -14,6 +14,14 @@ export interface NodeLoad {
   gpuUtilization: number;
   vramFree: number;
   vramTotal: number;
+  /** Requests one loaded model runs at once there (its engine.num_parallel); more wait for a slot. */
+  slots: number;
+  /** Median time to first token over the recent window, ms; 0 with no recent request. */
+  ttftMs: number;
+  /** Measured prompt evaluation speed over the recent window; 0 until measured. */
+  promptTokensPerSecond: number;
+  /** Measured model load speed (bytes of model per second of load) over recent loads; 0 until measured. */
+  loadBytesPerSecond: number;
 }
 
 export interface Candidate {
@@ -24,8 +32,12 @@ export interface Candidate {
   local: boolean;
   /** True when the model is already loaded there (no load delay). */
   modelLoaded: boolean;
+  /** Bytes of the model's weights on that node: what a load has to read. */
+  modelSize: number;
   load: NodeLoad;
   labels: Readonly<Record<string, string>>;
+  /** What the scheduler's scoreNode taps added for this request (0 without taps); scoring balancers add it to their score. */
+  scoreBias: number;
 }
 
 export type RequestKind = 'generate' | 'chat' | 'embed';
@@ -33,8 +45,14 @@ export type RequestKind = 'generate' | 'chat' | 'embed';
 export interface RouteRequest {
   model: string;
   kind: RequestKind;
-  /** Hash of the prompt's leading part, for cache affinity; undefined when too short. */
-  prefixHash?: string;
+  /**
+   * Hash chain of the prompt's leading blocks (core/scheduler/prompt-blocks.ts): entry i stands for
+   * blocks 0..i, so two prompts share a prefix of k blocks exactly when their first k entries match.
+   * Absent or empty when the request has no prompt or one shorter than a block.
+   */
+  promptBlocks?: readonly string[];
+  /** Estimated tokens of the whole prompt, for prompt evaluation time; absent when unknown. */
+  promptTokens?: number;
 }
 
 export type RouteOutcome = 'ok' | 'error' | 'cancelled';

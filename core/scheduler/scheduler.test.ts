@@ -9,8 +9,10 @@ const local: Candidate = {
   apiUrl: 'http://127.0.0.1:11434',
   local: true,
   modelLoaded: true,
-  load: { activeRequests: 0, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0 },
+  modelSize: 0,
+  load: { activeRequests: 0, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0, slots: 1, ttftMs: 0, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
   labels: {},
+  scoreBias: 0,
 };
 const request = { model: 'tiny:latest', kind: 'generate' as const };
 

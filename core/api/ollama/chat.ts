@@ -59,7 +59,7 @@ export function chatRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return { model, created_at: createdAt(), message: assistant(EMPTY), done: true, done_reason: 'load' };
     }
 
-    const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, () =>
+    const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, target.spec.modelSize, () =>
       deps.engine.chat({
         model: target.spec,
         messages: req.messages,

@@ -59,7 +59,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return { model, created_at: createdAt(), response: '', done: true, done_reason: 'load' };
     }
 
-    const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'generate' }, () =>
+    const events = dispatchStream(dispatch, { model: target.spec.name, kind: 'generate' }, target.spec.modelSize, () =>
       deps.engine.generate({
         model: target.spec,
         prompt: req.prompt,

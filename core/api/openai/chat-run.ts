@@ -24,7 +24,7 @@ async function* loadOnly(deps: ApiDeps, dispatch: Dispatch, target: Target, sign
 
 export function chatEvents(deps: ApiDeps, dispatch: Dispatch, target: Target, run: ChatRun, signal: AbortSignal): AsyncGenerator<RunEvent> {
   if (run.messages.length === 0) return loadOnly(deps, dispatch, target, signal);
-  return dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, () =>
+  return dispatchStream(dispatch, { model: target.spec.name, kind: 'chat' }, target.spec.modelSize, () =>
     deps.engine.chat({
       model: target.spec,
       messages: run.messages,

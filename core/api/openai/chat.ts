@@ -52,7 +52,7 @@ export function chatRoute(app: FastifyInstance, deps: ApiDeps): void {
     const model = target.spec;
     const think = await requireCapabilities(deps, target, 'chat', tools?.length ? ['tools'] : [], asked);
     const events = identifyToolCalls(
-      dispatchStream(dispatch, { model: model.name, kind: 'chat' }, () =>
+      dispatchStream(dispatch, { model: model.name, kind: 'chat' }, model.modelSize, () =>
         deps.engine.chat({
           model,
           messages,

@@ -26,7 +26,7 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const signal = clientSignal(reply);
     const dispatch = requestDispatch(deps, request);
     const { spec: model } = await resolveTarget(deps, optionalString(body, 'model'), signal, MODEL_WORDING.generate);
-    const events = dispatchStream(dispatch, { model: model.name, kind: 'generate' }, () =>
+    const events = dispatchStream(dispatch, { model: model.name, kind: 'generate' }, model.modelSize, () =>
       deps.engine.generate({
         model,
         prompt,

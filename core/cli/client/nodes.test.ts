@@ -43,7 +43,7 @@ const entry = (fields: Partial<StatusEntry>): StatusEntry => ({
   gpus: [],
   models: ['a:latest', 'b:latest'],
   loaded: ['a:latest'],
-  load: { in_flight: 2, queued: 1, ttft_ms: 0, tokens_per_second: 0 },
+  load: { in_flight: 2, queued: 1, ttft_ms: 0, tokens_per_second: 0, slots: 1, prompt_tokens_per_second: 0, load_bytes_per_second: 0 },
   joined_at: '',
   last_seen: '',
   role: 'leader',
@@ -52,7 +52,7 @@ const entry = (fields: Partial<StatusEntry>): StatusEntry => ({
 });
 
 t.test('the table: name (this node starred), id, API, health with the drain flag, role, models, load', async (t) => {
-  const idle = { in_flight: 0, queued: 0, ttft_ms: 0, tokens_per_second: 0 };
+  const idle = { in_flight: 0, queued: 0, ttft_ms: 0, tokens_per_second: 0, slots: 1, prompt_tokens_per_second: 0, load_bytes_per_second: 0 };
   const text = nodesTable([
     entry({ self: true }),
     entry({ id: 'id-2', name: 'n2', healthy: false, drained: true, models: [], loaded: [], load: idle, role: 'non-voter' }),
