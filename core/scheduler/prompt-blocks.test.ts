@@ -16,7 +16,7 @@ t.comment(`seed ${SEED}`);
 
 t.test("a chat's earlier turns are a prefix of its later turns", async (t) => {
   const history = chat(12);
-  let previous: string[] = [];
+  let previous: readonly string[] = [];
   for (let turn = 1; turn <= 12; turn++) {
     const { promptBlocks: blocks } = promptBlocks('chat', { model: 'm', messages: history.slice(0, 1 + 2 * turn) });
     t.same(blocks.slice(0, previous.length), previous, `turn ${turn} extends turn ${turn - 1}`);
