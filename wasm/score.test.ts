@@ -127,6 +127,7 @@ t.test('candidates become feature rows', async (t) => {
     apiUrl: `http://${nodeId}:11434`,
     local: false,
     modelLoaded: false,
+    modelRequests: 0,
     modelSize: 0,
     labels: {},
     scoreBias: 0,

@@ -34,14 +34,16 @@ export function clusterCandidates(view: ClusterView, local: LocalState): Candida
     return view.holders(request.model).map((member): Candidate => {
       const load = announcedLoad(member);
       let modelLoaded = member.loaded.some((model) => model.name.toLowerCase() === wanted);
+      let modelRequests = load.activeRequests + load.queueDepth;
       if (member.self) {
         const loaded = local.loaded();
         const active = loaded.reduce((sum, model) => sum + model.activeRequests, 0);
         modelLoaded = loaded.some((model) => model.name.toLowerCase() === wanted);
         Object.assign(load, { activeRequests: active, queueDepth: Math.max(0, local.running() - active) });
+        modelRequests = loaded.find((model) => model.name.toLowerCase() === wanted)?.activeRequests ?? 0;
       }
       const modelSize = member.models.find((model) => model.name.toLowerCase() === wanted)?.size ?? 0;
-      return { nodeId: member.id, apiUrl: member.apiUrl, local: member.self, modelLoaded, modelSize, load, labels: {}, scoreBias: 0 };
+      return { nodeId: member.id, apiUrl: member.apiUrl, local: member.self, modelLoaded, modelRequests, modelSize, load, labels: {}, scoreBias: 0 };
     });
   };
 }

@@ -276,7 +276,7 @@ export const schema = {
     queue_size: setting(integer(1), {
       default: 512,
       env: ['OLLAMA_MAX_QUEUE'],
-      why: "Inference requests a node holds at once, running or waiting, before new ones get 503 (Ollama's OLLAMA_MAX_QUEUE).",
+      why: "Inference requests that may wait at once on a node for a slot on any node holding their model; past it new ones get 503 (Ollama's OLLAMA_MAX_QUEUE).",
     }),
     options: setting(parseOptions, { default: {}, why: 'Options passed to a balancer plugin loaded from a file or package.' }),
   },
