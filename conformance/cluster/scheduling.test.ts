@@ -11,8 +11,8 @@ import { startCluster, waitUntil, type Cluster } from '../fixtures/cluster.js';
 const KEY = randomBytes(32).toString('base64url');
 const QUEUE_FULL = 'server busy, please try again.  maximum pending requests exceeded';
 
-function generate(url: string, body: Record<string, unknown>): Promise<Response> {
-  return fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'shared', prompt: 'hi', ...body }), signal: AbortSignal.timeout(60_000) });
+function generate(url: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/api/generate`, { method: 'POST', headers, body: JSON.stringify({ model: 'shared', prompt: 'hi', ...body }), signal: AbortSignal.timeout(60_000) });
 }
 
 async function holdersSeen(cluster: Cluster, index: number, count: number): Promise<void> {
@@ -119,14 +119,25 @@ t.test('600 requests while every slot is busy: past queue_size they get Ollama\'
     },
     { timeoutMs: 5000, what: 'the four long runs routed' },
   );
-  const answers = await Promise.all(
+  const burst = Promise.all(
     Array.from({ length: 600 }, async (_, i) => {
-      const response = await generate(entry.apiUrl, { prompt: `request ${i}`, stream: true, options: { num_predict: 5 } });
+      const response = await generate(entry.apiUrl, { prompt: `request ${i}`, stream: true, options: { num_predict: 5 } }, { 'x-request-id': `client-${i}` });
       const startedAt = performance.now();
       const text = await response.text();
       return { status: response.status, position: Number(response.headers.get('x-queue-position') ?? 0), startedAt, text };
     }),
   );
+  type Waiting = { id: string; model: string; kind: string; position: number; waited_ms: number };
+  const waiting = await waitUntil(
+    async () => {
+      const queue = (await (await fetch(`${entry.apiUrl}/api/v1/queue`)).json()) as { waiting: Waiting[] };
+      return queue.waiting.length === 100 ? queue.waiting : undefined;
+    },
+    { timeoutMs: 4000, what: '100 requests waiting' },
+  );
+  t.same(waiting.map((w) => w.position), Array.from({ length: 100 }, (_, i) => i + 1), 'GET /api/v1/queue lists them next first');
+  t.ok(waiting.every((w) => /^client-\d+$/.test(w.id) && w.model === 'shared:latest' && w.kind === 'generate'), 'under the ids the clients gave');
+  const answers = await burst;
   const refused = answers.filter((a) => a.status === 503);
   const served = answers.filter((a) => a.status === 200);
   t.equal(refused.length, 500, 'all but the 100 that fit the queue are refused');
