@@ -3,7 +3,8 @@
 
 import { pathToFileURL } from 'node:url';
 import { defaultScoreThreads, scorePool, type ScoreImplementation } from '../wasm/pool.js';
-import { randomFeatures, seededRandom } from '../wasm/random-features.js';
+import { prng } from '../conformance/fixtures/prng.js';
+import { randomFeatures } from '../wasm/random-features.js';
 import { bestCandidateJs, loadScoreWasm, weightVector } from '../wasm/score.js';
 import { formatRow, type BenchmarkRow } from './row.js';
 
@@ -91,7 +92,7 @@ export async function run(options: WasmScoreBenchOptions = {}): Promise<Benchmar
   const weights = weightVector();
   const rows: BenchmarkRow[] = [];
   for (const n of options.candidates ?? [1000, 16]) {
-    const features = randomFeatures(seededRandom(n), n);
+    const features = randomFeatures(prng(n), n);
     const inMemory = wasm.buffers(n);
     inMemory.features.set(features);
     inMemory.weights.set(weights);

@@ -4,11 +4,12 @@
 import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { defaultScoreThreads, scorePool, type Scoring } from './pool.js';
-import { randomFeatures, seededRandom } from './random-features.js';
+import { prng } from '../conformance/fixtures/prng.js';
+import { randomFeatures } from './random-features.js';
 import { bestIndex, scoreCandidatesJs, weightVector } from './score.js';
 
 const weights = weightVector({ local: 2 });
-const random = seededRandom(2024);
+const random = prng(2024);
 const scorings: Scoring[] = Array.from({ length: 300 }, (_, i) => {
   const n = i % 50 === 0 ? 0 : 1 + Math.floor(random() * 40);
   // Some matrices hold spare rows: only the first n count.

@@ -3,18 +3,6 @@
 
 import { FEATURE, FEATURE_COUNT } from './score.js';
 
-/** mulberry32: a tiny seeded generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n candidates with plausible load figures; some idle, some without throughput, noise in the reserved slot. */
 export function randomFeatures(random: () => number, n: number): Float64Array {
   const features = new Float64Array(n * FEATURE_COUNT);

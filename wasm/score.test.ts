@@ -4,7 +4,8 @@
 import t, { type Test } from 'tap';
 import type { Candidate } from '../core/contracts/balancer.js';
 import { buildOutput } from './build-output.js';
-import { randomFeatures, seededRandom } from './random-features.js';
+import { prng } from '../conformance/fixtures/prng.js';
+import { randomFeatures } from './random-features.js';
 import {
   bestCandidateJs,
   bestIndex,
@@ -38,7 +39,7 @@ function agree(t: Test, features: Float64Array, n: number, weights: Float64Array
 
 t.test('random inputs, seeded', async (t) => {
   for (const seed of [1, 2, 3, 42, 1234]) {
-    const random = seededRandom(seed);
+    const random = prng(seed);
     // Sizes climb past the module's first allocation, so its memory grows mid-test.
     for (const n of [2, 7, 64, 1000, 5000, 3]) {
       const features = randomFeatures(random, n);
@@ -50,7 +51,7 @@ t.test('random inputs, seeded', async (t) => {
 });
 
 t.test('edge cases', async (t) => {
-  const random = seededRandom(7);
+  const random = prng(7);
   const row = randomFeatures(random, 1);
 
   agree(t, new Float64Array(0), 0, defaults, 'n = 0');
@@ -91,7 +92,7 @@ t.test('edge cases', async (t) => {
 });
 
 t.test('scoring in place agrees with copying', async (t) => {
-  const random = seededRandom(99);
+  const random = prng(99);
   const n = 300;
   const features = randomFeatures(random, n);
   const buffers = wasm.buffers(n);
@@ -105,7 +106,7 @@ t.test('scoring in place agrees with copying', async (t) => {
 
 t.test('an allocation the module cannot make is an error, and the buffers stay usable', async (t) => {
   const own = await loadScoreWasm();
-  const features = randomFeatures(seededRandom(5), 10);
+  const features = randomFeatures(prng(5), 10);
   own.score(features, 10, defaults);
   t.throws(() => own.buffers(20_000_000), {
     message: /^score\.wasm aborted: Allocation too large at ~lib\/.+:\d+:\d+$/,
