@@ -77,6 +77,14 @@ t.test('200 requests on three nodes spread as each balancer promises; a drained 
   // Six at a time: each goes to a node with the fewest running, so every node takes a share (node-1,
   // which also forwards them all, is the slowest and takes the least); one at a time would all go to one.
   for (const name of names) t.ok(least[name]! >= 20, `least_connections gave ${name} ${least[name]}`);
+  // The announcements of the six-at-a-time run say nodes are busy for up to a second after it.
+  await waitUntil(
+    async () => {
+      const status = (await cluster.status(0)) as unknown as { nodes: { load: { in_flight: number; queued: number } }[] };
+      return status.nodes.every((n) => n.load.in_flight + n.load.queued === 0) || undefined;
+    },
+    { timeoutMs: 10_000, what: 'every node announcing itself idle' },
+  );
   const lone = await spread(entry, 30, 1);
   t.equal(Object.keys(lone).length, 1, `one at a time, every request finds the same node idlest: ${JSON.stringify(lone)}`);
 

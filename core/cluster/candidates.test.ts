@@ -31,7 +31,7 @@ t.test('holders become candidates: this node with its live figures, the others w
       models: [{ ...heldModel('tiny:latest'), size: 4321 }],
     }),
     'peer-a',
-    0,
+    1234,
   );
   membership.observe(announcement('b', { models: [] }), 'peer-b', 0);
   const engineLoaded = [{ name: 'tiny:latest', activeRequests: 1 }, { name: 'other:latest', activeRequests: 2 }] as LoadedModel[];
@@ -58,6 +58,7 @@ t.test('holders become candidates: this node with its live figures, the others w
       load: { activeRequests: 2, queueDepth: 1, tokensPerSecond: 50, gpuUtilization: 0, vramFree: 50, vramTotal: 200, slots: 4, ttftMs: 30, promptTokensPerSecond: 900, loadBytesPerSecond: 3e9 },
       labels: {},
       scoreBias: 0,
+      loadAt: 1234,
     },
   ]);
   t.same(source({ model: 'absent:latest', kind: 'chat' }), []);

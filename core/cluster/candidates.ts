@@ -1,9 +1,9 @@
 // The scheduler's candidates from the cluster view: the members that may run the model, as the
 // balancer contract describes a node. This node's own figures are read live from its engine.
 
-import type { Candidate, NodeLoad } from '../contracts/balancer.js';
+import type { NodeLoad } from '../contracts/balancer.js';
 import type { LoadedModel } from '../contracts/engine.js';
-import type { CandidateSource } from '../scheduler/scheduler.js';
+import type { CandidateSource, SourcedCandidate } from '../scheduler/scheduler.js';
 import type { ClusterView, Member } from './types.js';
 
 /** What this node knows of itself this instant, fresher than its last announcement. */
@@ -31,7 +31,7 @@ function announcedLoad(member: Member): NodeLoad {
 export function clusterCandidates(view: ClusterView, local: LocalState): CandidateSource {
   return (request) => {
     const wanted = request.model.toLowerCase();
-    return view.holders(request.model).map((member): Candidate => {
+    return view.holders(request.model).map((member): SourcedCandidate => {
       const load = announcedLoad(member);
       let modelLoaded = member.loaded.some((model) => model.name.toLowerCase() === wanted);
       let modelRequests = load.activeRequests + load.queueDepth;
@@ -43,7 +43,9 @@ export function clusterCandidates(view: ClusterView, local: LocalState): Candida
         modelRequests = loaded.find((model) => model.name.toLowerCase() === wanted)?.activeRequests ?? 0;
       }
       const modelSize = member.models.find((model) => model.name.toLowerCase() === wanted)?.size ?? 0;
-      return { nodeId: member.id, apiUrl: member.apiUrl, local: member.self, modelLoaded, modelRequests, modelSize, load, labels: {}, scoreBias: 0 };
+      const candidate: SourcedCandidate = { nodeId: member.id, apiUrl: member.apiUrl, local: member.self, modelLoaded, modelRequests, modelSize, load, labels: {}, scoreBias: 0 };
+      if (!member.self) candidate.loadAt = member.lastSeen;
+      return candidate;
     });
   };
 }

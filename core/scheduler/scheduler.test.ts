@@ -189,3 +189,30 @@ t.test('scoreNode taps set each candidate\'s bias before the balancer picks', as
   scheduler.hooks.scoreNode.tap('prefer-b', (bias, c) => bias + (c.nodeId === 'b' ? 5 : 0));
   t.equal((await scheduler.route(request)).candidate.nodeId, 'b');
 });
+
+t.test('announced load is brought up to now with the routes this node began and ended since', async (t) => {
+  let now = 50;
+  const seen: Record<string, number>[] = [];
+  const scheduler = new Scheduler(
+    {
+      name: 'recorder',
+      pickNode: (_r, list) => (seen.push(Object.fromEntries(list.map((c) => [c.nodeId, c.load.activeRequests]))), list[0]),
+    },
+    // a announced at 100 the two routes this node had begun there at 50; b one of another node's.
+    () => [
+      { ...node('a', { modelRequests: now < 100 ? 0 : 2 }, 4), loadAt: now < 100 ? 0 : 100, load: { ...node('a').load, slots: 4, activeRequests: now < 100 ? 0 : 2 } },
+      { ...node('b', { modelRequests: 1 }, 4), loadAt: 100, load: { ...node('b').load, slots: 4, activeRequests: 1 } },
+    ],
+    { queueSize: 1, now: () => now },
+  );
+  const first = await scheduler.route(request);
+  const second = await scheduler.route(request);
+  now = 150;
+  first.finish('ok');
+  second.finish('ok');
+  now = 200;
+  await scheduler.route(request);
+  t.same(seen.at(-1), { a: 0, b: 1 }, 'the two that ended after the announcement come off a; b keeps what another node sent it');
+  await scheduler.route(request);
+  t.same(seen.at(-1), { a: 1, b: 1 }, 'a route begun after the announcement goes on');
+});

@@ -7,6 +7,7 @@ import type { Balancer, Candidate, RequestKind, RouteOutcome, RouteRequest } fro
 import { ProductError } from '../errors.js';
 import { AsyncParallelHook, STAGE, SyncBailHook, SyncWaterfallHook } from '../kernel/hooks.js';
 import { Cooldown, DEFAULT_COOLDOWN, type CooldownPolicy } from './cooldown.js';
+import { RouteLedger } from './route-ledger.js';
 
 export interface SchedulerHooks {
   /** Narrows or reorders the candidates before any is picked. */
@@ -19,8 +20,14 @@ export interface SchedulerHooks {
   readonly afterRoute: AsyncParallelHook<[RouteRequest, Candidate]>;
 }
 
+/** A candidate as its source knows it. */
+export interface SourcedCandidate extends Candidate {
+  /** When its load figures were announced, ms since the epoch on this node's clock; absent when they are live. */
+  loadAt?: number;
+}
+
 /** Where candidates come from: this node alone, or the cluster's membership view. */
-export type CandidateSource = (request: RouteRequest) => Candidate[];
+export type CandidateSource = (request: RouteRequest) => SourcedCandidate[];
 
 /** Ollama's words (server/sched.go ErrMaxQueue), which clients may match on. */
 export const QUEUE_FULL_MESSAGE = 'server busy, please try again.  maximum pending requests exceeded';
@@ -101,6 +108,7 @@ export class Scheduler {
   /** Routes under way per node and model (`node\nmodel`): the part of each node's load this node knows at once. */
   private readonly mine = new Map<string, number>();
   private readonly routing = new Map<string, NodeRouting>();
+  private readonly ledger = new RouteLedger();
   private readonly cooldown: Cooldown;
   private readonly now: () => number;
   private recheck: NodeJS.Timeout | undefined;
@@ -161,10 +169,16 @@ export class Scheduler {
     return stats;
   }
 
-  /** The holders this request may go to now; refused with 503 when there are none. */
+  /** The holders this request may go to now, their load brought up to date; refused with 503 when there are none. */
   private eligible(request: RouteRequest, options: RouteOptions): Candidate[] {
     const now = this.now();
     const all = this.candidates(request).filter((c) => !options.exclude?.has(c.nodeId));
+    for (const c of all) {
+      if (c.loadAt === undefined) continue;
+      const drift = this.ledger.drift(c.nodeId, c.loadAt);
+      c.load.activeRequests = Math.max(0, c.load.activeRequests + drift);
+      c.modelRequests = Math.max(0, c.modelRequests + drift);
+    }
     const healthy = all.filter((c) => this.cooldown.available(c.nodeId, now));
     // When every holder cools down, trying one beats refusing the request.
     const eligible = healthy.length > 0 ? healthy : all;
@@ -269,6 +283,7 @@ export class Scheduler {
     const key = `${nodeId}\n${request.model}`;
     this.mine.set(key, (this.mine.get(key) ?? 0) + 1);
     this.underWay += 1;
+    const ledgerEntry = this.ledger.begin(nodeId, this.now());
     const routing = this.routing.get(nodeId) ?? { routed: 0, failed: 0 };
     routing.routed += 1;
     routing.lastRoutedAt = this.now();
@@ -281,6 +296,7 @@ export class Scheduler {
       if (ended) return;
       ended = true;
       this.underWay -= 1;
+      ledgerEntry.end(this.now());
       const left = (this.mine.get(key) ?? 1) - 1;
       if (left > 0) this.mine.set(key, left);
       else this.mine.delete(key);
