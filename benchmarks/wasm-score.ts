@@ -5,7 +5,8 @@
 import { pathToFileURL } from 'node:url';
 import type { Candidate } from '../core/contracts/balancer.js';
 import { adaptive } from '../plugins/balancer-adaptive/index.js';
-import { randomFeatures, seededRandom } from '../wasm/random-features.js';
+import { prng } from '../conformance/fixtures/prng.js';
+import { randomFeatures } from '../wasm/random-features.js';
 import { bestCandidateJs, FEATURE, FEATURE_COUNT, loadScoreWasm, paramVector } from '../wasm/score.js';
 import { formatRow, type BenchmarkRow } from './row.js';
 
@@ -56,6 +57,7 @@ function candidatesOf(features: Float64Array, n: number): Candidate[] {
       apiUrl: `http://node-${i}.invalid:11434`,
       local: i === 0,
       modelLoaded: f(FEATURE.loadBytes) === 0,
+      modelRequests: f(FEATURE.ahead),
       modelSize: f(FEATURE.loadBytes),
       labels: {},
       scoreBias: f(FEATURE.scoreBias),
@@ -81,7 +83,7 @@ export async function run(options: WasmScoreBenchOptions = {}): Promise<Benchmar
   const params = paramVector();
   const rows: BenchmarkRow[] = [];
   for (const n of options.candidates ?? [1000, 16]) {
-    const features = randomFeatures(seededRandom(n), n);
+    const features = randomFeatures(prng(n), n);
     const scores = new Float64Array(n);
     const inMemory = wasm.buffers(n);
     inMemory.features.set(features);

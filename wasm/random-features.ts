@@ -3,18 +3,6 @@
 
 import { FEATURE, FEATURE_COUNT } from './score.js';
 
-/** mulberry32: a tiny seeded generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * n candidates with plausible figures: some idle, some unmeasured (0), some with the model to
  * load, and few distinct values, so exact ties (and the tie-breakers) come up often.

@@ -4,7 +4,8 @@
 import t, { type Test } from 'tap';
 import type { Candidate } from '../core/contracts/balancer.js';
 import { buildOutput } from './build-output.js';
-import { randomFeatures, seededRandom } from './random-features.js';
+import { prng } from '../conformance/fixtures/prng.js';
+import { randomFeatures } from './random-features.js';
 import {
   bestCandidateJs,
   bestIndex,
@@ -41,7 +42,7 @@ function agree(t: Test, features: Float64Array, n: number, params: Float64Array,
 t.test('random inputs, seeded', async (t) => {
   for (const seed of [1, 2, 3, 42, 1234]) {
     t.comment(`seed ${seed}`);
-    const random = seededRandom(seed);
+    const random = prng(seed);
     // Sizes climb past the module's first allocation, so its memory grows mid-test.
     for (const n of [2, 7, 64, 1000, 5000, 3]) {
       const features = randomFeatures(random, n);
@@ -53,7 +54,7 @@ t.test('random inputs, seeded', async (t) => {
 });
 
 t.test('edge cases', async (t) => {
-  const random = seededRandom(7);
+  const random = prng(7);
   const row = randomFeatures(random, 1);
 
   agree(t, new Float64Array(0), 0, defaults, 'n = 0');
@@ -110,7 +111,7 @@ t.test('the estimate follows the documented formula', async (t) => {
 });
 
 t.test('scoring in place agrees with copying', async (t) => {
-  const random = seededRandom(99);
+  const random = prng(99);
   const n = 300;
   const features = randomFeatures(random, n);
   const buffers = wasm.buffers(n);
@@ -124,7 +125,7 @@ t.test('scoring in place agrees with copying', async (t) => {
 
 t.test('an allocation the module cannot make is an error, and the buffers stay usable', async (t) => {
   const own = loadScoreWasm();
-  const features = randomFeatures(seededRandom(5), 10);
+  const features = randomFeatures(prng(5), 10);
   own.score(features, 10, defaults);
   t.throws(() => own.buffers(20_000_000), { message: /^score\.wasm aborted: Allocation too large at ~lib\/.+:\d+:\d+$/ });
   t.same(mismatches(own.score(features, 10, defaults), scoreCandidatesJs(features, 10, defaults)), [], 'still scores');
@@ -144,6 +145,7 @@ t.test('candidates become feature rows, odd figures as 0', async (t) => {
     apiUrl: `http://${nodeId}:11434`,
     local: false,
     modelLoaded: false,
+    modelRequests: 0,
     modelSize: 5e9,
     labels: {},
     scoreBias: 0,

@@ -14,6 +14,7 @@ export function candidate(nodeId: string, activeRequests = 0, local = false): Ca
     apiUrl: `http://${nodeId}.invalid:11434`,
     local,
     modelLoaded: true,
+    modelRequests: activeRequests,
     modelSize: 0,
     load: { activeRequests, queueDepth: 0, tokensPerSecond: 0, gpuUtilization: 0, vramFree: 0, vramTotal: 0, slots: 1, ttftMs: 0, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
     labels: {},

@@ -32,6 +32,11 @@ export interface Candidate {
   local: boolean;
   /** True when the model is already loaded there (no load delay). */
   modelLoaded: boolean;
+  /**
+   * Requests for this model running or waiting there: exact for the node that took the request,
+   * what the node announced (all its models together) for the others.
+   */
+  modelRequests: number;
   /** Bytes of the model's weights on that node: what a load has to read. */
   modelSize: number;
   load: NodeLoad;

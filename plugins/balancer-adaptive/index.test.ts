@@ -1,7 +1,10 @@
 import t from 'tap';
 import { balancerConformance, candidate } from '../../conformance/balancer/index.js';
 import type { Candidate, NodeLoad, RouteRequest } from '../../core/contracts/balancer.js';
+import { prng } from '../../conformance/fixtures/prng.js';
 import { promptBlocks } from '../../core/scheduler/prompt-blocks.js';
+import { randomFeatures } from '../../wasm/random-features.js';
+import { bestCandidateJs, candidateFeatures, paramVector } from '../../wasm/score.js';
 import { adaptive, hasLoadFigures } from './index.js';
 
 balancerConformance(t, () => adaptive()());
@@ -78,10 +81,8 @@ t.test('without load figures for a candidate, scheduler.load_balancing picks', a
 });
 
 t.test('picks the same as the TypeScript twin would over many random candidates', async (t) => {
-  const { randomFeatures, seededRandom } = await import('../../wasm/random-features.js');
-  const { bestCandidateJs, candidateFeatures, paramVector } = await import('../../wasm/score.js');
   const balancer = adaptive()();
-  const random = seededRandom(77);
+  const random = prng(77);
   for (let round = 0; round < 50; round++) {
     const n = 1 + Math.floor(random() * 200);
     const rows = randomFeatures(random, n);
