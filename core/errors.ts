@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   OD_ERR_INSUFFICIENT_MEMORY: 'a model load with these options would not fit in the memory this node has',
   OD_ERR_REGISTRY: 'a registry refused or failed a request',
   OD_ERR_NOT_LEADER: 'this consensus member is not the leader',
+  OD_ERR_PROPOSAL_UNKNOWN: 'the consensus leader changed while a proposal was under way',
   OD_ERR_CONFLICT: 'the request conflicts with the cluster as it is',
   OD_ERR_NODE_RUNNING: 'a node already runs on this data dir',
   OD_ERR_NODE_NAME_TAKEN: 'another member of the cluster joined earlier under this node name',
@@ -48,6 +49,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   OD_ERR_INSUFFICIENT_MEMORY: 400,
   OD_ERR_REGISTRY: 502,
   OD_ERR_NOT_LEADER: 503,
+  OD_ERR_PROPOSAL_UNKNOWN: 503,
   OD_ERR_CONFLICT: 409,
 };
 

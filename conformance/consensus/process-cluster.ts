@@ -205,6 +205,15 @@ export class ProcessCluster implements ConsensusCluster<KvState> {
     return { index, member: { id: this.nodeId(index), address: member.address() ?? '', voter: false } };
   }
 
+  /** A hung member: alive, its connections open, doing nothing until resume (SIGSTOP). */
+  pause(i: number): void {
+    this.slots[i]!.member?.child.kill('SIGSTOP');
+  }
+
+  resume(i: number): void {
+    this.slots[i]!.member?.child.kill('SIGCONT');
+  }
+
   /** When the test process itself goes, its members go with it. */
   killAll(): void {
     for (const slot of this.slots) slot.member?.child.kill('SIGKILL');

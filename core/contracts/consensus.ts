@@ -43,6 +43,14 @@ export class NotLeaderError extends Error {
   }
 }
 
+/** The leader changed while a proposal was under way and it has not been applied since: it may yet be, or never. */
+export class ProposalOutcomeUnknownError extends Error {
+  readonly code = 'OD_ERR_PROPOSAL_UNKNOWN';
+  constructor() {
+    super('the consensus leader changed while the proposal was under way; it may or may not be applied');
+  }
+}
+
 /** A cluster formed elsewhere spoke to this member, or this member to it: never merged. */
 export class ClusterMismatchError extends Error {
   readonly code = 'OD_ERR_CLUSTER_MISMATCH';

@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import {
   NotLeaderError,
+  ProposalOutcomeUnknownError,
   type Command,
   type Consensus,
   type ConsensusEvent,
@@ -410,6 +411,7 @@ export class RaftConsensus<State> implements Consensus<State> {
     const deadline = this.deadline(signal);
     // A proposal is put in the log once: retrying after a leader change could apply it twice.
     let proposed = false;
+    let lost: NodeJS.Timeout | undefined;
     try {
       return await this.withLeader(deadline, (wait) => {
         this.proposals.set(id, wait);
@@ -417,9 +419,16 @@ export class RaftConsensus<State> implements Consensus<State> {
           this.node!.propose(data);
           proposed = true;
           this.pump();
+          return;
         }
+        // The leader changed since. An entry the old leader replicated commits under the new one
+        // within an election timeout; one it never appended (it died holding it) is lost, and the
+        // caller hears so then, not at its deadline.
+        clearTimeout(lost);
+        lost = setTimeout(() => wait.reject(new ProposalOutcomeUnknownError()), this.options.election_timeout);
       });
     } finally {
+      clearTimeout(lost);
       this.proposals.delete(id);
     }
   }
