@@ -1,5 +1,5 @@
 // How long a dead node stays in the routing pool: three sim nodes, a model on node-2 and node-3, a
-// steady stream of requests through node-1 (which holds none, so each is forwarded); node-3 dies
+// steady stream of requests (50 a second) through node-1 (which holds none, so each is forwarded); node-3 dies
 // mid-stream, and node-1 is watched until it stops routing there. The goal is p2p.failure_timeout:
 // a dead node out of the pool within 2 s. Two deaths: SIGKILL, whose sockets the kernel closes at
 // once on loopback, and SIGSTOP, a hung node (or a lost link) whose connections stay open and say
@@ -23,17 +23,21 @@ export type Death = 'SIGKILL' | 'SIGSTOP';
 const DEATHS: Record<Death, string> = { SIGKILL: 'kill -9', SIGSTOP: 'kill -STOP (hung)' };
 
 const FAILURE_TIMEOUT_MS = 2000;
-const WORKERS = 4;
+/** Open loop: a request every 20 ms whatever is still in flight, so requests stuck on a hung node do not stop the stream. */
+const SEND_EVERY_MS = 20;
 const STEADY_MS = 1500;
 /** How long the stream goes on after the kill, beyond the failure timeout. */
 const AFTER_MS = 2000;
 const POLL_MS = 20;
 const DEADLINE_MS = 15_000;
-const SIM_OPTIONS = { load_ms: 0, ttft_ms: 1, prompt_tokens_per_second: 100_000, tokens_per_second: 200 };
+/** Fast and wide (16 slots that do not slow each other), so the survivor drains a backlog of retries at once and a slow answer means one that waited on the dead node. */
+const SIM_OPTIONS = { load_ms: 0, ttft_ms: 1, prompt_tokens_per_second: 100_000, tokens_per_second: 1000, parallel_slowdown: 0 };
+const SLOTS = 16;
 const BODY = JSON.stringify({ model: 'shared', prompt: 'hi', stream: false, keep_alive: -1, options: { num_predict: 8 } });
 const DEAD = 2;
-/** An answer this many times slower than the median before the death waited on the dead node. */
+/** An answer this many times slower than the median before the death, and over DELAYED_MIN_MS, waited on the dead node. */
 const DELAYED = 5;
+const DELAYED_MIN_MS = 250;
 
 /** The per-node routing figures node-1's cluster status carries where the build has them. */
 export interface Routing {
@@ -94,7 +98,7 @@ async function trial(death: Death): Promise<Trial> {
   const cluster = await startCluster({
     size: 3,
     engine: 'sim',
-    config: () => ({ p2p: { failure_timeout: `${FAILURE_TIMEOUT_MS}ms` }, engine: { num_parallel: 4, options: SIM_OPTIONS } }),
+    config: () => ({ p2p: { failure_timeout: `${FAILURE_TIMEOUT_MS}ms` }, engine: { num_parallel: SLOTS, options: SIM_OPTIONS } }),
   });
   try {
     await cluster.waitForMembers(3);
@@ -106,20 +110,22 @@ async function trial(death: Death): Promise<Trial> {
     });
 
     const answers: Answer[] = [];
-    let streaming = true;
-    const worker = async () => {
-      while (streaming) {
-        const sentAt = Date.now();
-        try {
-          const response = await fetch(`${entry.apiUrl}/api/generate`, { method: 'POST', body: BODY, signal: AbortSignal.timeout(DEADLINE_MS) });
-          await response.arrayBuffer();
-          answers.push({ sentAt, doneAt: Date.now(), status: response.status, servedBy: response.headers.get('x-served-by') });
-        } catch {
-          answers.push({ sentAt, doneAt: Date.now(), status: 0, servedBy: null });
-        }
+    const inFlight = new Set<Promise<void>>();
+    const send = async () => {
+      const sentAt = Date.now();
+      try {
+        const response = await fetch(`${entry.apiUrl}/api/generate`, { method: 'POST', body: BODY, signal: AbortSignal.timeout(DEADLINE_MS) });
+        await response.arrayBuffer();
+        answers.push({ sentAt, doneAt: Date.now(), status: response.status, servedBy: response.headers.get('x-served-by') });
+      } catch {
+        answers.push({ sentAt, doneAt: Date.now(), status: 0, servedBy: null });
       }
     };
-    const workers = Array.from({ length: WORKERS }, worker);
+    const sender = setInterval(() => {
+      const request = send();
+      inFlight.add(request);
+      void request.finally(() => inFlight.delete(request));
+    }, SEND_EVERY_MS);
     await new Promise((resolve) => setTimeout(resolve, STEADY_MS));
     const routedBefore = (await statusNodes(cluster)).find((n) => n.name === dead.name)?.routing?.routed;
     const killedAt = Date.now();
@@ -136,8 +142,8 @@ async function trial(death: Death): Promise<Trial> {
       );
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAt + FAILURE_TIMEOUT_MS + AFTER_MS - Date.now())));
     } finally {
-      streaming = false;
-      await Promise.all(workers);
+      clearInterval(sender);
+      await Promise.all(inFlight);
     }
     const routing = (await statusNodes(cluster)).find((n) => n.name === dead.name)?.routing;
     const since = (iso: string | null | undefined) => (iso ? Date.parse(iso) - killedAt : undefined);
@@ -145,7 +151,7 @@ async function trial(death: Death): Promise<Trial> {
     const after = answers.filter((a) => a.sentAt >= killedAt);
     const servedByDead = answers.filter((a) => a.servedBy === dead.name);
     const medianBeforeMs = median(before.map((a) => a.doneAt - a.sentAt));
-    const delayed = after.filter((a) => a.doneAt - a.sentAt > DELAYED * medianBeforeMs);
+    const delayed = after.filter((a) => a.doneAt - a.sentAt > Math.max(DELAYED * medianBeforeMs, DELAYED_MIN_MS));
     return {
       unhealthyMs: unhealthyAt - killedAt,
       lastRoutedMs: since(routing?.last_routed_at),
@@ -185,7 +191,7 @@ export function rows(death: Death, trials: readonly Trial[]): BenchmarkRow[] {
   else {
     out.push(goal('until the last answer it served reached the client (X-Served-By; no routing field in this build)', of((t) => t.lastServedMs)!));
     const delayed = of((t) => t.lastDelayedSentMs);
-    if (delayed !== undefined) out.push(goal(`until the last request sent that waited on it (answered over ${DELAYED}× slower; client side)`, delayed));
+    if (delayed !== undefined) out.push(goal(`until the last request sent that waited on it (answered over ${DELAYED}× slower and over ${DELAYED_MIN_MS} ms; client side)`, delayed));
   }
   out.push(goal("until node-1's cluster status shows it unhealthy", of((t) => t.unhealthyMs)!));
   const cooling = of((t) => t.coolingMs);
