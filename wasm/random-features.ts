@@ -3,30 +3,24 @@
 
 import { FEATURE, FEATURE_COUNT } from './score.js';
 
-/** mulberry32: a tiny seeded generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** n candidates with plausible load figures; some idle, some without throughput, noise in the reserved slot. */
+/**
+ * n candidates with plausible figures: some idle, some unmeasured (0), some with the model to
+ * load, and few distinct values, so exact ties (and the tie-breakers) come up often.
+ */
 export function randomFeatures(random: () => number, n: number): Float64Array {
   const features = new Float64Array(n * FEATURE_COUNT);
+  const sometimes = (p: number, value: () => number) => (random() < p ? value() : 0);
   for (let row = 0; row < features.length; row += FEATURE_COUNT) {
-    features[row + FEATURE.activeRequests] = random() < 0.2 ? 0 : Math.floor(random() * 16);
-    features[row + FEATURE.queueDepth] = random() < 0.5 ? 0 : Math.floor(random() * 64);
-    features[row + FEATURE.tokensPerSecond] = random() < 0.2 ? 0 : random() * 400;
-    features[row + FEATURE.gpuUtilization] = random();
-    features[row + FEATURE.vramFreeFraction] = random();
-    features[row + FEATURE.modelLoaded] = random() < 0.5 ? 1 : 0;
-    features[row + FEATURE.local] = random() < 0.1 ? 1 : 0;
-    features[row + FEATURE.reserved] = random() * 1e6;
+    features[row + FEATURE.ahead] = sometimes(0.7, () => Math.floor(random() * 24));
+    features[row + FEATURE.slots] = sometimes(0.9, () => 1 + Math.floor(random() * 8));
+    features[row + FEATURE.ttftMs] = sometimes(0.6, () => random() * 3000);
+    features[row + FEATURE.tokensPerSecond] = sometimes(0.6, () => [40, 80, random() * 400][Math.floor(random() * 3)]);
+    features[row + FEATURE.promptTokensPerSecond] = sometimes(0.6, () => random() * 5000);
+    features[row + FEATURE.loadBytesPerSecond] = sometimes(0.5, () => random() * 4e9);
+    features[row + FEATURE.loadBytes] = sometimes(0.4, () => Math.floor(random() * 40e9));
+    features[row + FEATURE.uncachedPromptTokens] = sometimes(0.7, () => Math.floor(random() * 8192));
+    features[row + FEATURE.scoreBias] = sometimes(0.2, () => (random() - 0.5) * 1000);
+    features[row + FEATURE.vramFree] = sometimes(0.8, () => [8e9, 16e9, random() * 80e9][Math.floor(random() * 3)]);
   }
   return features;
 }

@@ -46,7 +46,7 @@ export function requestDispatch(deps: DispatchDeps, request: FastifyRequest): Di
     route: (routeRequest) => {
       const chosen = chosenHere.get(request);
       chosenHere.delete(request);
-      return chosen ?? deps.scheduler.route(routeRequest, { localOnly: true });
+      return chosen ?? deps.scheduler.routeHere(routeRequest);
     },
   };
 }

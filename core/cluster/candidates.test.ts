@@ -31,7 +31,7 @@ t.test('holders become candidates: this node with its live figures, the others w
       models: [{ ...heldModel('tiny:latest'), size: 4321 }],
     }),
     'peer-a',
-    0,
+    1234,
   );
   membership.observe(announcement('b', { models: [] }), 'peer-b', 0);
   const engineLoaded = [{ name: 'tiny:latest', activeRequests: 1 }, { name: 'other:latest', activeRequests: 2 }] as LoadedModel[];
@@ -42,6 +42,7 @@ t.test('holders become candidates: this node with its live figures, the others w
       apiUrl: announcement('self').apiUrl,
       local: true,
       modelLoaded: true,
+      modelRequests: 1,
       modelSize: 1000,
       load: { activeRequests: 3, queueDepth: 2, tokensPerSecond: 3, gpuUtilization: 0, vramFree: 0, vramTotal: 0, slots: 1, ttftMs: 0, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
       labels: {},
@@ -52,10 +53,12 @@ t.test('holders become candidates: this node with its live figures, the others w
       apiUrl: announcement('a').apiUrl,
       local: false,
       modelLoaded: false,
+      modelRequests: 3,
       modelSize: 4321,
       load: { activeRequests: 2, queueDepth: 1, tokensPerSecond: 50, gpuUtilization: 0, vramFree: 50, vramTotal: 200, slots: 4, ttftMs: 30, promptTokensPerSecond: 900, loadBytesPerSecond: 3e9 },
       labels: {},
       scoreBias: 0,
+      loadAt: 1234,
     },
   ]);
   t.same(source({ model: 'absent:latest', kind: 'chat' }), []);

@@ -263,22 +263,22 @@ export const schema = {
     algorithm: setting(parsePluginRef, {
       default: 'round_robin',
       env: ['OLLAMA_SCHEDULER_ALGORITHM'],
-      why: 'Balancer that picks the node: round_robin, least_connections, random, adaptive, a file path or a package name.',
+      why: 'Balancer that picks the node: round_robin, least_connections, random, adaptive (lowest estimated time to first token), affinity (back to the node caching the prompt), a file path or a package name.',
     }),
     load_balancing: setting((raw) => parseEnum(raw, ['round_robin', 'least_connections', 'random'] as const), {
       default: 'least_connections',
-      why: 'Policy the adaptive balancer falls back to while it has no load figures for a candidate.',
+      why: 'Policy the adaptive balancer falls back to while a candidate has no load figures (its node has not gossiped a slot count yet).',
     }),
     worker_count: setting(integer(1, 256), {
       default: () => Math.max(1, cpus().length - 1),
-      why: 'Worker threads for WASM scoring and chunk checksums; default leaves one core to the event loop.',
+      why: 'Worker threads for chunk checksums; default leaves one core to the event loop. Scheduling scores run on the request path: a pick takes microseconds.',
     }),
     queue_size: setting(integer(1), {
       default: 512,
       env: ['OLLAMA_MAX_QUEUE'],
-      why: "Inference requests a node holds at once, running or waiting, before new ones get 503 (Ollama's OLLAMA_MAX_QUEUE).",
+      why: "Inference requests that may wait at once on a node for a slot on any node holding their model; past it new ones get 503 (Ollama's OLLAMA_MAX_QUEUE).",
     }),
-    options: setting(parseOptions, { default: {}, why: 'Options passed to a balancer plugin loaded from a file or package.' }),
+    options: setting(parseOptions, { default: {}, why: 'Options passed to the balancer: affinity reads balance_abs_threshold (4) and balance_rel_threshold (1.5); a plugin from a file or package reads its own.' }),
   },
   security: {
     tls: {

@@ -1,6 +1,6 @@
 // The load balancer contract: choose the node that runs a request among the candidates the
 // scheduler found. Implementations: plugins/balancer-round-robin, -least-connections, -random,
-// -adaptive; a third-party balancer is any module exporting the same factory and metadata.
+// -adaptive, -affinity; a third-party balancer is any module exporting the same factory and metadata.
 
 /** Load figures a node gossips about itself every second. */
 export interface NodeLoad {
@@ -32,6 +32,11 @@ export interface Candidate {
   local: boolean;
   /** True when the model is already loaded there (no load delay). */
   modelLoaded: boolean;
+  /**
+   * Requests for this model running or waiting there: exact for the node that took the request,
+   * what the node announced (all its models together) for the others.
+   */
+  modelRequests: number;
   /** Bytes of the model's weights on that node: what a load has to read. */
   modelSize: number;
   load: NodeLoad;
@@ -65,6 +70,16 @@ export type RouteOutcome = 'ok' | 'error' | 'cancelled';
  */
 export interface Balancer {
   readonly name: string;
+  /**
+   * True when picks read `request.promptBlocks`/`promptTokens`: only then does the request path
+   * compute them (core/scheduler/prompt-blocks.ts), which costs tens of µs per request.
+   */
+  readonly usesPrompt?: boolean;
+  /**
+   * True when two instances fed the same calls (picks, started, finished) in the same order pick
+   * the same nodes; the conformance suite checks it.
+   */
+  readonly deterministic?: boolean;
   pickNode(request: RouteRequest, candidates: readonly Candidate[]): Candidate | undefined;
   started?(nodeId: string, request: RouteRequest): void;
   finished?(nodeId: string, request: RouteRequest, outcome: RouteOutcome): void;

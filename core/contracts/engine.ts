@@ -98,6 +98,11 @@ interface RunRequest {
   logprobs?: { top: number };
   /** How long the model stays loaded after this request, in ms; negative keeps it forever. */
   keepAliveMs: number;
+  /**
+   * The start of the answer, generated on a node that died mid-stream: the engine goes on after it
+   * as if it had generated it, and its events and counts cover only what it adds.
+   */
+  continueFrom?: string;
   signal: AbortSignal;
 }
 

@@ -18,6 +18,8 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
     round_robin: () => import('../../plugins/balancer-round-robin/index.js'),
     least_connections: () => import('../../plugins/balancer-least-connections/index.js'),
     random: () => import('../../plugins/balancer-random/index.js'),
+    adaptive: () => import('../../plugins/balancer-adaptive/index.js'),
+    affinity: () => import('../../plugins/balancer-affinity/index.js'),
   },
   auth: {
     none: () => import('../../plugins/auth-none/index.js'),

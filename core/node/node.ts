@@ -113,7 +113,7 @@ export class OllamaDistributedNode {
         const engine = c.engine as Engine;
         const load = c.load as LoadWindow;
         const local = { loaded: () => engine.loaded(), running: () => load.running };
-        return new Scheduler(c.balancer as Balancer, clusterCandidates(c.cluster as ClusterView, local), { maxPending: config.scheduler.queue_size });
+        return new Scheduler(c.balancer as Balancer, clusterCandidates(c.cluster as ClusterView, local), { queueSize: config.scheduler.queue_size });
       },
     });
     units.push({

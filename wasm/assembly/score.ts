@@ -1,29 +1,28 @@
-// The scheduling score in AssemblyScript: candidates' load figures live in this module's linear
-// memory, are scored in place and the best index is picked without crossing into JS per candidate.
+// The adaptive balancer's score in AssemblyScript: each candidate's estimated time to first token,
+// computed in this module's linear memory, and the best index picked without crossing into JS per candidate.
 
 // Layout shared with the TypeScript twin in wasm/score.ts: one row of FEATURES f64 per candidate.
-const FEATURES: i32 = 8;
+const FEATURES: i32 = 10;
 const ROW_BYTES: usize = <usize>FEATURES << 3;
-const ACTIVE_REQUESTS: usize = 0 << 3;
-const QUEUE_DEPTH: usize = 1 << 3;
-const TOKENS_PER_SECOND: usize = 2 << 3;
-const GPU_UTILIZATION: usize = 3 << 3;
-const VRAM_FREE_FRACTION: usize = 4 << 3;
-const MODEL_LOADED: usize = 5 << 3;
-const LOCAL: usize = 6 << 3;
+const AHEAD: usize = 0 << 3;
+const SLOTS: usize = 1 << 3;
+const TTFT_MS: usize = 2 << 3;
+const TOKENS_PER_SECOND: usize = 3 << 3;
+const PROMPT_TOKENS_PER_SECOND: usize = 4 << 3;
+const LOAD_BYTES_PER_SECOND: usize = 5 << 3;
+const LOAD_BYTES: usize = 6 << 3;
+const UNCACHED_PROMPT_TOKENS: usize = 7 << 3;
+const SCORE_BIAS: usize = 8 << 3;
+const VRAM_FREE: usize = 9 << 3;
 
-// Weight slots, same order as the twin's weightVector().
-const W_ACTIVE_REQUEST: usize = 0 << 3;
-const W_QUEUED_REQUEST: usize = 1 << 3;
-const W_THROUGHPUT: usize = 2 << 3;
-const W_THROUGHPUT_HALF: usize = 3 << 3;
-const W_GPU_UTILIZATION: usize = 4 << 3;
-const W_VRAM_FREE: usize = 5 << 3;
-const W_MODEL_LOADED: usize = 6 << 3;
-const W_LOCAL: usize = 7 << 3;
-const WEIGHTS: i32 = 8;
+// Parameter slots, same order as the twin's paramVector().
+const P_LOAD_BYTES_PER_SECOND: usize = 0 << 3;
+const P_PROMPT_TOKENS_PER_SECOND: usize = 1 << 3;
+const P_SLOT_TOKENS_PER_SECOND: usize = 2 << 3;
+const P_OUTPUT_TOKENS: usize = 3 << 3;
+const PARAMS: i32 = 4;
 
-const weights: usize = memory.data(WEIGHTS << 3, 16);
+const params: usize = memory.data(PARAMS << 3, 16);
 let capacity: i32 = 0;
 // One block: `capacity` feature rows, then `capacity` scores.
 let features: usize = 0;
@@ -45,60 +44,65 @@ export function featuresPtr(): usize {
   return features;
 }
 
-export function weightsPtr(): usize {
-  return weights;
+export function paramsPtr(): usize {
+  return params;
 }
 
 export function scoresPtr(): usize {
   return scores;
 }
 
-/** Scores the first n rows of the feature buffer into the score buffer. */
+/** Scores the first n rows of the feature buffer into the score buffer: bias − estimated TTFT in ms. */
 export function scoreAll(n: i32): void {
   if (n > capacity) unreachable();
-  const wActive = load<f64>(weights, W_ACTIVE_REQUEST);
-  const wQueued = load<f64>(weights, W_QUEUED_REQUEST);
-  const wThroughput = load<f64>(weights, W_THROUGHPUT);
-  const throughputHalf = load<f64>(weights, W_THROUGHPUT_HALF);
-  const wGpu = load<f64>(weights, W_GPU_UTILIZATION);
-  const wVram = load<f64>(weights, W_VRAM_FREE);
-  const wLoaded = load<f64>(weights, W_MODEL_LOADED);
-  const wLocal = load<f64>(weights, W_LOCAL);
+  const defaultLoadSpeed = load<f64>(params, P_LOAD_BYTES_PER_SECOND);
+  const defaultPromptSpeed = load<f64>(params, P_PROMPT_TOKENS_PER_SECOND);
+  const defaultSlotSpeed = load<f64>(params, P_SLOT_TOKENS_PER_SECOND);
+  const outputTokens = load<f64>(params, P_OUTPUT_TOKENS);
   let row = features;
   let out = scores;
   const end = scores + (<usize>n << 3);
   while (out < end) {
-    const tps = load<f64>(row, TOKENS_PER_SECOND);
-    // Saturating, so one very fast node cannot outweigh every penalty.
-    const throughput = tps > 0.0 ? tps / (tps + throughputHalf) : 0.0;
-    const score =
-      wLoaded * load<f64>(row, MODEL_LOADED) +
-      wLocal * load<f64>(row, LOCAL) +
-      wVram * load<f64>(row, VRAM_FREE_FRACTION) +
-      wThroughput * throughput -
-      wActive * load<f64>(row, ACTIVE_REQUESTS) -
-      wQueued * load<f64>(row, QUEUE_DEPTH) -
-      wGpu * load<f64>(row, GPU_UTILIZATION);
-    store<f64>(out, score);
+    const slots = max<f64>(1.0, load<f64>(row, SLOTS));
+    const measuredTps = load<f64>(row, TOKENS_PER_SECOND);
+    const tps = measuredTps > 0.0 ? measuredTps : defaultSlotSpeed * slots;
+    // Each of the slots running generates tps/slots tokens a second.
+    const serviceMs = load<f64>(row, TTFT_MS) + (outputTokens * 1000.0 * slots) / tps;
+    const excess = load<f64>(row, AHEAD) - slots + 1.0;
+    const waitMs = excess > 0.0 ? (excess * serviceMs) / slots : 0.0;
+    const loadBytes = load<f64>(row, LOAD_BYTES);
+    const loadSpeed = load<f64>(row, LOAD_BYTES_PER_SECOND);
+    const loadMs = loadBytes > 0.0 ? (loadBytes * 1000.0) / (loadSpeed > 0.0 ? loadSpeed : defaultLoadSpeed) : 0.0;
+    const promptSpeed = load<f64>(row, PROMPT_TOKENS_PER_SECOND);
+    const prefillMs = (load<f64>(row, UNCACHED_PROMPT_TOKENS) * 1000.0) / (promptSpeed > 0.0 ? promptSpeed : defaultPromptSpeed);
+    store<f64>(out, load<f64>(row, SCORE_BIAS) - (waitMs + loadMs + prefillMs));
     row += ROW_BYTES;
     out += 8;
   }
 }
 
 /**
- * Index (relative to offset) of the highest of n computed scores: ties go to the lowest index,
- * NaN loses to any number, -1 when n is 0.
+ * Index (relative to offset) of the highest of n computed scores: ties go to more free VRAM, then
+ * more measured tokens/s, then the lowest index; NaN loses to any number; -1 when n is 0.
  */
 export function bestOf(offset: i32, n: i32): i32 {
   if (n <= 0) return -1;
   if (offset < 0 || offset + n > capacity) unreachable();
   const base = scores + (<usize>offset << 3);
+  const rows = features + <usize>offset * ROW_BYTES;
   let best: i32 = 0;
   let top = load<f64>(base);
+  let topVram = load<f64>(rows, VRAM_FREE);
+  let topTps = load<f64>(rows, TOKENS_PER_SECOND);
   for (let i: i32 = 1; i < n; i++) {
     const s = load<f64>(base + (<usize>i << 3));
-    if (s > top || (top != top && s == s)) {
+    const row = rows + <usize>i * ROW_BYTES;
+    const vram = load<f64>(row, VRAM_FREE);
+    const tps = load<f64>(row, TOKENS_PER_SECOND);
+    if (s > top || (top != top && s == s) || (s == top && (vram > topVram || (vram == topVram && tps > topTps)))) {
       top = s;
+      topVram = vram;
+      topTps = tps;
       best = i;
     }
   }

@@ -25,6 +25,7 @@ t.test('reads need read; drains and removals need admin', async (t) => {
     'GET /api/v1/cluster/status': 'read',
     'GET /api/v1/nodes': 'read',
     'GET /api/v1/nodes/:id': 'read',
+    'GET /api/v1/queue': 'read',
     'POST /api/v1/nodes/:id/drain': 'admin',
     'POST /api/v1/nodes/:id/undrain': 'admin',
     'DELETE /api/v1/nodes/:id': 'admin',

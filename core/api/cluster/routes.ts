@@ -9,7 +9,7 @@ import { removalLosesQuorum } from '../../cluster/voters.js';
 import { ProductError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteModule } from '../server.js';
-import { clusterStatus, nodeEntry } from './status.js';
+import { clusterStatus, nodeEntry, queueEntry } from './status.js';
 
 export const nodeNotFound = (id: string) => new ProductError('OD_ERR_NODE_NOT_FOUND', `node '${id}' not found`);
 
@@ -52,7 +52,8 @@ function removeRoute(app: FastifyInstance, deps: ApiDeps): void {
 
 export const clusterRoutes: RouteModule = (app, deps) => {
   const view = deps.cluster;
-  app.get('/api/v1/cluster/status', { config: { permission: 'read' } }, async () => clusterStatus(view, deps.consensus));
+  app.get('/api/v1/cluster/status', { config: { permission: 'read' } }, async () => clusterStatus(view, deps.consensus, deps.scheduler.routingStats()));
+  app.get('/api/v1/queue', { config: { permission: 'read' } }, async () => queueEntry(deps.config.scheduler.queue_size, deps.scheduler.queue()));
   app.get('/api/v1/nodes', { config: { permission: 'read' } }, async () => ({ nodes: view.members().map(nodeEntry) }));
   app.get('/api/v1/nodes/:id', { config: { permission: 'read' } }, async (request) => nodeEntry(memberNamed(view, (request.params as { id: string }).id)));
   drainRoute(app, view, 'drain');

@@ -1,9 +1,11 @@
 // The cluster as the /api/v1 cluster API shows it: each member with its health, drain flag, models,
 // loaded models and load, the consensus leader and each node's vote, and the names held with
-// different digests. Pure over the view and the consensus member.
+// different digests, and what this node routed to each. Pure over the view, the consensus member
+// and the scheduler's figures.
 
 import type { ClusterView, DigestConflict, Member } from '../../cluster/types.js';
 import type { Consensus } from '../../contracts/consensus.js';
+import type { NodeRouting, QueueEntry } from '../../scheduler/scheduler.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -66,7 +68,17 @@ function roles(consensus: Consensus): (id: string) => ConsensusRole | null {
   };
 }
 
-export function clusterStatus(view: ClusterView, consensus: Consensus) {
+/** What this node sent the member: requests routed, forwards that failed before an answer, and its cooldown. */
+function routingEntry(routing: NodeRouting | undefined) {
+  return {
+    routed: routing?.routed ?? 0,
+    failed: routing?.failed ?? 0,
+    last_routed_at: routing?.lastRoutedAt === undefined ? null : iso(routing.lastRoutedAt),
+    cooling_until: routing?.coolingUntil === undefined ? null : iso(routing.coolingUntil),
+  };
+}
+
+export function clusterStatus(view: ClusterView, consensus: Consensus, routing: ReadonlyMap<string, NodeRouting>) {
   const self = view.self();
   const role = roles(consensus);
   return {
@@ -79,7 +91,20 @@ export function clusterStatus(view: ClusterView, consensus: Consensus) {
     /** The last consensus index this node applied: equal on every node once they caught up. */
     applied_index: consensus.state().index,
     // A node whose cluster id differs from this one's belongs to another cluster: a fork to fix.
-    nodes: view.members().map((member) => ({ ...nodeEntry(member), role: role(member.id), cluster_id: member.consensus?.clusterId ?? null })),
+    nodes: view.members().map((member) => ({
+      ...nodeEntry(member),
+      role: role(member.id),
+      cluster_id: member.consensus?.clusterId ?? null,
+      routing: routingEntry(routing.get(member.id)),
+    })),
     conflicts: view.conflicts().map(conflictEntry),
+  };
+}
+
+/** GET /api/v1/queue: the requests waiting here for a slot, next first. */
+export function queueEntry(size: number, waiting: readonly QueueEntry[]) {
+  return {
+    queue_size: size,
+    waiting: waiting.map((entry) => ({ id: entry.id, model: entry.model, kind: entry.kind, position: entry.position, waited_ms: entry.waitedMs })),
   };
 }

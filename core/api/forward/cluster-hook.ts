@@ -4,9 +4,10 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Member } from '../../cluster/types.js';
-import type { RequestKind } from '../../contracts/balancer.js';
+import type { RequestKind, RouteRequest } from '../../contracts/balancer.js';
 import type { ProductError } from '../../errors.js';
 import { parseModelName } from '../../models/name.js';
+import { promptBlocks, type PromptSource } from '../../scheduler/prompt-blocks.js';
 import type { Route } from '../../scheduler/scheduler.js';
 import type { AsyncSeriesHook } from '../../kernel/hooks.js';
 import type { ApiDeps } from '../deps.js';
@@ -15,7 +16,7 @@ import { runHere } from '../dispatch.js';
 import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
 import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
-import { FORWARDED_HEADER, REFUSED_HEADER, SERVED_BY_HEADER, forwardedRequestHeaders } from './headers.js';
+import { FORWARDED_HEADER, QUEUE_POSITION_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, SERVED_BY_HEADER, forwardedRequestHeaders } from './headers.js';
 import { membersHolding, unavailableHolders } from './holders.js';
 import { rawBodyOf } from './raw-body.js';
 import { readWhole, relayStream, sendWhole, type WholeAnswer } from './relay.js';
@@ -28,6 +29,16 @@ export interface ClusterHookDeps extends ApiDeps {
 
 /** What the cluster step did: answered the client itself, or left the request to this node's handler. */
 type Handled = 'answered' | 'here';
+
+/** Why a forward brought no answer to relay. */
+type Miss = 'unreachable' | 'refused' | 'client-gone';
+
+const answer = (result: UpstreamResponse | Miss): UpstreamResponse | undefined => (typeof result === 'string' ? undefined : result);
+
+/** A client's own request id, listed in GET /api/v1/queue, when it is a short printable token. */
+function clientRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && /^[\x21-\x7e]{1,128}$/.test(value) ? value : undefined;
+}
 
 class ClusterStep {
   private readonly gone: AbortSignal;
@@ -48,22 +59,24 @@ class ClusterStep {
   }
 
   /**
-   * The target's answer; undefined when it failed before answering (noted, so another node may try)
-   * or the client left. A beforeForward tap that throws fails the request with its error.
+   * The target's answer; else why not: it failed before answering or refused (noted, so another
+   * node may try), or the client left. A beforeForward tap that throws fails the request with its error.
    */
-  private async attempt(target: Member): Promise<UpstreamResponse | undefined> {
+  private async attempt(target: Member): Promise<UpstreamResponse | Miss> {
     const outgoing = await this.outgoing(target);
     let upstream: UpstreamResponse;
     try {
       upstream = await this.deps.forwarder.send(target, outgoing, this.gone);
     } catch (error) {
-      if (nextStep({ answered: false, error }, this.gone.aborted) === 'retry') this.failures.push({ node: target.name, reason: failureReason(error) });
-      return undefined;
+      if (nextStep({ answered: false, error }, this.gone.aborted) !== 'retry') return 'client-gone';
+      this.failures.push({ node: target.name, reason: failureReason(error) });
+      return 'unreachable';
     }
     if (nextStep({ answered: true, status: upstream.status, headers: upstream.headers }, this.gone.aborted) === 'relay') return upstream;
     upstream.body.destroy();
+    if (this.gone.aborted) return 'client-gone';
     this.failures.push({ node: target.name, reason: 'drained' });
-    return undefined;
+    return 'refused';
   }
 
   /** Nothing more to say to a client that left. */
@@ -73,14 +86,21 @@ class ClusterStep {
     return 'answered';
   }
 
-  /** Routes once; a forward that fails before its answer is routed again without the nodes that failed. */
-  async route(kind: RequestKind, model: string): Promise<Handled> {
+  /**
+   * Routes once, waiting in the queue while every holder is busy; a forward that fails before its
+   * answer is routed again without the nodes that failed.
+   */
+  async route(kind: RequestKind, model: string, prompt?: PromptSource): Promise<Handled> {
     const tried = new Set<string>();
+    const id = clientRequestId(this.request.headers[REQUEST_ID_HEADER]) ?? String(this.request.id);
+    // Hashing the prompt costs microseconds: only for a balancer that reads it.
+    const request: RouteRequest = prompt && this.deps.scheduler.usesPrompt ? { model, kind, ...promptBlocks(prompt, this.request.body) } : { model, kind };
     for (;;) {
       let route: Route;
       try {
-        route = this.deps.scheduler.route({ model, kind }, { exclude: tried });
+        route = await this.deps.scheduler.route(request, { exclude: tried, signal: this.gone, id });
       } catch (error) {
+        if (this.gone.aborted) return this.abandoned();
         if ((error as ProductError).code !== 'OD_ERR_NO_NODE') throw error;
         if (this.failures.length > 0) throw forwardFailure(model, this.failures);
         const unavailable = unavailableHolders(this.deps.cluster.members(), model);
@@ -88,25 +108,32 @@ class ClusterStep {
         // No member lists it: the handler answers as a lone node would (404).
         return 'here';
       }
+      if (route.queuePosition > 0) this.reply.raw.setHeader(QUEUE_POSITION_HEADER, String(route.queuePosition));
       if (route.candidate.local) {
         runHere(this.request, this.reply, route);
         return 'here';
       }
       tried.add(route.candidate.nodeId);
       const target = this.deps.cluster.member(route.candidate.nodeId);
-      if (!target) this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
-      let upstream: UpstreamResponse | undefined;
-      try {
-        upstream = target && (await this.attempt(target));
-      } catch (error) {
-        route.finish('error');
-        throw error;
+      let result: UpstreamResponse | Miss;
+      if (target) {
+        try {
+          result = await this.attempt(target);
+        } catch (error) {
+          route.finish('error');
+          throw error;
+        }
+      } else {
+        this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
+        result = 'unreachable';
       }
-      if (upstream) {
-        route.finish(await relayStream(this.reply, upstream, this.gone));
+      if (typeof result !== 'string') {
+        route.answered();
+        route.finish(await relayStream(this.reply, result, this.gone));
         return 'answered';
       }
-      route.finish(this.gone.aborted ? 'cancelled' : 'error');
+      if (result === 'unreachable') route.unreachable();
+      else route.finish(result === 'client-gone' ? 'cancelled' : 'error');
       if (this.gone.aborted) return this.abandoned();
     }
   }
@@ -117,7 +144,7 @@ class ClusterStep {
     const newest = this.deps.cluster.holders(model).filter((m) => !m.self);
     const targets = newest.length > 0 ? newest : membersHolding(this.deps.cluster.members(), model).filter((m) => !m.self);
     for (const target of targets) {
-      const upstream = await this.attempt(target);
+      const upstream = answer(await this.attempt(target));
       if (upstream) {
         await relayStream(this.reply, upstream, this.gone);
         return 'answered';
@@ -132,7 +159,7 @@ class ClusterStep {
   async atNode(idOrName: string): Promise<Handled> {
     const target = this.deps.cluster.member(idOrName);
     if (!target || target.self) return 'here';
-    const upstream = await this.attempt(target);
+    const upstream = answer(await this.attempt(target));
     if (upstream) {
       await relayStream(this.reply, upstream, this.gone);
       return 'answered';
@@ -172,7 +199,7 @@ class ClusterStep {
 }
 
 function act(step: ClusterStep, plan: ClusterPlan): Promise<Handled> {
-  if (plan.action === 'route') return step.route(plan.kind, plan.model);
+  if (plan.action === 'route') return step.route(plan.kind, plan.model, plan.prompt);
   if (plan.action === 'one-holder') return step.oneHolder(plan.model);
   if (plan.action === 'at-node') return step.atNode(plan.node);
   if (plan.action === 'at-leader') return step.atLeader();

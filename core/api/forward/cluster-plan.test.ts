@@ -4,22 +4,23 @@ import t from 'tap';
 import { clusterModelName, clusterPlan, isClusterRoute, isInferenceRoute } from './cluster-plan.js';
 
 t.test('inference routes are routed by the scheduler under the full name:tag', async (t) => {
-  const cases: [string, string, string][] = [
-    ['POST', '/api/generate', 'generate'],
-    ['POST', '/api/chat', 'chat'],
+  // The prompt source tells a prompt-reading balancer how to hash the body's prompt.
+  const cases: [string, string, string, string?][] = [
+    ['POST', '/api/generate', 'generate', 'generate'],
+    ['POST', '/api/chat', 'chat', 'chat'],
     ['POST', '/api/embed', 'embed'],
     ['POST', '/api/embeddings', 'embed'],
-    ['POST', '/v1/chat/completions', 'chat'],
-    ['POST', '/v1/completions', 'generate'],
+    ['POST', '/v1/chat/completions', 'chat', 'openai-chat'],
+    ['POST', '/v1/completions', 'generate', 'openai-completion'],
     ['POST', '/v1/embeddings', 'embed'],
     ['POST', '/v1/responses', 'chat'],
     ['POST', '/v1/messages', 'chat'],
   ];
-  for (const [method, url, kind] of cases) {
-    t.same(clusterPlan(method, url, { model: 'tiny' }), { action: 'route', kind, model: 'tiny:latest' }, url);
+  for (const [method, url, kind, prompt] of cases) {
+    t.strictSame(clusterPlan(method, url, { model: 'tiny' }), { action: 'route', kind, model: 'tiny:latest', ...(prompt ? { prompt } : {}) }, url);
     t.ok(isInferenceRoute(method, url), url);
   }
-  t.same(clusterPlan('POST', '/api/chat', { model: 'me/tiny:q4' }), { action: 'route', kind: 'chat', model: 'me/tiny:q4' });
+  t.same(clusterPlan('POST', '/api/chat', { model: 'me/tiny:q4' }), { action: 'route', kind: 'chat', model: 'me/tiny:q4', prompt: 'chat' });
 });
 
 t.test('a missing or invalid name, or a body that is no object, gets no plan: the handler words the error', async (t) => {

@@ -3,12 +3,13 @@
 // unload act on every holder, a drain goes to the node it names and a removal to the leader. Pure: the request path acts on the plan.
 
 import type { RequestKind } from '../../contracts/balancer.js';
+import type { PromptSource } from '../../scheduler/prompt-blocks.js';
 import { formatModelName, parseModelName } from '../../models/name.js';
 import { keepAliveMs } from '../ollama/keep-alive.js';
 
 export type ClusterPlan =
   /** The scheduler picks the node among the model's holders: this one, or another the request is forwarded to. */
-  | { action: 'route'; kind: RequestKind; model: string }
+  | { action: 'route'; kind: RequestKind; model: string; prompt?: PromptSource }
   /** Served here when this node holds the model, else by a node that does. */
   | { action: 'one-holder'; model: string }
   /** Every node holding the model does it. */
@@ -41,11 +42,13 @@ function unloads(body: Body, empty: boolean): boolean {
   }
 }
 
-function routed(kind: RequestKind, unload?: (body: Body) => boolean): Planner {
+/** `prompt` says how to read the body's prompt for balancers that route by prompt cache. */
+function routed(kind: RequestKind, prompt?: PromptSource, unload?: (body: Body) => boolean): Planner {
   return (body) => {
     const model = clusterModelName(body.model);
     if (!model) return undefined;
-    return unload?.(body) ? { action: 'every-holder', model } : { action: 'route', kind, model };
+    if (unload?.(body)) return { action: 'every-holder', model };
+    return prompt ? { action: 'route', kind, model, prompt } : { action: 'route', kind, model };
   };
 }
 
@@ -60,12 +63,12 @@ const modelOrName = (body: Body) => (typeof body.model === 'string' && body.mode
 
 /** Routes that run a model; their answers say which node served them. */
 const INFERENCE: Record<string, Planner> = {
-  'POST /api/generate': routed('generate', (body) => unloads(body, body.prompt === undefined || body.prompt === '')),
-  'POST /api/chat': routed('chat', (body) => unloads(body, !Array.isArray(body.messages) || body.messages.length === 0)),
+  'POST /api/generate': routed('generate', 'generate', (body) => unloads(body, body.prompt === undefined || body.prompt === '')),
+  'POST /api/chat': routed('chat', 'chat', (body) => unloads(body, !Array.isArray(body.messages) || body.messages.length === 0)),
   'POST /api/embed': routed('embed'),
   'POST /api/embeddings': routed('embed'),
-  'POST /v1/chat/completions': routed('chat'),
-  'POST /v1/completions': routed('generate'),
+  'POST /v1/chat/completions': routed('chat', 'openai-chat'),
+  'POST /v1/completions': routed('generate', 'openai-completion'),
   'POST /v1/embeddings': routed('embed'),
   'POST /v1/responses': routed('chat'),
   'POST /v1/messages': routed('chat'),

@@ -10,6 +10,16 @@ export const SERVED_BY_HEADER = 'x-served-by';
 /** Set by a node refusing a forwarded request it may not take (drained): the sender tries another node. */
 export const REFUSED_HEADER = 'x-ollama-distributed-refused';
 
+/** Set on the answer to a request that waited for a slot: its place in the queue when it joined (1 is first). */
+export const QUEUE_POSITION_HEADER = 'x-queue-position';
+/**
+ * On a forwarded request only: the answer so far (base64url of its UTF-8 text) of a stream whose
+ * node died mid-way; the serving node goes on from there (RunRequest.continueFrom).
+ */
+export const CONTINUATION_HEADER = 'x-ollama-distributed-continue-from';
+/** A client's name for its request, under which GET /api/v1/queue lists it while it waits. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
 /** RFC 9110 §7.6.1: meaningful for one connection only, never passed on by a proxy. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 

@@ -28,7 +28,11 @@ function cli(args: string[], host: string): Promise<{ code: number | null; stdou
   });
 }
 
-type StatusEntry = NodeEntry & { role: 'leader' | 'voter' | 'non-voter' | null; cluster_id: string | null };
+type StatusEntry = NodeEntry & {
+  role: 'leader' | 'voter' | 'non-voter' | null;
+  cluster_id: string | null;
+  routing: { routed: number; failed: number; last_routed_at: string | null; cooling_until: string | null };
+};
 
 const entry = (fields: Partial<StatusEntry>): StatusEntry => ({
   id: 'id-1',
@@ -48,6 +52,7 @@ const entry = (fields: Partial<StatusEntry>): StatusEntry => ({
   last_seen: '',
   role: 'leader',
   cluster_id: 'c1',
+  routing: { routed: 0, failed: 0, last_routed_at: null, cooling_until: null },
   ...fields,
 });
 
