@@ -11,6 +11,8 @@ const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'api-latency': async () => (await import('./api-latency.js')).run(),
   forwarding: async () => (await import('./forwarding.js')).run(),
   consensus: async () => (await import('./consensus.js')).run(),
+  'sim-cluster': async () => (await import('./sim-cluster.js')).run(),
+  failover: async () => (await import('./failover.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
