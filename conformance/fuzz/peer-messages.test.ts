@@ -25,7 +25,7 @@ const validAnnouncement = fc
     gpus: fc.array(fc.record({ name: fc.string({ minLength: 1, maxLength: 10 }), backend: fc.constantFrom('cuda', 'metal', 'vulkan'), vramTotal: fc.nat(), vramFree: fc.nat() }), { maxLength: 2 }),
   })
   .map(({ id, models, inFlight, gpus }) =>
-    announcement(id, { models: models.map((name) => heldModel(name)), gpus, load: { ...announcement(id).load, inFlight } }),
+    announcement(id, { models: models.map((name) => heldModel(name)), gpus: gpus.map((gpu) => ({ ...gpu })), load: { ...announcement(id).load, inFlight } }),
   );
 
 t.test('gossip announcements', async (t) => {
