@@ -9,6 +9,8 @@ import { startCluster, waitUntil, type Cluster } from '../fixtures/cluster.js';
 
 const KEY = randomBytes(32).toString('base64url');
 const STREAMS = 50;
+/** Of them, OpenAI SSE streams (chat completions and completions in turn); round_robin puts some on each holder. */
+const SSE_STREAMS = 4;
 /** 20 tokens a second for 60 tokens: each stream runs 3 s, the kill lands in the middle. */
 const TOKENS_PER_SECOND = 20;
 const NUM_PREDICT = 60;
@@ -51,8 +53,8 @@ async function nativeStream(url: string, path: string, body: Record<string, unkn
 }
 
 /** Reads an OpenAI SSE stream's data payloads into `log.lines` ([DONE] as { done: true }). */
-async function sseStream(url: string, body: Record<string, unknown>, log: StreamLog): Promise<void> {
-  const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+async function sseStream(url: string, path: string, body: Record<string, unknown>, log: StreamLog): Promise<void> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
   log.status = response.status;
   log.servedBy = response.headers.get('x-served-by');
   let rest = '';
@@ -76,7 +78,7 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
     engine: 'sim',
     clusterKey: KEY,
     t,
-    config: () => ({ engine: { num_parallel: 64, options: { tokens_per_second: TOKENS_PER_SECOND, ttft_ms: 1 } } }),
+    config: () => ({ engine: { num_parallel: 64, options: { tokens_per_second: TOKENS_PER_SECOND, ttft_ms: 1, parallel_slowdown: 0 } } }),
   });
   await cluster.waitForMembers(3);
   const [entry, doomed, survivor] = cluster.nodes;
@@ -87,22 +89,28 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
     what: 'node-1 seeing both holders of shared:latest',
   });
 
-  const native: StreamLog[] = Array.from({ length: STREAMS }, () => ({ lines: [], at: [], servedBy: null, status: 0 }));
-  const openai: StreamLog = { lines: [], at: [], servedBy: null, status: 0 };
+  const all: StreamLog[] = Array.from({ length: STREAMS }, () => ({ lines: [], at: [], servedBy: null, status: 0 }));
+  const openai = all.slice(0, SSE_STREAMS);
+  const native = all.slice(SSE_STREAMS);
+  const sse = { model: 'shared', stream: true, stream_options: { include_usage: true }, max_tokens: NUM_PREDICT };
   const runs = [
+    ...openai.map((log, i) =>
+      i % 2 === 0
+        ? sseStream(entry.apiUrl, '/v1/chat/completions', { ...sse, messages: [{ role: 'user', content: `openai chat ${i}` }] }, log)
+        : sseStream(entry.apiUrl, '/v1/completions', { ...sse, prompt: `openai completion ${i}` }, log),
+    ),
     ...native.map((log, i) =>
       i % 2 === 0
         ? nativeStream(entry.apiUrl, '/api/chat', { model: 'shared', messages: [{ role: 'user', content: `chat ${i}` }], options: { num_predict: NUM_PREDICT } }, log)
         : nativeStream(entry.apiUrl, '/api/generate', { model: 'shared', prompt: `generate ${i}`, options: { num_predict: NUM_PREDICT } }, log),
     ),
-    sseStream(entry.apiUrl, { model: 'shared', messages: [{ role: 'user', content: 'openai' }], stream: true, stream_options: { include_usage: true }, max_tokens: NUM_PREDICT }, openai),
   ].map((run) => run.catch((error: Error) => error));
-  const all = [...native, openai];
 
   // Mid-way: every stream has chunks, none has ended, and the doomed node serves some of them.
   await waitUntil(() => all.every((log) => log.lines.length >= 3) || undefined, { timeoutMs: 10_000, what: 'every stream receiving chunks' });
   const onDoomed = all.filter((log) => log.servedBy === doomed.name);
   t.ok(onDoomed.length > 0, `node-2 serves ${onDoomed.length} of the streams when it is killed`);
+  t.ok(openai.some((log) => log.servedBy === doomed.name), 'an OpenAI stream among them');
   const chunksAtKill = onDoomed.map((log) => log.lines.length);
   await cluster.kill(doomed.index, 'SIGKILL');
   const killedAt = Date.now();
@@ -130,13 +138,17 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
     t.equal(last.eval_count, chunks.length, `stream ${i}: eval_count ${String(last.eval_count)} covers the ${chunks.length} chunks the client received`);
     t.equal(chunks.length, NUM_PREDICT, `stream ${i}: the answer has the ${NUM_PREDICT} tokens asked for, no more`);
   }
-  const events = openai.lines;
-  const usage = events.find((e) => e.usage !== undefined)?.usage as { completion_tokens: number } | undefined;
-  const tokens = events.filter((e) => Array.isArray(e.choices) && (e.choices as { finish_reason: unknown }[])[0]?.finish_reason === null);
-  t.same(events.filter((e) => e.error !== undefined || e.incomplete !== undefined), [], 'the OpenAI stream has no error frame');
-  t.same(events.at(-1), { done: true }, 'the OpenAI stream ends with [DONE]');
-  t.same([...new Set(events.filter((e) => e.id !== undefined).map((e) => e.id))].length, 1, 'one id across the whole OpenAI stream');
-  t.equal(usage?.completion_tokens, tokens.length, 'its usage counts every token chunk the client received');
+  for (const [i, log] of openai.entries()) {
+    const events = log.lines;
+    const usage = events.find((e) => e.usage !== undefined)?.usage as { completion_tokens: number } | undefined;
+    const tokens = events.filter((e) => Array.isArray(e.choices) && (e.choices as { finish_reason: unknown }[])[0]?.finish_reason === null);
+    t.equal(log.status, 200, `OpenAI stream ${i}: 200`);
+    t.same(events.filter((e) => e.error !== undefined || e.incomplete !== undefined), [], `OpenAI stream ${i}: no error frame, no broken frame`);
+    t.same(events.at(-1), { done: true }, `OpenAI stream ${i} (${log.servedBy}) ends with [DONE]`);
+    t.equal(new Set(events.filter((e) => e.id !== undefined).map((e) => `${e.id} ${e.created}`)).size, 1, `OpenAI stream ${i}: one id and created throughout`);
+    t.equal(usage?.completion_tokens, tokens.length, `OpenAI stream ${i}: usage counts the ${tokens.length} token chunks the client received`);
+    t.equal(tokens.length, NUM_PREDICT, `OpenAI stream ${i}: the ${NUM_PREDICT} tokens asked for, no more`);
+  }
 
   const late = probes.filter((p) => p.at > killedAt + QUIET_AFTER_KILL_MS);
   t.ok(late.length > 0, `${late.length} requests came in after kill + 2 s`);
