@@ -1,6 +1,7 @@
 // Failover mid-stream across real node processes: node-1 forwards 50 streams of a model only node-2
 // and node-3 hold; node-2 is killed with SIGKILL while they run; every stream still ends with its
 // final line, counts covering the whole answer, and node-1 sends the dead node nothing after 2 s.
+// When the last holder dies too, a stream ends with an Ollama error line.
 
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
@@ -72,7 +73,7 @@ async function sseStream(url: string, path: string, body: Record<string, unknown
   if (rest.trim() !== '') log.lines.push({ incomplete: rest });
 }
 
-t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the other holder, unbroken, and the dead node gets nothing after 2 s', async (t) => {
+t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the other holder, unbroken, and the dead node gets nothing after 2 s; with no holder left a stream ends with an error line', async (t) => {
   const cluster = await startCluster({
     size: 3,
     engine: 'sim',
@@ -156,4 +157,15 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
   const seen = (await nodesSeenBy(cluster, 0)).find((n) => n.name === doomed.name);
   const lastRouted = seen?.routing.last_routed_at ? Date.parse(seen.routing.last_routed_at) : 0;
   t.ok(lastRouted <= killedAt + QUIET_AFTER_KILL_MS, `node-1 last routed to node-2 ${lastRouted - killedAt} ms after the kill`);
+
+  // The last holder dies mid-stream: the client's stream ends at once with an error line, never hangs.
+  const orphan: StreamLog = { lines: [], at: [], servedBy: null, status: 0 };
+  const run = nativeStream(entry.apiUrl, '/api/generate', { model: 'shared', prompt: 'last', options: { num_predict: NUM_PREDICT } }, orphan);
+  await waitUntil(() => orphan.lines.length >= 3 || undefined, { timeoutMs: 5000, what: 'the last stream receiving chunks' });
+  const lastKilledAt = Date.now();
+  await cluster.kill(survivor.index, 'SIGKILL');
+  await run;
+  t.ok(Date.now() - lastKilledAt < 5000, `it ended ${Date.now() - lastKilledAt} ms after the kill`);
+  t.same(orphan.lines.filter((line) => line.done === true || line.incomplete !== undefined), [], 'no final line, no broken line');
+  t.match(orphan.lines.at(-1), { error: /^no node holding model 'shared:latest' could serve the request: .*node-3 \(its stream broke mid-answer\)/ }, 'its last line is an Ollama error line naming the node that failed');
 });
