@@ -15,7 +15,7 @@ import { clientSignal } from '../client-abort.js';
 import { runHere } from '../dispatch.js';
 import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
-import { continuationBody, continuationHeaders, splicedDialect } from './continuation.js';
+import { continuationBody, continuationHeaders, splicedDialect, streamedAs } from './continuation.js';
 import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
 import { FORWARDED_HEADER, QUEUE_POSITION_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, SERVED_BY_HEADER, endToEndHeaders, forwardedRequestHeaders } from './headers.js';
 import { membersHolding, unavailableHolders } from './holders.js';
@@ -138,34 +138,36 @@ class ClusterStep {
       }
       tried.add(route.candidate.nodeId);
       const target = this.deps.cluster.member(route.candidate.nodeId);
-      let result: UpstreamResponse | Miss;
-      if (target) {
-        try {
-          result = await this.attempt(target, splice);
-        } catch (error) {
-          route.finish('error');
-          if (splice) return this.endSplice(splice, model, error);
-          throw error;
-        }
-      } else {
+      if (!target) {
         this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
-        result = 'unreachable';
+        route.unreachable();
+        if (this.gone.aborted) return this.abandoned();
+        continue;
+      }
+      let result: UpstreamResponse | Miss;
+      try {
+        result = await this.attempt(target, splice);
+      } catch (error) {
+        route.finish('error');
+        if (splice) return this.endSplice(splice, model, error);
+        throw error;
       }
       if (typeof result !== 'string') {
         route.answered();
-        if (!dialect || (!splice && result.status >= 400)) {
+        const streamed = dialect !== undefined && streamedAs(dialect, result.headers['content-type']) ? dialect : undefined;
+        if (!splice && (!streamed || result.status >= 400)) {
           route.finish(await relayStream(this.reply, result, this.gone));
           return 'answered';
         }
-        if (splice && result.status !== 200) {
+        if (!streamed || (splice && result.status !== 200)) {
           result.body.destroy();
-          this.failures.push({ node: target!.name, reason: `its continuation answered ${result.status}` });
+          this.failures.push({ node: target.name, reason: `its continuation answered ${result.status} ${result.headers['content-type'] ?? ''}`.trim() });
           route.finish('error');
           continue;
         }
         if (splice) splice.nextLeg();
         else {
-          splice = new AnswerSplice(dialect, this.startedAt);
+          splice = new AnswerSplice(streamed, this.startedAt);
           this.reply.hijack();
           this.reply.raw.writeHead(result.status, endToEndHeaders(result.headers));
         }
@@ -179,7 +181,7 @@ class ClusterStep {
           return this.abandoned();
         }
         route.unreachable();
-        this.failures.push({ node: target!.name, reason: 'its stream broke mid-answer' });
+        this.failures.push({ node: target.name, reason: 'its stream broke mid-answer' });
         // This node's own handler cannot take up a stream already begun.
         tried.add(this.deps.nodeId);
         continue;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { continuationBody, continuationHeaders, splicedDialect } from './continuation.js';
+import { continuationBody, continuationHeaders, splicedDialect, streamedAs } from './continuation.js';
 import { CONTINUATION_HEADER } from './headers.js';
 
 t.test('which streams are spliced: native ones unless stream is false, OpenAI ones when stream is true', async (t) => {
@@ -27,4 +27,11 @@ t.test('the continuation body: the client bytes, with a set token limit lowered 
 t.test('the continuation header carries the answer so far as base64url UTF-8', async (t) => {
   const headers = continuationHeaders('Héllo, wörld');
   t.equal(Buffer.from(headers[CONTINUATION_HEADER]!, 'base64url').toString('utf8'), 'Héllo, wörld');
+});
+
+t.test('only an answer streamed in the dialect is spliced', async (t) => {
+  t.ok(streamedAs('ndjson', 'application/x-ndjson'));
+  t.ok(streamedAs('sse', 'text/event-stream; charset=utf-8'));
+  t.notOk(streamedAs('ndjson', 'application/json; charset=utf-8'), "an empty prompt's load answer comes whole");
+  t.notOk(streamedAs('sse', undefined));
 });

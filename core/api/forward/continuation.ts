@@ -24,6 +24,13 @@ export function splicedDialect(method: string, url: string | undefined, body: un
   return stream ? route.dialect : undefined;
 }
 
+const CONTENT_TYPES: Record<StreamDialect, string> = { ndjson: 'application/x-ndjson', sse: 'text/event-stream' };
+
+/** Whether an answer is the stream the dialect names: one read whole (an empty prompt's load) is relayed as it is. */
+export function streamedAs(dialect: StreamDialect, contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === CONTENT_TYPES[dialect];
+}
+
 /** The token limits of each dialect's body: in `options` natively, at the top level in OpenAI's. */
 function lowerLimits(body: Json, dialect: StreamDialect, sent: number): boolean {
   const holders: [Json, string][] =
