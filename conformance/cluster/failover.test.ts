@@ -12,9 +12,9 @@ const KEY = randomBytes(32).toString('base64url');
 const STREAMS = 50;
 /** Of them, OpenAI SSE streams (chat completions and completions in turn); round_robin puts some on each holder. */
 const SSE_STREAMS = 4;
-/** 20 tokens a second for 60 tokens: each stream runs 3 s, the kill lands in the middle. */
+/** 20 tokens a second for 80 tokens: each stream runs 4 s, the kill lands early in it. */
 const TOKENS_PER_SECOND = 20;
-const NUM_PREDICT = 60;
+const NUM_PREDICT = 80;
 const QUIET_AFTER_KILL_MS = 2000;
 const PROBE_FOR_MS = 3000;
 
@@ -79,7 +79,7 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
     engine: 'sim',
     clusterKey: KEY,
     t,
-    config: () => ({ engine: { num_parallel: 64, options: { tokens_per_second: TOKENS_PER_SECOND, ttft_ms: 1, parallel_slowdown: 0 } } }),
+    config: () => ({ engine: { num_parallel: 64, options: { tokens_per_second: TOKENS_PER_SECOND, ttft_ms: 1, parallel_slowdown: 0, response_tokens: 1000 } } }),
   });
   await cluster.waitForMembers(3);
   const [entry, doomed, survivor] = cluster.nodes;
