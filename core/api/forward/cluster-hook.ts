@@ -1,6 +1,7 @@
 // The request path's cluster step, after the body is parsed and before a handler resolves the model:
 // routes an inference request once (run here, or forward it, retrying another holder when a forward
-// fails before its answer), sends show and push to a holder, and fans delete, copy and unload out.
+// fails before its answer, going on on another when a forwarded stream breaks mid-answer), sends
+// show and push to a holder, and fans delete, copy and unload out.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Member } from '../../cluster/types.js';
@@ -15,11 +16,13 @@ import { clientSignal } from '../client-abort.js';
 import { runHere } from '../dispatch.js';
 import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
+import { continuationBody, continuationHeaders, splicedDialect, streamedAs } from './continuation.js';
 import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
-import { FORWARDED_HEADER, QUEUE_POSITION_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, SERVED_BY_HEADER, forwardedRequestHeaders } from './headers.js';
+import { FORWARDED_HEADER, QUEUE_POSITION_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, SERVED_BY_HEADER, endToEndHeaders, forwardedRequestHeaders } from './headers.js';
 import { membersHolding, unavailableHolders } from './holders.js';
 import { rawBodyOf } from './raw-body.js';
-import { readWhole, relayStream, sendWhole, type WholeAnswer } from './relay.js';
+import { readWhole, relaySpliced, relayStream, sendWhole, type WholeAnswer } from './relay.js';
+import { AnswerSplice } from './splice.js';
 
 export interface ClusterHookDeps extends ApiDeps {
   forwarder: Forwarder;
@@ -43,6 +46,8 @@ function clientRequestId(value: string | string[] | undefined): string | undefin
 class ClusterStep {
   private readonly gone: AbortSignal;
   private readonly failures: FailedTarget[] = [];
+  /** When the request reached this node (performance.now()): a spliced stream's total_duration counts from here. */
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly deps: ClusterHookDeps,
@@ -52,18 +57,26 @@ class ClusterStep {
     this.gone = clientSignal(reply);
   }
 
-  private async outgoing(target: Member): Promise<OutgoingRequest> {
+  /** The request as `target` gets it; with `splice`, as the continuation of the answer it relayed so far. */
+  private async outgoing(target: Member, splice?: AnswerSplice): Promise<OutgoingRequest> {
     await this.deps.beforeForward.promise(this.request, target.id);
     const { request } = this;
-    return { method: request.method, path: request.raw.url ?? request.url, headers: forwardedRequestHeaders(request.headers, this.deps.nodeId), body: rawBodyOf(request) };
+    const headers = forwardedRequestHeaders(request.headers, this.deps.nodeId);
+    let body = rawBodyOf(request);
+    if (splice) {
+      body = continuationBody(body, splice.dialect, splice.tokens);
+      Object.assign(headers, continuationHeaders(splice.text));
+      if (body) headers['content-length'] = String(body.length);
+    }
+    return { method: request.method, path: request.raw.url ?? request.url, headers, body };
   }
 
   /**
    * The target's answer; else why not: it failed before answering or refused (noted, so another
    * node may try), or the client left. A beforeForward tap that throws fails the request with its error.
    */
-  private async attempt(target: Member): Promise<UpstreamResponse | Miss> {
-    const outgoing = await this.outgoing(target);
+  private async attempt(target: Member, splice?: AnswerSplice): Promise<UpstreamResponse | Miss> {
+    const outgoing = await this.outgoing(target, splice);
     let upstream: UpstreamResponse;
     try {
       upstream = await this.deps.forwarder.send(target, outgoing, this.gone);
@@ -86,21 +99,34 @@ class ClusterStep {
     return 'answered';
   }
 
+  /** Ends a spliced stream no node can go on with: its last line says why. */
+  private endSplice(splice: AnswerSplice, model: string, error: unknown): Handled {
+    const message = this.failures.length > 0 ? forwardFailure(model, this.failures).message : (error as Error)?.message || String(error);
+    this.reply.raw.end(splice.errorLine(message));
+    return 'answered';
+  }
+
   /**
    * Routes once, waiting in the queue while every holder is busy; a forward that fails before its
-   * answer is routed again without the nodes that failed.
+   * answer is routed again without the nodes that failed. A forwarded stream that breaks before its
+   * final line goes on on another holder (never this node) from the answer so far, spliced onto
+   * the client's stream, until it ends or no holder is left.
    */
   async route(kind: RequestKind, model: string, prompt?: PromptSource): Promise<Handled> {
     const tried = new Set<string>();
     const id = clientRequestId(this.request.headers[REQUEST_ID_HEADER]) ?? String(this.request.id);
     // Hashing the prompt costs microseconds: only for a balancer that reads it.
     const request: RouteRequest = prompt && this.deps.scheduler.usesPrompt ? { model, kind, ...promptBlocks(prompt, this.request.body) } : { model, kind };
+    const dialect = splicedDialect(this.request.method, this.request.routeOptions.url, this.request.body);
+    /** Set once the client's stream began: what later forwards continue. */
+    let splice: AnswerSplice | undefined;
     for (;;) {
       let route: Route;
       try {
         route = await this.deps.scheduler.route(request, { exclude: tried, signal: this.gone, id });
       } catch (error) {
         if (this.gone.aborted) return this.abandoned();
+        if (splice) return this.endSplice(splice, model, error);
         if ((error as ProductError).code !== 'OD_ERR_NO_NODE') throw error;
         if (this.failures.length > 0) throw forwardFailure(model, this.failures);
         const unavailable = unavailableHolders(this.deps.cluster.members(), model);
@@ -108,29 +134,60 @@ class ClusterStep {
         // No member lists it: the handler answers as a lone node would (404).
         return 'here';
       }
-      if (route.queuePosition > 0) this.reply.raw.setHeader(QUEUE_POSITION_HEADER, String(route.queuePosition));
+      if (route.queuePosition > 0 && !splice) this.reply.raw.setHeader(QUEUE_POSITION_HEADER, String(route.queuePosition));
       if (route.candidate.local) {
         runHere(this.request, this.reply, route);
         return 'here';
       }
       tried.add(route.candidate.nodeId);
       const target = this.deps.cluster.member(route.candidate.nodeId);
-      let result: UpstreamResponse | Miss;
-      if (target) {
-        try {
-          result = await this.attempt(target);
-        } catch (error) {
-          route.finish('error');
-          throw error;
-        }
-      } else {
+      if (!target) {
         this.failures.push({ node: route.candidate.nodeId, reason: 'left the cluster' });
-        result = 'unreachable';
+        route.unreachable();
+        if (this.gone.aborted) return this.abandoned();
+        continue;
+      }
+      let result: UpstreamResponse | Miss;
+      try {
+        result = await this.attempt(target, splice);
+      } catch (error) {
+        route.finish('error');
+        if (splice) return this.endSplice(splice, model, error);
+        throw error;
       }
       if (typeof result !== 'string') {
         route.answered();
-        route.finish(await relayStream(this.reply, result, this.gone));
-        return 'answered';
+        const streamed = dialect !== undefined && streamedAs(dialect, result.headers['content-type']) ? dialect : undefined;
+        if (!splice && (!streamed || result.status >= 400)) {
+          route.finish(await relayStream(this.reply, result, this.gone));
+          return 'answered';
+        }
+        if (!streamed || (splice && result.status !== 200)) {
+          result.body.destroy();
+          this.failures.push({ node: target.name, reason: `its continuation answered ${result.status} ${result.headers['content-type'] ?? ''}`.trim() });
+          route.finish('error');
+          continue;
+        }
+        if (splice) splice.nextLeg();
+        else {
+          splice = new AnswerSplice(streamed, this.startedAt);
+          this.reply.hijack();
+          this.reply.raw.writeHead(result.status, endToEndHeaders(result.headers));
+        }
+        if ((await relaySpliced(this.reply.raw, result, splice)) === 'ended') {
+          route.finish(splice.ended === 'done' ? 'ok' : 'error');
+          this.reply.raw.end();
+          return 'answered';
+        }
+        if (this.gone.aborted) {
+          route.finish('cancelled');
+          return this.abandoned();
+        }
+        route.unreachable();
+        this.failures.push({ node: target.name, reason: 'its stream broke mid-answer' });
+        // This node's own handler cannot take up a stream already begun.
+        tried.add(this.deps.nodeId);
+        continue;
       }
       if (result === 'unreachable') route.unreachable();
       else route.finish(result === 'client-gone' ? 'cancelled' : 'error');

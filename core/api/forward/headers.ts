@@ -41,11 +41,13 @@ export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeade
 
 /**
  * The request headers sent on: end-to-end ones, marked as forwarded by `origin` (a node id). The
- * body was read whole before a forward, so a client's `Expect: 100-continue` was answered here.
+ * body was read whole before a forward, so a client's `Expect: 100-continue` was answered here; the
+ * answer so far of a continuation is the sending node's to set, never a client's.
  */
 export function forwardedRequestHeaders(headers: IncomingHttpHeaders, origin: string): OutgoingHttpHeaders {
   const out = endToEndHeaders(headers);
   delete out.expect;
+  delete out[CONTINUATION_HEADER];
   out[FORWARDED_HEADER] = origin;
   return out;
 }

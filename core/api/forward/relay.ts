@@ -1,11 +1,14 @@
 // Hands a target node's answer to the client unchanged: its status, its end-to-end headers and its
-// body bytes as they arrive (NDJSON and SSE stream through); or reads a short answer whole.
+// body bytes as they arrive (NDJSON and SSE stream through), or its complete lines through a splice
+// that another node's stream may go on; or reads a short answer whole.
 
+import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply } from 'fastify';
 import type { RouteOutcome } from '../../contracts/balancer.js';
 import { endToEndHeaders } from './headers.js';
 import type { UpstreamResponse } from './forwarder.js';
+import type { AnswerSplice } from './splice.js';
 
 /** Answers of fan-out targets (delete, copy, unload) are a few bytes; more is a misbehaving peer. */
 const MAX_WHOLE_ANSWER_BYTES = 1024 * 1024;
@@ -29,6 +32,37 @@ export async function relayStream(reply: FastifyReply, upstream: UpstreamRespons
   } catch {
     return clientGone.aborted ? 'cancelled' : 'error';
   }
+}
+
+/** Resolves once the client takes more bytes or is gone. */
+function drained(client: ServerResponse): Promise<void> {
+  if (client.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const settle = () => {
+      client.off('drain', settle);
+      client.off('close', settle);
+      resolve();
+    };
+    client.once('drain', settle);
+    client.once('close', settle);
+  });
+}
+
+/**
+ * Sends the upstream's complete lines on through `splice` to the client, whose headers went out
+ * already: 'ended' when the answer's final (or error) line came, 'broken' when its stream failed or
+ * ended before it. A slow client slows the upstream down.
+ */
+export async function relaySpliced(client: ServerResponse, upstream: UpstreamResponse, splice: AnswerSplice): Promise<'ended' | 'broken'> {
+  try {
+    for await (const chunk of upstream.body) {
+      const lines = splice.push(chunk as Buffer, performance.now());
+      if (lines !== '' && !client.write(lines)) await drained(client);
+    }
+  } catch {
+    // The stream broke: whether the answer ended says what to do.
+  }
+  return splice.ended ? 'ended' : 'broken';
 }
 
 export async function readWhole(upstream: UpstreamResponse): Promise<WholeAnswer> {
