@@ -16,6 +16,8 @@ const SSE_STREAMS = 4;
 const TOKENS_PER_SECOND = 20;
 const NUM_PREDICT = 80;
 const QUIET_AFTER_KILL_MS = 2000;
+/** Native streams go chat, chat, generate, generate, ...: node-1 takes turns between two holders, so each gets both kinds. */
+const isGenerate = (i: number) => i % 4 >= 2;
 const PROBE_FOR_MS = 3000;
 
 interface StreamLog {
@@ -101,7 +103,7 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
         : sseStream(entry.apiUrl, '/v1/completions', { ...sse, prompt: `openai completion ${i}` }, log),
     ),
     ...native.map((log, i) =>
-      i % 2 === 0
+      !isGenerate(i)
         ? nativeStream(entry.apiUrl, '/api/chat', { model: 'shared', messages: [{ role: 'user', content: `chat ${i}` }], options: { num_predict: NUM_PREDICT } }, log)
         : nativeStream(entry.apiUrl, '/api/generate', { model: 'shared', prompt: `generate ${i}`, options: { num_predict: NUM_PREDICT } }, log),
     ),
@@ -138,6 +140,15 @@ t.test('SIGKILL of a holder during 50 forwarded streams: each goes on on the oth
     t.equal(last.done, true, `stream ${i} (${log.servedBy}) ends with its final line`);
     t.equal(last.eval_count, chunks.length, `stream ${i}: eval_count ${String(last.eval_count)} covers the ${chunks.length} chunks the client received`);
     t.equal(chunks.length, NUM_PREDICT, `stream ${i}: the answer has the ${NUM_PREDICT} tokens asked for, no more`);
+  }
+  // The sim's words follow from the prompt: a generate taken up from its text so far must go on
+  // exactly as the same request run whole on the node that is left.
+  const continuedGenerates = native.map((log, i) => ({ log, i })).filter(({ log, i }) => isGenerate(i) && log.servedBy === doomed.name);
+  t.ok(continuedGenerates.length > 0, `${continuedGenerates.length} generate streams went on after the kill`);
+  for (const { log, i } of continuedGenerates) {
+    const whole = await fetch(`${survivor.apiUrl}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'shared', prompt: `generate ${i}`, stream: false, options: { num_predict: NUM_PREDICT } }) });
+    const expected = ((await whole.json()) as { response: string }).response;
+    t.equal(log.lines.map((line) => line.response ?? '').join(''), expected, `generate stream ${i}: the text is the uninterrupted run's`);
   }
   for (const [i, log] of openai.entries()) {
     const events = log.lines;

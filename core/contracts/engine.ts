@@ -98,11 +98,6 @@ interface RunRequest {
   logprobs?: { top: number };
   /** How long the model stays loaded after this request, in ms; negative keeps it forever. */
   keepAliveMs: number;
-  /**
-   * The start of the answer, generated on a node that died mid-stream: the engine goes on after it
-   * as if it had generated it, and its events and counts cover only what it adds.
-   */
-  continueFrom?: string;
   signal: AbortSignal;
 }
 
@@ -117,6 +112,12 @@ export interface GenerateRequest extends RunRequest {
   images?: string[];
   /** Token context returned by an earlier generate call, to continue from. */
   context?: number[];
+  /**
+   * The start of the answer, generated on a node that died mid-stream: the engine goes on after it
+   * as if it had generated it, and its events and counts cover only what it adds. (A chat goes on
+   * the way Ollama's does, from a last assistant message.)
+   */
+  continueFrom?: string;
 }
 
 export interface ChatRequest extends RunRequest {

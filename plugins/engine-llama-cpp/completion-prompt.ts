@@ -25,6 +25,8 @@ export interface CompletionPromptInput {
   raw: boolean;
   context?: number[];
   think?: ThinkValue;
+  /** The start of the answer, generated elsewhere: the model goes on after it. */
+  continueFrom?: string;
 }
 
 /** Where tokenizing may stop: the context a slot holds, and the request's signal. */
@@ -44,6 +46,10 @@ export async function completionPrompt(model: LlamaModel, chatWrapper: () => Cha
     // Only its first token and its end can stay in the window, however long a context sent back is.
     const context = input.context.length > bounds.contextLength ? [input.context[0]!, ...input.context.slice(-bounds.contextLength)] : input.context;
     plan.tokens = [...(context as Token[]), ...fresh];
+  }
+  if (input.continueFrom) {
+    const { tokens } = await tokenizeStart(model, input.continueFrom, false, bounds.contextLength, bounds.signal);
+    plan.tokens = [...plan.tokens, ...tokens].slice(-bounds.contextLength);
   }
   return plan;
 }

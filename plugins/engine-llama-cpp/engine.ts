@@ -112,6 +112,7 @@ export class LlamaCppEngine implements Engine {
             ...(template ? { template } : {}),
             ...(request.context ? { context: request.context } : {}),
             ...(request.think !== undefined ? { think: request.think } : {}),
+            ...(request.continueFrom ? { continueFrom: request.continueFrom } : {}),
           },
           { contextLength: resident.contextLength, signal },
         ),

@@ -78,6 +78,8 @@ export class OllamaEngine implements Engine {
   }
 
   generate(request: GenerateRequest): AsyncGenerator<RunEvent> {
+    // Ollama's generate has no way to start the model's answer with given text through its template.
+    if (request.continueFrom) throw new ProductError('OD_ERR_UNSUPPORTED', 'the ollama engine cannot go on with a generate answer begun on another node');
     return untilAborted(this.run(request, '/api/generate', generateBody(request), generateEvents), request.signal);
   }
 

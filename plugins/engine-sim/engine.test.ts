@@ -350,3 +350,16 @@ t.test('a huge prompt or conversation is read only as far as the context reaches
   t.equal((await embed(true)).promptEvalCount, 1024, 'an embed input keeps its start');
   await t.rejects(embed(false), { code: 'OD_ERR_BAD_REQUEST' });
 });
+
+t.test('a generate continued from the start of its answer goes on as the whole run would, counting only what it adds', async (t) => {
+  const engine = startEngine(t, { response_tokens: 100 });
+  const whole = await run(engine.generate(request({ options: { num_predict: 10, seed: 7 } })));
+  const words = whole.text.split(' ');
+  t.equal(words.length, 10);
+  const begun = words.slice(0, 4).join(' ');
+  const rest = await run(engine.generate(request({ options: { num_predict: 6, seed: 7 }, continueFrom: begun })));
+  t.equal(begun + rest.text, whole.text, 'the continued text is the rest of the uninterrupted one');
+  t.equal(rest.done.evalCount, 6, 'eval_count: the six tokens it added');
+  t.equal(rest.done.promptEvalCount, whole.done.promptEvalCount + 4, 'the answer so far is evaluated as prompt');
+  t.equal(rest.done.doneReason, 'length');
+});

@@ -71,7 +71,9 @@ function chatPrompt(request: ChatRequest, contextLength: number): number[] {
     kept.unshift(turn);
     room -= turn.length;
   }
-  return fitContext([BOS, ...kept.flat(), tokenId('<|assistant|>')], contextLength);
+  // A last assistant message is left open: the model goes on with it, as Ollama's templates do.
+  const open = turns.at(-1)?.role === 'assistant' ? [] : [tokenId('<|assistant|>')];
+  return fitContext([BOS, ...kept.flat(), ...open], contextLength);
 }
 
 /** A simulated model thinks as a real one would: when its template renders thinking. */
@@ -115,7 +117,8 @@ export class SimEngine implements Engine {
   }
 
   generate(request: GenerateRequest): AsyncIterable<RunEvent> {
-    return untilAborted(this.run(request, generateNeeds(request), (contextLength) => generatePrompt(request, contextLength), true), request.signal);
+    const continued = request.continueFrom ? tokenize(request.continueFrom) : [];
+    return untilAborted(this.run(request, generateNeeds(request), (contextLength) => generatePrompt(request, contextLength), true, continued), request.signal);
   }
 
   chat(request: ChatRequest): AsyncIterable<RunEvent> {
@@ -182,20 +185,24 @@ export class SimEngine implements Engine {
     needs: Capability[],
     promptFor: (contextLength: number) => number[],
     withContext: boolean,
+    continued: number[] = [],
   ): AsyncGenerator<RunEvent> {
     const { registry, signal } = this.begin(request.signal);
     const missing = needs.find((capability) => !CAPABILITIES.includes(capability));
     if (missing) throw new ProductError('OD_ERR_UNSUPPORTED', `${request.model.name} does not support ${missing}`);
     const options = { ...request.model.parameters, ...request.options };
     const { entry, loadMs } = await this.lease(registry, request.model, options, request.keepAliveMs, signal);
-    const prompt = promptFor(entry.contextLength);
+    const asked = promptFor(entry.contextLength);
+    // A continuation evaluates the answer so far as prompt, and goes on where the same run would.
+    const prompt = [...asked, ...continued];
     let stats: RunStats;
     const generated: number[] = [];
     try {
       await entry.slots.acquire(signal);
       try {
         const thinkingSteps = thinkingEnabled(request.think) && thinks(request.model) ? this.settings.options.thinking_tokens : 0;
-        stats = { ...(yield* this.decode(entry, prompt, options, thinkingSteps, generated, request.logprobs, signal)), loadDuration: msToNs(loadMs) };
+        const run = continued.length > 0 ? { seedFrom: asked, skip: thinkingSteps + continued.length, thinkingSteps: 0 } : { seedFrom: asked, skip: 0, thinkingSteps };
+        stats = { ...(yield* this.decode(entry, prompt, options, run, generated, request.logprobs, signal)), loadDuration: msToNs(loadMs) };
         entry.cache.remember([...prompt, ...generated]);
       } finally {
         entry.slots.release();
@@ -209,13 +216,14 @@ export class SimEngine implements Engine {
 
   /**
    * Prompt evaluation, then one token per decode step until the model stops, num_predict or a stop
-   * string; the first `thinkingSteps` tokens are thinking.
+   * string; the first `run.thinkingSteps` tokens are thinking. The words come from a run seeded by
+   * `run.seedFrom`, past its first `run.skip`: those of an answer begun elsewhere.
    */
   private async *decode(
     entry: LoadedEntry,
     prompt: number[],
     options: ModelOptions,
-    thinkingSteps: number,
+    run: { seedFrom: number[]; skip: number; thinkingSteps: number },
     generated: number[],
     logprobs: { top: number } | undefined,
     signal: AbortSignal,
@@ -229,7 +237,9 @@ export class SimEngine implements Engine {
     // At num_predict == response_tokens the limit wins: the model's end-of-sequence would be the next token.
     const limited = options.num_predict !== undefined && options.num_predict > 0 && options.num_predict <= timing.response_tokens;
     const limit = limited ? options.num_predict! : timing.response_tokens;
-    const nextWord = outputWords(runSeed(options.seed ?? 0, prompt));
+    const { thinkingSteps } = run;
+    const nextWord = outputWords(runSeed(options.seed ?? 0, run.seedFrom));
+    for (let skipped = 0; skipped < run.skip; skipped++) nextWord();
     const stops = new StopFilter(options.stop);
     // Scores of tokens whose text the stop filter still holds; they go out with that text.
     const pending: Logprob[] = [];
@@ -242,7 +252,8 @@ export class SimEngine implements Engine {
       await sleepUntil(deadline, signal);
       const { word, id } = nextWord();
       generated.push(id);
-      const piece = generated.length === 1 || generated.length === thinkingSteps + 1 ? word : ` ${word}`;
+      const first = run.skip === 0 && (generated.length === 1 || generated.length === thinkingSteps + 1);
+      const piece = first ? word : ` ${word}`;
       const scored = logprobs ? [tokenLogprob(piece, id, logprobs.top)] : [];
       if (generated.length <= thinkingSteps) {
         yield { type: 'thinking', text: piece, ...(logprobs ? { logprobs: scored } : {}) };

@@ -16,7 +16,7 @@ import { clientSignal } from '../client-abort.js';
 import { runHere } from '../dispatch.js';
 import { failureReason, forwardFailure, holdersUnavailable, nextStep, nodeUnreachable, type FailedTarget } from './attempts.js';
 import { clusterPlan, isInferenceRoute, type ClusterPlan } from './cluster-plan.js';
-import { continuationBody, continuationHeaders, splicedDialect, streamedAs } from './continuation.js';
+import { continuationBody, forwardedBody, splicedStream, streamedAs, type SplicedStream } from './continuation.js';
 import type { Forwarder, OutgoingRequest, UpstreamResponse } from './forwarder.js';
 import { FORWARDED_HEADER, QUEUE_POSITION_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, SERVED_BY_HEADER, endToEndHeaders, forwardedRequestHeaders } from './headers.js';
 import { membersHolding, unavailableHolders } from './holders.js';
@@ -48,6 +48,8 @@ class ClusterStep {
   private readonly failures: FailedTarget[] = [];
   /** When the request reached this node (performance.now()): a spliced stream's total_duration counts from here. */
   private readonly startedAt = performance.now();
+  /** How a stream of this request is asked for again when its node dies; undefined when it cannot be. */
+  private spliced: SplicedStream | undefined;
 
   constructor(
     private readonly deps: ClusterHookDeps,
@@ -62,12 +64,9 @@ class ClusterStep {
     await this.deps.beforeForward.promise(this.request, target.id);
     const { request } = this;
     const headers = forwardedRequestHeaders(request.headers, this.deps.nodeId);
-    let body = rawBodyOf(request);
-    if (splice) {
-      body = continuationBody(body, splice.dialect, splice.tokens);
-      Object.assign(headers, continuationHeaders(splice.text));
-      if (body) headers['content-length'] = String(body.length);
-    }
+    const raw = rawBodyOf(request);
+    const body = splice && this.spliced ? continuationBody(raw, this.spliced, splice.tokens, splice.text) : forwardedBody(raw, request.body);
+    if (body !== raw && body) headers['content-length'] = String(body.length);
     return { method: request.method, path: request.raw.url ?? request.url, headers, body };
   }
 
@@ -117,7 +116,8 @@ class ClusterStep {
     const id = clientRequestId(this.request.headers[REQUEST_ID_HEADER]) ?? String(this.request.id);
     // Hashing the prompt costs microseconds: only for a balancer that reads it.
     const request: RouteRequest = prompt && this.deps.scheduler.usesPrompt ? { model, kind, ...promptBlocks(prompt, this.request.body) } : { model, kind };
-    const dialect = splicedDialect(this.request.method, this.request.routeOptions.url, this.request.body);
+    this.spliced = splicedStream(this.request.method, this.request.routeOptions.url, this.request.body);
+    const dialect = this.spliced?.dialect;
     /** Set once the client's stream began: what later forwards continue. */
     let splice: AnswerSplice | undefined;
     for (;;) {

@@ -1,7 +1,7 @@
 // Hop-by-hop headers stay on their connection; everything else, the forward mark added, goes on.
 
 import t from 'tap';
-import { CONTINUATION_HEADER, FORWARDED_HEADER, endToEndHeaders, forwardedRequestHeaders } from './headers.js';
+import { FORWARDED_HEADER, endToEndHeaders, forwardedRequestHeaders } from './headers.js';
 
 t.test('hop-by-hop headers and those the Connection header names are dropped; the rest pass unchanged', async (t) => {
   const headers = {
@@ -32,8 +32,4 @@ t.test('hop-by-hop headers and those the Connection header names are dropped; th
 t.test('a forwarded request is marked with the sending node and loses an Expect already answered', async (t) => {
   const headers = forwardedRequestHeaders({ expect: '100-continue', 'content-length': '2048', connection: 'close' }, 'node-a');
   t.same(headers, { 'content-length': '2048', [FORWARDED_HEADER]: 'node-a' });
-});
-
-t.test("a client's continuation header is not passed on: only the sending node sets one", async (t) => {
-  t.same(forwardedRequestHeaders({ [CONTINUATION_HEADER]: 'aGk' }, 'node-a'), { [FORWARDED_HEADER]: 'node-a' });
 });

@@ -12,11 +12,6 @@ export const REFUSED_HEADER = 'x-ollama-distributed-refused';
 
 /** Set on the answer to a request that waited for a slot: its place in the queue when it joined (1 is first). */
 export const QUEUE_POSITION_HEADER = 'x-queue-position';
-/**
- * On a forwarded request only: the answer so far (base64url of its UTF-8 text) of a stream whose
- * node died mid-way; the serving node goes on from there (RunRequest.continueFrom).
- */
-export const CONTINUATION_HEADER = 'x-ollama-distributed-continue-from';
 /** A client's name for its request, under which GET /api/v1/queue lists it while it waits. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -41,13 +36,11 @@ export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeade
 
 /**
  * The request headers sent on: end-to-end ones, marked as forwarded by `origin` (a node id). The
- * body was read whole before a forward, so a client's `Expect: 100-continue` was answered here; the
- * answer so far of a continuation is the sending node's to set, never a client's.
+ * body was read whole before a forward, so a client's `Expect: 100-continue` was answered here.
  */
 export function forwardedRequestHeaders(headers: IncomingHttpHeaders, origin: string): OutgoingHttpHeaders {
   const out = endToEndHeaders(headers);
   delete out.expect;
-  delete out[CONTINUATION_HEADER];
   out[FORWARDED_HEADER] = origin;
   return out;
 }

@@ -6,6 +6,8 @@ import { badRequest } from '../../errors.js';
 import { clientSignal } from '../client-abort.js';
 import type { ApiDeps } from '../deps.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
+import { continuationOf } from '../forward/continuation.js';
+import { FORWARDED_HEADER } from '../forward/headers.js';
 import { requestFields } from './body.js';
 import { loadModel, requireCapabilities, resolveTarget, unloadModel } from './inference.js';
 import { parseContext, parseFormat, parseImages, parseThink, parseLogprobs } from './inputs.js';
@@ -15,7 +17,7 @@ import { parseOptions } from './options.js';
 import { logprobsField, sendRun, type ResponseShape, type RunOutput } from './run-response.js';
 import { createdAt, startClock } from './time.js';
 
-function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
+function parseGenerate(body: unknown, defaultKeepAliveMs: number, forwarded: boolean) {
   const fields = requestFields(body, 'GenerateRequest');
   const keepAliveRaw = fields.raw('keep_alive');
   return {
@@ -34,13 +36,14 @@ function parseGenerate(body: unknown, defaultKeepAliveMs: number) {
     keepAliveGiven: keepAliveRaw !== undefined,
     think: parseThink(fields.raw('think')),
     logprobs: parseLogprobs(fields),
+    continueFrom: continuationOf(body, forwarded),
   };
 }
 
 export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/api/generate', { config: { permission: 'inference' } }, async (request, reply) => {
     const started = startClock();
-    const req = parseGenerate(request.body, deps.config.engine.keep_alive);
+    const req = parseGenerate(request.body, deps.config.engine.keep_alive, request.headers[FORWARDED_HEADER] !== undefined);
     const signal = clientSignal(reply);
     const dispatch = requestDispatch(deps, request);
     const target = await resolveTarget(deps, req.model, signal, MODEL_WORDING.generate);
@@ -75,6 +78,7 @@ export function generateRoutes(app: FastifyInstance, deps: ApiDeps): void {
         ...(req.context?.length ? { context: req.context } : {}),
         ...(think !== undefined ? { think } : {}),
         ...(req.logprobs ? { logprobs: req.logprobs } : {}),
+        ...(req.continueFrom !== undefined ? { continueFrom: req.continueFrom } : {}),
       }),
     );
     /** Ollama's GenerateResponse: empty thinking and tool calls are left out. */

@@ -7,6 +7,8 @@ import type { ApiDeps } from '../deps.js';
 import { MODEL_WORDING } from '../ollama/model-ref.js';
 import { resolveTarget } from '../ollama/inference.js';
 import { dispatchStream, requestDispatch } from '../dispatch.js';
+import { continuationOf } from '../forward/continuation.js';
+import { FORWARDED_HEADER } from '../forward/headers.js';
 import { checkTopLogprobs, completionOptions, completionPrompt, includeUsage, optionalInteger, optionalString, requestBody, streamRequested } from './request.js';
 import { completion, completionUsageChunk, envelope, finishReason, usageOf, type Usage } from './response.js';
 import { clientSignal } from '../client-abort.js';
@@ -17,6 +19,7 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
     const body = requestBody(request.body);
     const prompt = completionPrompt(body);
     const suffix = optionalString(body, 'suffix');
+    const continueFrom = continuationOf(body, request.headers[FORWARDED_HEADER] !== undefined);
     const options = completionOptions(body);
     // A completion's `logprobs` is the number of alternatives; Ollama passes on only a positive one.
     const logprobs = optionalInteger(body, 'logprobs');
@@ -31,6 +34,7 @@ export function completionsRoute(app: FastifyInstance, deps: ApiDeps): void {
         model,
         prompt,
         ...(suffix ? { suffix } : {}),
+        ...(continueFrom !== undefined ? { continueFrom } : {}),
         raw: false,
         options,
         keepAliveMs: deps.config.engine.keep_alive,
