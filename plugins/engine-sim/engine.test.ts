@@ -362,4 +362,8 @@ t.test('a generate continued from the start of its answer goes on as the whole r
   t.equal(rest.done.evalCount, 6, 'eval_count: the six tokens it added');
   t.equal(rest.done.promptEvalCount, whole.done.promptEvalCount + 4, 'the answer so far is evaluated as prompt');
   t.equal(rest.done.doneReason, 'length');
+  const natural = await run(engine.generate(request({ options: { seed: 7 } })));
+  const ended = await run(engine.generate(request({ options: { seed: 7 }, continueFrom: natural.text.split(' ').slice(0, 97).join(' ') })));
+  t.equal(ended.done.evalCount, 3, 'the answer ends where the whole run ends: 100 tokens in all');
+  t.equal(ended.done.doneReason, 'stop');
 });

@@ -234,9 +234,11 @@ export class SimEngine implements Engine {
     let deadline = performance.now() + promptMs;
     await sleepUntil(deadline, signal);
 
-    // At num_predict == response_tokens the limit wins: the model's end-of-sequence would be the next token.
-    const limited = options.num_predict !== undefined && options.num_predict > 0 && options.num_predict <= timing.response_tokens;
-    const limit = limited ? options.num_predict! : timing.response_tokens;
+    // The model ends its answer after response_tokens, counted from the start of the run: a
+    // continuation has fewer to go. At num_predict == that the limit wins: the end would be next.
+    const natural = Math.max(0, timing.response_tokens - run.skip);
+    const limited = options.num_predict !== undefined && options.num_predict > 0 && options.num_predict <= natural;
+    const limit = limited ? options.num_predict! : natural;
     const { thinkingSteps } = run;
     const nextWord = outputWords(runSeed(options.seed ?? 0, run.seedFrom));
     for (let skipped = 0; skipped < run.skip; skipped++) nextWord();
