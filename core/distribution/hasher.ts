@@ -1,12 +1,13 @@
 // Chunk checksums in worker threads (piscina) and the chunk map of a file on disk, computed with
 // the blob's sha256 in one read pass. Bytes reach the workers through shared memory where they can.
 //
-// Why xxh64: `npm run bench -- chunk-hash` (benchmarks/README.md, 2026-12-03, 2-core VM) measured
-// 256 MiB in 8 MiB chunks: hash-wasm xxh64 and xxh3 run at 3–5 GB/s on one thread, 2–6× node:crypto
-// sha256 (SHA-NI), and xxh64 came out ahead of xxh3 on 8 MiB inputs (xxh3 wins on short inputs,
-// which chunks are not). blake3 (0.47 GB/s) and hash-wasm sha256 (0.21) would make checksums the
-// bottleneck. A checksum guards against corruption and a peer's garbage; the trust anchor is the
-// blob's sha256, checked once the blob is whole (partial-blob.ts), so a non-cryptographic hash is enough.
+// Why xxh64: `npm run bench -- chunk-hash` (benchmarks/README.md, 2026-12-03, 2-core VM) hashed
+// 256 MiB in 8 MiB chunks: hash-wasm xxh64 ran at 4.4 GB/s in one thread and 6.0 in two workers,
+// xxh3 at 3.2 and 4.8, node:crypto sha256 at 1.0; xxh64 led xxh3 in every run (xxh3 wins on short
+// inputs, which chunks are not). blake3 (0.47 GB/s in STACK.md) and hash-wasm sha256 (0.21) would
+// make checksums the bottleneck. A checksum catches corruption and a peer's garbage early; the trust
+// anchor is the blob's sha256, checked once the blob is whole (partial-blob.ts), so a
+// non-cryptographic hash is enough.
 
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
