@@ -13,6 +13,7 @@ const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   consensus: async () => (await import('./consensus.js')).run(),
   'sim-cluster': async () => (await import('./sim-cluster.js')).run(),
   failover: async () => (await import('./failover.js')).run(),
+  'chunk-hash': async () => (await import('./chunk-hash.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
