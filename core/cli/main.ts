@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { PRODUCT_VERSION } from '../version.js';
 import type { ConfigFlags } from './config-inputs.js';
 import { registerClientCommands } from './client/index.js';
+import { registerCertsCommands } from './certs.js';
 import { registerClusterKeyCommand } from './cluster-key.js';
 import { registerConformanceCommands } from './conformance.js';
 import { registerConsensusCommands } from './consensus-recover.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerTransferCommands(program);
   registerClusterKeyCommand(program);
+  registerCertsCommands(program);
   registerConsensusCommands(program, withConfigOptions);
   registerConformanceCommands(program);
   return program;

@@ -287,8 +287,17 @@ export const schema = {
         env: ['OLLAMA_SECURITY_TLS_ENABLED'],
         why: 'Serve the API over HTTPS with cert_file and key_file.',
       }),
-      cert_file: setting(str, { default: '', env: ['OLLAMA_SECURITY_TLS_CERT_FILE'], why: 'PEM certificate chain for HTTPS.' }),
-      key_file: setting(str, { default: '', env: ['OLLAMA_SECURITY_TLS_KEY_FILE'], why: 'PEM private key for HTTPS.' }),
+      cert_file: setting(optionalPath, {
+        default: '',
+        env: ['OLLAMA_SECURITY_TLS_CERT_FILE'],
+        why: "PEM certificate chain of this node: served by the API, and shown to consensus peers (ollama-distributed certs init makes one).",
+      }),
+      key_file: setting(optionalPath, { default: '', env: ['OLLAMA_SECURITY_TLS_KEY_FILE'], why: "PEM private key of cert_file." }),
+      ca_file: setting(optionalPath, {
+        default: '',
+        env: ['OLLAMA_SECURITY_TLS_CA_FILE'],
+        why: "PEM certificate of the cluster's CA: consensus links then need a certificate it signed on both sides, and forwarding trusts peers' APIs it signed.",
+      }),
     },
     auth: {
       enabled: setting(parseBoolean, {

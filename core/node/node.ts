@@ -23,6 +23,7 @@ import { ModelChanges, watchModels } from '../cluster/model-changes.js';
 import type { ClusterView } from '../cluster/types.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
+import { readTlsMaterial } from '../security/tls-material.js';
 import type { ConfiguredPlugin } from './plugins.js';
 
 export interface NodeOptions {
@@ -82,6 +83,7 @@ export class OllamaDistributedNode {
 
   async start(signal?: AbortSignal): Promise<void> {
     const { config, logger, nodeId } = this;
+    const tls = readTlsMaterial(config.security.tls);
     this.lock = await lockDataDir(config.storage.data_dir, nodeId);
     const startedAt = new Date();
     const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId, stateMachine: clusterStateMachine });
@@ -137,6 +139,7 @@ export class OllamaDistributedNode {
             load: c.load as LoadWindow,
             units: () => kernel.status(),
             startedAt,
+            tls,
           },
           this.options.routes,
         )),
