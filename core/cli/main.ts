@@ -25,7 +25,8 @@ function withConfigOptions(command: Command): Command {
     .option('--bootstrap <multiaddr>', 'peer to join through; repeatable (p2p.bootstrap)', collect)
     .option('--enable-web', 'serve the web panel (web.enabled)')
     .addOption(new Option('--log-level <level>', 'logging.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']))
-    .option('--node-name <name>', 'node.name');
+    .option('--node-name <name>', 'node.name')
+    .option('--insecure', 'start even if listening beyond loopback without auth or a cluster key (security.insecure)');
 }
 
 export function buildProgram(): Command {

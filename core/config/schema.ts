@@ -281,6 +281,12 @@ export const schema = {
     options: setting(parseOptions, { default: {}, why: 'Options passed to the balancer: affinity reads balance_abs_threshold (4) and balance_rel_threshold (1.5); a plugin from a file or package reads its own.' }),
   },
   security: {
+    insecure: setting(parseBoolean, {
+      default: false,
+      env: ['OLLAMA_SECURITY_INSECURE'],
+      flag: 'insecure',
+      why: 'Start even when the API listens beyond loopback with auth off, or the P2P or consensus port does without a cluster key; each exposure is logged as a warning.',
+    }),
     tls: {
       enabled: setting(parseBoolean, {
         default: false,

@@ -10,7 +10,6 @@ import type { ModelStore } from '../contracts/storage.js';
 import type { Transport } from '../contracts/transport.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
-import { isLoopbackHost, splitHostPort } from '../config/values.js';
 import { ApiServer, type RouteModule } from '../api/server.js';
 import { Kernel, type Unit } from '../kernel/kernel.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -23,6 +22,7 @@ import { ModelChanges, watchModels } from '../cluster/model-changes.js';
 import type { ClusterView } from '../cluster/types.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
+import { exposureProblems, InsecureStartError } from '../security/exposure.js';
 import { readTlsMaterial } from '../security/tls-material.js';
 import type { ConfiguredPlugin } from './plugins.js';
 
@@ -146,17 +146,22 @@ export class OllamaDistributedNode {
     });
     try {
       kernel.build(units);
+      this.checkExposure(kernel.get<Authenticator>('auth').enforcing);
       await kernel.start(signal);
       this.consensus = kernel.get<Consensus>('consensus');
     } catch (error) {
       await this.stop();
       throw error;
     }
-    const { host } = splitHostPort(config.api.listen);
-    if (!isLoopbackHost(host) && !kernel.get<Authenticator>('auth').enforcing) {
-      logger.warn({ listen: config.api.listen }, 'the API is reachable beyond loopback without authentication; set security.auth.enabled');
-    }
     logger.info({ nodeId, url: this.url, plugins: kernel.status() }, 'node started');
+  }
+
+  /** Refuses to expose an unprotected node beyond this machine unless security.insecure allows it. */
+  private checkExposure(authEnforcing: boolean): void {
+    const problems = exposureProblems(this.config, authEnforcing);
+    if (problems.length === 0) return;
+    if (!this.config.security.insecure) throw new InsecureStartError(problems);
+    for (const problem of problems) this.logger.warn({ insecure: true }, problem);
   }
 
   /**
