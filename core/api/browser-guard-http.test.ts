@@ -145,7 +145,7 @@ t.test('api.origins adds origins; * admits any with Access-Control-Allow-Origin:
 });
 
 t.test('a listener on all interfaces serves any Host, as Ollama with OLLAMA_HOST=0.0.0.0 does', async (t) => {
-  const node = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_API_LISTEN: '0.0.0.0:0' } });
+  const node = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_API_LISTEN: '0.0.0.0:0', OLLAMA_SECURITY_INSECURE: 'true' } });
   t.teardown(() => node.stop());
   const served = await raw(node.url, 'GET', '/api/version', { Host: 'evil.com' });
   t.equal(served.status, 200);

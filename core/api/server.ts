@@ -10,6 +10,7 @@ import { ProductError } from '../errors.js';
 import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
 import { browserGuard } from './browser-guard-hook.js';
 import { limitConnections } from './connection-limit.js';
+import { cutStalledReaders } from './stalled-readers.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
 import { isClusterRoute } from './forward/cluster-plan.js';
@@ -116,7 +117,12 @@ export class ApiServer implements Startable {
         ? { https: { ...timeouts, handshakeTimeout: config.api.headers_timeout, cert: tlsMaterial.cert, key: tlsMaterial.key } }
         : { http: timeouts }),
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
-    limitConnections(app.server, config.api.max_connections, tlsMaterial ? 'secureConnection' : 'connection');
+    const connections = tlsMaterial ? 'secureConnection' : 'connection';
+    limitConnections(app.server, config.api.max_connections, connections);
+    if (config.api.write_timeout > 0) {
+      const stop = cutStalledReaders(app.server, config.api.write_timeout, connections);
+      app.addHook('onClose', async () => stop());
+    }
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));

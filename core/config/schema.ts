@@ -113,6 +113,11 @@ export const schema = {
       env: ['OLLAMA_API_HEADERS_TIMEOUT'],
       why: 'How long a client may take to send its request headers; frees connections held by slow or silent clients.',
     }),
+    write_timeout: durationSetting(duration(), {
+      default: 60_000,
+      env: ['OLLAMA_API_WRITE_TIMEOUT'],
+      why: 'How long a client may leave response bytes unread before its connection is closed and its request cut; 0 never.',
+    }),
     max_connections: setting(integer(1), {
       default: 1024,
       env: ['OLLAMA_API_MAX_CONNECTIONS'],
