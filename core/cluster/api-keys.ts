@@ -7,9 +7,12 @@ import type { ApiKeyRecord, ClusterState } from './state-machine.js';
 export const API_KEY_PREFIX = 'odk_';
 /** 256 bits of secret: far past guessing, so a plain sha256 (no slow hash) protects it at rest. */
 const SECRET_BYTES = 32;
+const ID_BYTES = 8;
+
+export const isApiKeyId = (id: string) => id.length === ID_BYTES * 2 && /^[0-9a-f]+$/.test(id);
 
 export function newApiKey(): { id: string; secret: string } {
-  return { id: randomBytes(8).toString('hex'), secret: `${API_KEY_PREFIX}${randomBytes(SECRET_BYTES).toString('base64url')}` };
+  return { id: randomBytes(ID_BYTES).toString('hex'), secret: `${API_KEY_PREFIX}${randomBytes(SECRET_BYTES).toString('base64url')}` };
 }
 
 export function apiKeyHash(secret: string): string {
@@ -19,7 +22,7 @@ export function apiKeyHash(secret: string): string {
 export const looksLikeApiKey = (credential: string) => credential.startsWith(API_KEY_PREFIX);
 
 /** A key as listed to an admin: never its hash. */
-export function apiKeyEntry(record: ApiKeyRecord) {
+export function apiKeyEntry(record: Omit<ApiKeyRecord, 'hash'>) {
   return { id: record.id, name: record.name, role: record.role, created_at: record.createdAt, revoked: record.revoked };
 }
 
