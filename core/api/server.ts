@@ -29,6 +29,13 @@ declare module 'fastify' {
 
 export type RouteModule = (app: FastifyInstance, deps: ApiDeps) => void;
 
+/** One row of the route table: every route the server has and what a caller needs for it. */
+export interface RoutePermission {
+  method: string;
+  url: string;
+  permission: Permission | 'public';
+}
+
 export interface ApiHooks {
   /** Decides who may call a route before its handler; a tap returning an Error refuses the request. */
   readonly authorize: AsyncSeriesBailHook<[FastifyRequest, Permission], Error | undefined>;
@@ -75,6 +82,7 @@ export class ApiServer implements Startable {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private address: string | undefined;
+  private readonly table: RoutePermission[] = [];
 
   constructor(
     private readonly deps: ApiDeps,
@@ -93,6 +101,11 @@ export class ApiServer implements Startable {
       }
       return undefined;
     });
+  }
+
+  /** Every route with its permission, once built. */
+  routeTable(): readonly RoutePermission[] {
+    return this.table;
   }
 
   /** The base URL it serves on, once started. */
@@ -130,6 +143,12 @@ export class ApiServer implements Startable {
     });
     // Before auth and before the body is read: a foreign page's "simple" POST must reach no handler.
     app.addHook('onRequest', browserGuard(app, config.api.origins));
+    app.addHook('onRoute', (route) => {
+      const permission = (route.config as { permission?: Permission | 'public' } | undefined)?.permission;
+      // A route that forgot its permission would be open or closed by accident: refuse to serve it.
+      if (!permission) throw new Error(`route ${String(route.method)} ${route.url} declares no permission`);
+      for (const method of [route.method].flat()) this.table.push({ method, url: route.url, permission });
+    });
     app.addHook('onRequest', async (request) => {
       const permission = request.routeOptions.config.permission ?? 'admin';
       // Like Gin's 404 and 405, an answer for no route needs no identity.
