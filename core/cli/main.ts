@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { PRODUCT_VERSION } from '../version.js';
 import type { ConfigFlags } from './config-inputs.js';
+import { registerAuthCommands } from './auth-commands.js';
 import { registerClientCommands } from './client/index.js';
 import { registerClusterKeyCommand } from './cluster-key.js';
 import { registerConformanceCommands } from './conformance.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerTransferCommands(program);
   registerClusterKeyCommand(program);
+  registerAuthCommands(program, withConfigOptions);
   registerConsensusCommands(program, withConfigOptions);
   registerConformanceCommands(program);
   return program;
