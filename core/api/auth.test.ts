@@ -3,17 +3,17 @@
 // roles. Engine calls are counted, so a request without a valid identity provably reaches no
 // engine; readonly cannot run inference, user cannot delete models or make keys, admin can.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { tinyGgufBytes } from '../../conformance/fixtures/tiny-gguf.js';
 import { startTestNode } from '../../conformance/fixtures/node.js';
 import { signHs256 } from '../../plugins/auth-jwt/sign.js';
 import type { Engine } from '../contracts/engine.js';
 import { createLogger, LOG_FILE } from '../log.js';
 import { FORWARDED_HEADER } from './forward/headers.js';
+import { createTiny } from './ollama/test-support.js';
 import type { ApiServer, RoutePermission } from './server.js';
 
 const SECRET = randomBytes(32).toString('hex');
@@ -122,15 +122,7 @@ async function ask(method: string, path: string, credential: string | undefined,
 /** The error message in Ollama's, OpenAI's or Anthropic's shape. */
 const messageOf = (body: any): unknown => (typeof body?.error === 'string' ? body.error : body?.error?.message);
 
-async function createModel(): Promise<void> {
-  const bytes = tinyGgufBytes();
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  const upload = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: bytes, headers: { authorization: `Bearer ${tokens.admin}` } });
-  if (upload.status !== 201 && upload.status !== 200) throw new Error(`blob upload answered ${upload.status}`);
-  const created = await ask('POST', '/api/create', tokens.admin, { model: MODEL, files: { 'tiny.gguf': digest }, stream: false });
-  if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
-}
-await createModel();
+await createTiny(url, MODEL, {}, {}, { authorization: `Bearer ${tokens.admin}` });
 
 const routes = node.node.component<ApiServer>('api').routeTable();
 const secured = routes.filter((route) => route.permission !== 'public');
