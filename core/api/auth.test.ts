@@ -104,7 +104,7 @@ for (const method of ['generate', 'chat', 'embed', 'load', 'unload'] as const) {
 
 const tokens = { admin: jwt({ role: 'admin' }), user: jwt({ role: 'user' }), readonly: jwt({ role: 'readonly' }) };
 
-async function ask(method: string, path: string, credential: string | undefined, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function ask(method: string, path: string, credential: string | undefined, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; body: any; challenge: string | null }> {
   const headers: Record<string, string> = { ...extra };
   if (credential !== undefined) headers.authorization = `Bearer ${credential}`;
   const withBody = method === 'POST' || method === 'DELETE';
@@ -116,7 +116,7 @@ async function ask(method: string, path: string, credential: string | undefined,
   } catch {
     // Plain text answers (GET /) stay text.
   }
-  return { status: response.status, body: parsed };
+  return { status: response.status, body: parsed, challenge: response.headers.get('www-authenticate') };
 }
 
 /** The error message in Ollama's, OpenAI's or Anthropic's shape. */
@@ -186,6 +186,7 @@ t.test('no request without a valid identity reaches an engine, on any route', as
     for (const route of secured) {
       const answer = await ask(route.method, concretePath(route.url), credential, BODIES[route.url]);
       t.equal(answer.status, 401, `${who}: ${route.method} ${route.url}`);
+      t.equal(answer.challenge, 'Bearer', `${who}: ${route.method} ${route.url} names the Bearer scheme`);
       if (route.method !== 'HEAD') t.equal(messageOf(answer.body), 'unauthorized', `${who}: ${route.method} ${route.url} says unauthorized`);
     }
   }

@@ -149,12 +149,15 @@ export class ApiServer implements Startable {
       if (!permission) throw new Error(`route ${String(route.method)} ${route.url} declares no permission`);
       for (const method of [route.method].flat()) this.table.push({ method, url: route.url, permission });
     });
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       const permission = request.routeOptions.config.permission ?? 'admin';
       // Like Gin's 404 and 405, an answer for no route needs no identity.
       if (permission === 'public' || request.is404) return;
       const refusal = await this.hooks.authorize.promise(request, permission);
-      if (refusal) throw refusal;
+      if (!refusal) return;
+      // RFC 6750: a 401 names the scheme that would be accepted.
+      if ((refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+      throw refusal;
     });
     this.forwarding = new Forwarding(this.deps);
     this.forwarding.register(app, this.hooks.beforeForward);
