@@ -2,11 +2,14 @@ import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import t from 'tap';
+import { anyJson, fuzz } from '../../conformance/fixtures/fuzz.js';
 import { apiKeyHash, newApiKey } from '../../core/cluster/api-keys.js';
 import { clusterStateMachine, type ClusterState } from '../../core/cluster/state-machine.js';
 import type { Authenticator } from '../../core/contracts/auth.js';
-import { jwt, type JwtInit } from './index.js';
+import { bearerCredential, jwt, type JwtInit } from './index.js';
+import { verifyJwt } from './jws.js';
 
 const SECRET = 'k'.repeat(48);
 const ROLES = [
@@ -150,4 +153,27 @@ t.test('roles grant their permissions, * grants all, an unknown role none', asyn
   t.same(can(['readonly', 'publisher']), ['read', 'write'], 'several roles add up');
   t.same(can(['root']), [], 'a role the config does not name');
   t.same(can([]), []);
+});
+
+t.test('any credential, mutated tokens included, is a verdict and never a throw', async (t) => {
+  const keys = [{ alg: 'HS256' as const, key: Buffer.from(SECRET) }];
+  const expect = { issuer: 'ollama-distributed', audience: '', now: now() };
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
+  const segment = fc.oneof(fc.string({ maxLength: 40 }), anyJson.map(b64), fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('base64url')));
+  const header = fc.oneof(
+    fc.record({ alg: fc.constantFrom('HS256', 'none', 'RS256', 'ES256', 'EdDSA', 'HS512', ''), kid: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }) }).map(b64),
+    segment,
+  );
+  const forged = fc.tuple(header, fc.oneof(anyJson.map(b64), fc.constant(b64(valid({ role: 'admin' })))), segment).map((parts) => parts.join('.'));
+  const good = hs(valid());
+  const mutated = fc.tuple(fc.nat({ max: good.length - 1 }), fc.string({ minLength: 1, maxLength: 3 })).map(([at, text]) => good.slice(0, at) + text + good.slice(at + text.length));
+  // base64url's last character carries spare bits: an edit there may decode to the same bytes.
+  const bytesOf = (token: string) => token.split('.').map((part) => Buffer.from(part, 'base64url').toString('hex')).join('.');
+  fuzz(t, 'verifyJwt accepts no forged or altered token, and throws on none', fc.oneof(forged, mutated, fc.string({ maxLength: 300 })), (credential) => {
+    const verdict = verifyJwt(credential, keys, expect);
+    if ('claims' in verdict && bytesOf(credential) !== bytesOf(good)) throw new Error(`accepted ${credential}`);
+  });
+  fuzz(t, 'bearerCredential reads any header value without throwing', fc.oneof(fc.string({ maxLength: 80 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 })), (value) => {
+    bearerCredential({ authorization: value as string });
+  });
 });
