@@ -36,10 +36,10 @@ t.test('a key made on node-1 works on node-3; revoked on node-1, node-3 refuses 
   const made = await fetch(`${a.apiUrl}/api/v1/keys`, { method: 'POST', headers: bearer(ADMIN), body: JSON.stringify({ name: 'ci', role: 'user' }) });
   t.equal(made.status, 201);
   const { id, key } = (await made.json()) as { id: string; key: string };
-  t.equal(await tagsStatus(a.apiUrl, key), 200, 'node-1 accepts it at once');
-  const acceptedAfter = Date.now();
-  await waitUntil(async () => (await tagsStatus(c.apiUrl, key)) === 200 || undefined, { timeoutMs: 5000, intervalMs: 10, what: 'node-3 accepting the new key' });
-  t.comment(`node-3 accepted the key ${Date.now() - acceptedAfter} ms after node-1 made it`);
+  const madeAt = Date.now();
+  t.equal(await tagsStatus(c.apiUrl, key), 200, 'node-3 accepts it at once, even before it applied the key (it reads the latest state on a miss)');
+  t.comment(`node-3 answered the new key in ${Date.now() - madeAt} ms`);
+  t.equal(await tagsStatus(a.apiUrl, key), 200, 'so does node-1');
 
   const revoked = await fetch(`${a.apiUrl}/api/v1/keys/${id}`, { method: 'DELETE', headers: bearer(ADMIN) });
   t.equal(revoked.status, 200);

@@ -45,7 +45,7 @@ const valid = (extra: Record<string, unknown> = {}) => ({ sub: 'alice', role: 'u
 
 function authenticator(init: Partial<JwtInit> = {}, state: ClusterState = clusterStateMachine.initial(), index = () => 1): Authenticator {
   const full: JwtInit = { secret_key: SECRET, public_key_file: '', jwks_file: '', issuer: 'ollama-distributed', audience: '', roles: ROLES, ...init };
-  return jwt(full)({ consensus: { state: () => ({ state, index: index() }) } });
+  return jwt(full)({ consensus: { state: () => ({ state, index: index() }), read: async () => state } });
 }
 
 const bearer = (credential: string, scheme = 'Bearer') => ({ method: 'GET', path: '/api/tags', headers: { authorization: `${scheme} ${credential}` }, remoteAddress: '127.0.0.1' });
@@ -134,8 +134,28 @@ t.test('an API key from the cluster state is accepted until it is revoked', asyn
     ({ state } = clusterStateMachine.apply(state, { type, payload }, index));
   };
   const key = newApiKey();
-  const auth = jwt({ secret_key: SECRET, public_key_file: '', jwks_file: '', issuer: '', audience: '', roles: ROLES })({ consensus: { state: () => ({ state, index }) } });
+  let reads = 0;
+  /** A linearizable read: what the leader committed, applied here before it returns. */
+  let committed: (() => void) | undefined;
+  const read = async () => {
+    reads += 1;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    committed?.();
+    committed = undefined;
+    return state;
+  };
+  const auth = jwt({ secret_key: SECRET, public_key_file: '', jwks_file: '', issuer: '', audience: '', roles: ROLES })({ consensus: { state: () => ({ state, index }), read } });
   t.equal(await auth.authenticate(bearer(key.secret)), undefined, 'unknown before it is created');
+  t.equal(reads, 1, 'after one read of the latest state');
+
+  const other = newApiKey();
+  committed = () => apply('key.create', { id: other.id, hash: apiKeyHash(other.secret), role: 'user', name: 'fresh', createdAt: new Date().toISOString() });
+  reads = 0;
+  const burst = await Promise.all([auth.authenticate(bearer(other.secret)), ...Array.from({ length: 20 }, () => auth.authenticate(bearer(`odk_${'x'.repeat(43)}`)))]);
+  t.match(burst[0], { roles: ['user'] }, 'a key committed elsewhere but not applied here yet is accepted after the read');
+  t.ok(burst.slice(1).every((identity) => identity === undefined), 'unknown keys are refused');
+  t.ok(reads <= 2, `21 misses at once cost ${reads} reads`);
+
   apply('key.create', { id: key.id, hash: apiKeyHash(key.secret), role: 'readonly', name: 'ci', createdAt: new Date().toISOString() });
   t.same(await auth.authenticate(bearer(key.secret)), { subject: `key:${key.id}`, roles: ['readonly'], via: 'api-key' });
   t.equal(await auth.authenticate(bearer(`${key.secret}x`)), undefined, 'another secret');

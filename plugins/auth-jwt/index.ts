@@ -21,7 +21,37 @@ export interface JwtInit extends KeySources {
 }
 
 export interface JwtComponents {
-  consensus: Pick<Consensus<ClusterState>, 'state'>;
+  consensus: Pick<Consensus<ClusterState>, 'state' | 'read'>;
+}
+
+/** How long a request with a key this node does not know waits for the cluster's latest state. */
+const CATCH_UP_MS = 1000;
+
+/**
+ * A key this node has not applied yet may have been made a moment ago on another node: one
+ * linearizable read settles it. Every miss while a read runs waits for the next one, which starts
+ * after the miss, so a burst of unknown keys costs at most two reads at a time.
+ */
+function catchUp(read: () => Promise<unknown>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    const round: Promise<void> = read().then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      if (running === round) running = undefined;
+    });
+    return (running = round);
+  };
+  return () => {
+    if (!running) return start();
+    next ??= running.then(() => {
+      next = undefined;
+      return start();
+    });
+    return next;
+  };
 }
 
 /** The credential of `Authorization: Bearer <credential>`, or of Anthropic's `x-api-key`. */
@@ -45,7 +75,9 @@ export function jwt(init: JwtInit) {
   const keys = verificationKeys(init);
   const roles = roleTable(init.roles);
   return (components: JwtComponents): Authenticator => {
-    const apiKeys = new ApiKeyIndex(() => components.consensus.state());
+    const { consensus } = components;
+    const apiKeys = new ApiKeyIndex(() => consensus.state());
+    const caughtUp = catchUp(() => consensus.read(AbortSignal.timeout(CATCH_UP_MS)));
     return {
       name: meta.name,
       enforcing: true,
@@ -53,7 +85,11 @@ export function jwt(init: JwtInit) {
         const credential = bearerCredential(request.headers);
         if (!credential) return undefined;
         if (looksLikeApiKey(credential)) {
-          const record = apiKeys.find(credential);
+          let record = apiKeys.find(credential);
+          if (!record) {
+            await caughtUp();
+            record = apiKeys.find(credential);
+          }
           return record && !record.revoked ? { subject: `key:${record.id}`, roles: [record.role], via: 'api-key' } : undefined;
         }
         const verified = verifyJwt(credential, keys, { issuer: init.issuer, audience: init.audience, now: Date.now() / 1000 });
