@@ -30,6 +30,13 @@ declare module 'fastify' {
 
 export type RouteModule = (app: FastifyInstance, deps: ApiDeps) => void;
 
+/** One row of the route table: every route the server has and what a caller needs for it. */
+export interface RoutePermission {
+  method: string;
+  url: string;
+  permission: Permission | 'public';
+}
+
 export interface ApiHooks {
   /** Decides who may call a route before its handler; a tap returning an Error refuses the request. */
   readonly authorize: AsyncSeriesBailHook<[FastifyRequest, Permission], Error | undefined>;
@@ -76,6 +83,7 @@ export class ApiServer implements Startable {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private address: string | undefined;
+  private readonly table: RoutePermission[] = [];
 
   constructor(
     private readonly deps: ApiDeps,
@@ -94,6 +102,11 @@ export class ApiServer implements Startable {
       }
       return undefined;
     });
+  }
+
+  /** Every route with its permission, once built. */
+  routeTable(): readonly RoutePermission[] {
+    return this.table;
   }
 
   /** The base URL it serves on, once started. */
@@ -136,12 +149,21 @@ export class ApiServer implements Startable {
     });
     // Before auth and before the body is read: a foreign page's "simple" POST must reach no handler.
     app.addHook('onRequest', browserGuard(app, config.api.origins));
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRoute', (route) => {
+      const permission = (route.config as { permission?: Permission | 'public' } | undefined)?.permission;
+      // A route that forgot its permission would be open or closed by accident: refuse to serve it.
+      if (!permission) throw new Error(`route ${String(route.method)} ${route.url} declares no permission`);
+      for (const method of [route.method].flat()) this.table.push({ method, url: route.url, permission });
+    });
+    app.addHook('onRequest', async (request, reply) => {
       const permission = request.routeOptions.config.permission ?? 'admin';
       // Like Gin's 404 and 405, an answer for no route needs no identity.
       if (permission === 'public' || request.is404) return;
       const refusal = await this.hooks.authorize.promise(request, permission);
-      if (refusal) throw refusal;
+      if (!refusal) return;
+      // RFC 6750: a 401 names the scheme that would be accepted.
+      if ((refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+      throw refusal;
     });
     this.forwarding = new Forwarding({ ...this.deps, tls: tlsMaterial });
     this.forwarding.register(app, this.hooks.beforeForward);

@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { PRODUCT_VERSION } from '../version.js';
 import type { ConfigFlags } from './config-inputs.js';
+import { registerAuthCommands } from './auth-commands.js';
 import { registerClientCommands } from './client/index.js';
 import { registerCertsCommands } from './certs.js';
 import { registerClusterKeyCommand } from './cluster-key.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerTransferCommands(program);
   registerClusterKeyCommand(program);
   registerCertsCommands(program);
+  registerAuthCommands(program, withConfigOptions);
   registerConsensusCommands(program, withConfigOptions);
   registerConformanceCommands(program);
   return program;

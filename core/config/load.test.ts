@@ -175,6 +175,9 @@ t.test('rules between fields', async (t) => {
     problemsOf(() => loadConfig({ env: { OLLAMA_SECURITY_AUTH_ENABLED: 'true', OLLAMA_SECURITY_AUTH_SECRET_KEY: 'short' } })),
     /security\.auth\.secret_key.*at least 32 characters/,
   );
+  t.doesNotThrow(() => loadConfig({ env: { OLLAMA_SECURITY_AUTH_ENABLED: 'true', OLLAMA_SECURITY_AUTH_PUBLIC_KEY_FILE: '/etc/od/idp.pem' } }), 'a public key alone verifies tokens');
+  t.match(problemsOf(() => loadConfig({ env: { OLLAMA_SECURITY_AUTH_ENABLED: 'true' } })), /security\.auth\.secret_key.*or leave it empty and set security\.auth\.public_key_file/);
+  t.match(problemsOf(() => loadConfig({ file: yamlFile('security:\n  auth:\n    roles:\n      - {name: ops, permissions: [read]}\n      - {name: ops, permissions: [write]}\n'), env: {} })), /security\.auth\.roles .*names role 'ops' twice/);
   t.match(problemsOf(() => loadConfig({ file: yamlFile('consensus:\n  commit_timeout: 2s\n'), env: {} })), /consensus\.commit_timeout .*: must not exceed consensus\.heartbeat_timeout/);
 });
 

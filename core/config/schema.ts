@@ -327,7 +327,27 @@ export const schema = {
         secret: true,
         why: 'HMAC key that signs JWTs (openssl rand -hex 32); never logged.',
       }),
-      token_expiry: durationSetting(duration(), { default: 86_400_000, why: 'Lifetime of tokens the node issues.' }),
+      public_key_file: setting(str, {
+        default: '',
+        env: ['OLLAMA_SECURITY_AUTH_PUBLIC_KEY_FILE'],
+        why: 'PEM public key (RSA, EC P-256 or Ed25519) that verifies RS256, ES256 or EdDSA tokens an identity provider signs.',
+      }),
+      jwks_file: setting(str, {
+        default: '',
+        env: ['OLLAMA_SECURITY_AUTH_JWKS_FILE'],
+        why: "JWKS file ({\"keys\": [...]}) of public keys that verify tokens; a token's kid picks one.",
+      }),
+      issuer: setting(str, {
+        default: 'ollama-distributed',
+        env: ['OLLAMA_SECURITY_AUTH_ISSUER'],
+        why: 'The iss every token must carry, and the one `token create` signs with; empty accepts any.',
+      }),
+      audience: setting(str, {
+        default: '',
+        env: ['OLLAMA_SECURITY_AUTH_AUDIENCE'],
+        why: 'An aud every token must carry (and `token create` signs with); empty accepts any.',
+      }),
+      token_expiry: durationSetting(duration(), { default: 86_400_000, why: 'Lifetime of tokens `token create` issues when no --ttl is given.' }),
       roles: setting(parseRoles, {
         default: [
           { name: 'admin', permissions: ['*'] },
@@ -449,9 +469,13 @@ export function crossFieldProblems(config: NodeConfig): [string, string][] {
   if (config.security.tls.enabled && (!config.security.tls.cert_file || !config.security.tls.key_file)) {
     problems.push(['security.tls.enabled', 'needs security.tls.cert_file and security.tls.key_file']);
   }
-  if (config.security.auth.enabled && config.security.auth.method === 'jwt' && config.security.auth.secret_key.length < 32) {
-    problems.push(['security.auth.secret_key', 'must be at least 32 characters when jwt auth is enabled']);
+  const auth = config.security.auth;
+  if (auth.enabled && auth.method === 'jwt' && (auth.secret_key !== '' || (!auth.public_key_file && !auth.jwks_file)) && auth.secret_key.length < 32) {
+    problems.push(['security.auth.secret_key', 'must be at least 32 characters when jwt auth is enabled (or leave it empty and set security.auth.public_key_file or jwks_file)']);
   }
+  const names = auth.roles.map((role) => role.name);
+  const repeated = names.find((name, at) => names.indexOf(name) !== at);
+  if (repeated) problems.push(['security.auth.roles', `names role '${repeated}' twice`]);
   if (config.security.auth.enabled && config.security.auth.method === 'none') {
     problems.push(['security.auth.method', 'must not be none when security.auth.enabled is true: none lets every caller act as admin; use jwt, or set security.auth.enabled to false']);
   }

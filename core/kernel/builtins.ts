@@ -23,6 +23,7 @@ export const BUILTIN_PLUGINS: Record<PluginKind, Record<string, Loader>> = {
   },
   auth: {
     none: () => import('../../plugins/auth-none/index.js'),
+    jwt: () => import('../../plugins/auth-jwt/index.js'),
   },
   storage: {
     fs: () => import('../../plugins/storage-fs/index.js'),

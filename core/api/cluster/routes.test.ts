@@ -1,11 +1,10 @@
-// The cluster API's routes and permissions, and that every route the cluster step plans for exists.
+// Every route the cluster step plans for exists (core/api/auth.test.ts checks each route's permission).
 
 import Fastify from 'fastify';
 import t from 'tap';
 import type { ApiDeps } from '../deps.js';
 import { CLUSTER_ROUTES } from '../forward/cluster-plan.js';
 import { API_ROUTES } from '../routes.js';
-import { clusterRoutes } from './routes.js';
 
 async function registered(modules: typeof API_ROUTES): Promise<Record<string, string | undefined>> {
   // As the API server builds it: HEAD only where a route asks for it.
@@ -19,18 +18,6 @@ async function registered(modules: typeof API_ROUTES): Promise<Record<string, st
   await app.close();
   return seen;
 }
-
-t.test('reads need read; drains and removals need admin', async (t) => {
-  t.same(await registered([clusterRoutes]), {
-    'GET /api/v1/cluster/status': 'read',
-    'GET /api/v1/nodes': 'read',
-    'GET /api/v1/nodes/:id': 'read',
-    'GET /api/v1/queue': 'read',
-    'POST /api/v1/nodes/:id/drain': 'admin',
-    'POST /api/v1/nodes/:id/undrain': 'admin',
-    'DELETE /api/v1/nodes/:id': 'admin',
-  });
-});
 
 t.test('every route the cluster step plans for is a route the API serves', async (t) => {
   const routes = await registered(API_ROUTES);

@@ -1,7 +1,7 @@
 // The cluster API on the API port: GET /api/v1/cluster/status, GET /api/v1/nodes and
 // /api/v1/nodes/:id (a node id or name), POST /api/v1/nodes/:id/drain and /undrain. A drain of
 // another node reaches it through the cluster step, which forwards it there; DELETE
-// /api/v1/nodes/:id removes a node for good, on the consensus leader.
+// /api/v1/nodes/:id removes a node for good, on the consensus leader; /api/v1/keys manages API keys.
 
 import type { FastifyInstance } from 'fastify';
 import type { ClusterView, Member } from '../../cluster/types.js';
@@ -9,6 +9,7 @@ import { removalLosesQuorum } from '../../cluster/voters.js';
 import { ProductError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteModule } from '../server.js';
+import { keyRoutes } from './keys.js';
 import { clusterStatus, nodeEntry, queueEntry } from './status.js';
 
 export const nodeNotFound = (id: string) => new ProductError('OD_ERR_NODE_NOT_FOUND', `node '${id}' not found`);
@@ -59,4 +60,5 @@ export const clusterRoutes: RouteModule = (app, deps) => {
   drainRoute(app, view, 'drain');
   drainRoute(app, view, 'undrain');
   removeRoute(app, deps);
+  keyRoutes(app, deps);
 };

@@ -21,12 +21,12 @@ export function digestOf(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-export function post(url: string, path: string, body: unknown, method = 'POST'): Promise<Response> {
-  return fetch(`${url}${path}`, { method, body: typeof body === 'string' ? body : JSON.stringify(body) });
+export function post(url: string, path: string, body: unknown, method = 'POST', headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}${path}`, { method, headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
-export async function postJson(url: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await post(url, path, body);
+export async function postJson(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await post(url, path, body, 'POST', headers);
   const text = await response.text();
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
@@ -44,13 +44,13 @@ export async function ndjson(response: Response): Promise<any[]> {
     .map((line) => JSON.parse(line));
 }
 
-/** Uploads a tiny GGUF through /api/blobs and creates `name` from it; returns the blob digest. */
-export async function createTiny(url: string, name: string, extra: Record<string, unknown> = {}, gguf: TinyGgufOptions = {}): Promise<string> {
+/** Uploads a tiny GGUF through /api/blobs and creates `name` from it; returns the blob digest. `headers` may carry a token. */
+export async function createTiny(url: string, name: string, extra: Record<string, unknown> = {}, gguf: TinyGgufOptions = {}, headers: Record<string, string> = {}): Promise<string> {
   const bytes = tinyGgufBytes(gguf);
   const digest = digestOf(bytes);
-  const upload = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: bytes });
+  const upload = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: bytes, headers });
   if (upload.status !== 201 && upload.status !== 200) throw new Error(`blob upload answered ${upload.status}`);
-  const created = await postJson(url, '/api/create', { model: name, files: { 'tiny.gguf': digest }, stream: false, ...extra });
+  const created = await postJson(url, '/api/create', { model: name, files: { 'tiny.gguf': digest }, stream: false, ...extra }, headers);
   if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
   return digest;
 }

@@ -20,13 +20,15 @@ export interface RequestOptions {
   /** Sent as-is instead of JSON, e.g. a blob upload. */
   stream?: ReadableStream<Uint8Array>;
   signal?: AbortSignal;
+  /** An API key or JWT for this request; OLLAMA_API_KEY otherwise. */
+  token?: string;
 }
 
-function headers(json: boolean): Record<string, string> {
+function headers(json: boolean, token = process.env.OLLAMA_API_KEY): Record<string, string> {
   const out: Record<string, string> = {};
   if (json) out['content-type'] = 'application/json';
   // Nodes with security.auth.enabled take an API key or JWT as a bearer token.
-  if (process.env.OLLAMA_API_KEY) out.authorization = `Bearer ${process.env.OLLAMA_API_KEY}`;
+  if (token) out.authorization = `Bearer ${token}`;
   return out;
 }
 
@@ -46,7 +48,7 @@ export async function call(path: string, options: RequestOptions = {}): Promise<
   const base = ollamaHost();
   const init: RequestInit & { duplex?: 'half' } = {
     method: options.method ?? (options.body === undefined && !options.stream ? 'GET' : 'POST'),
-    headers: headers(options.body !== undefined),
+    headers: headers(options.body !== undefined, options.token ?? process.env.OLLAMA_API_KEY),
   };
   if (options.body !== undefined) init.body = JSON.stringify(options.body);
   if (options.stream) {

@@ -10,7 +10,8 @@ import { showCommand, type ShowFlags } from './show.js';
 
 const HOST_HELP = '\nEnvironment Variables:\n  OLLAMA_HOST    The node to talk to (default 127.0.0.1:11434)\n';
 
-function reported<A extends unknown[]>(action: (...args: A) => Promise<void>) {
+/** Runs a client command, printing `Error: <message>` and setting exit status 1 when it fails. */
+export function reported<A extends unknown[]>(action: (...args: A) => Promise<void>) {
   return async (...args: A): Promise<void> => {
     try {
       await action(...args);
