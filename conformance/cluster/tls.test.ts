@@ -1,6 +1,7 @@
-// Three real node processes with certificates from `certs init`: the API speaks only HTTPS, the
-// consensus port takes only a member certificate the cluster CA signed, and the official ollama and
-// openai clients reach a model through a node that forwards to its holder over HTTPS.
+// Three real node processes with certificates from `certs init` and auth on: the API speaks only
+// HTTPS, the consensus port takes only a member certificate the cluster CA signed, and the official
+// ollama and openai clients, with a token, reach a model through a node that forwards to its holder
+// over HTTPS.
 
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -11,8 +12,16 @@ import OpenAI from 'openai';
 import t from 'tap';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { createTiny } from '../../core/api/ollama/test-support.js';
+import { signHs256 } from '../../plugins/auth-jwt/sign.js';
 import { makeCerts, type NodeCert } from '../fixtures/certs.js';
 import { startCluster, waitUntil } from '../fixtures/cluster.js';
+
+const SECRET = randomBytes(32).toString('hex');
+const now = () => Math.floor(Date.now() / 1000);
+const tokenFor = (role: string) => signHs256({ sub: `${role}-caller`, role, iss: 'ollama-distributed', iat: now(), exp: now() + 3600 }, SECRET);
+const ADMIN = tokenFor('admin');
+const USER = tokenFor('user');
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 const certs = await makeCerts(['node-1', 'node-2', 'node-3']);
 const stranger = await makeCerts(['node-2']);
@@ -51,8 +60,16 @@ function plainHttp(port: number): Promise<string> {
   });
 }
 
-t.test('a TLS cluster: HTTPS only, member certificates on consensus, clients forwarded over HTTPS', async (t) => {
-  const cluster = await startCluster({ size: 3, engine: 'sim', clusterKey: randomBytes(32).toString('base64url'), tlsDir: certs.dir, t });
+t.test('a TLS cluster with auth: HTTPS only, member certificates on consensus, clients with a token forwarded over HTTPS', async (t) => {
+  const cluster = await startCluster({
+    size: 3,
+    engine: 'sim',
+    clusterKey: randomBytes(32).toString('base64url'),
+    tlsDir: certs.dir,
+    token: ADMIN,
+    t,
+    config: () => ({ security: { auth: { enabled: true, secret_key: SECRET } } }),
+  });
   await cluster.waitForMembers(3, { timeoutMs: 30_000 });
   const [holder, entry] = cluster.nodes;
   t.match(entry.apiUrl, /^https:/);
@@ -67,19 +84,23 @@ t.test('a TLS cluster: HTTPS only, member certificates on consensus, clients for
   t.not(await memberHandshake(entry.consensusPort, await stranger.node('node-2')), 'admitted', "another CA's certificate: refused");
   t.notMatch(await plainHttp(entry.apiPort), /^answered/, 'plain HTTP gets no answer from the API');
 
-  await createTiny(holder.apiUrl, 'only-on-one');
+  await createTiny(holder.apiUrl, 'only-on-one', {}, {}, bearer(ADMIN));
   await waitUntil(async () => ((await cluster.status(1)) as unknown as { nodes: { name: string; models: string[] }[] }).nodes.some((n) => n.name === holder.name && n.models.includes('only-on-one:latest')) || undefined, {
     timeoutMs: 10_000,
     what: 'node-2 seeing the model on node-1',
   });
-  const forwarded = await fetch(`${entry.apiUrl}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'only-on-one', prompt: 'hi', stream: false }) });
+  const request = { model: 'only-on-one', prompt: 'hi', stream: false };
+  const anonymous = await fetch(`${entry.apiUrl}/api/generate`, { method: 'POST', body: JSON.stringify(request) });
+  t.equal(anonymous.status, 401, 'no token: refused');
+  const forwarded = await fetch(`${entry.apiUrl}/api/generate`, { method: 'POST', headers: bearer(USER), body: JSON.stringify(request) });
   t.equal(forwarded.status, 200);
   t.equal(forwarded.headers.get('x-served-by'), holder.name, 'node-2 forwarded to the holder over HTTPS');
 
-  const ollama = new Ollama({ host: entry.apiUrl });
+  const ollama = new Ollama({ host: entry.apiUrl, headers: bearer(USER) });
   const generated = await ollama.generate({ model: 'only-on-one', prompt: 'hello', options: { num_predict: 4 } });
   t.ok(generated.done && (generated.response ?? '').length > 0, 'the ollama client generates through node-2');
-  const openai = new OpenAI({ baseURL: `${entry.apiUrl}/v1`, apiKey: 'unused' });
+  const openai = new OpenAI({ baseURL: `${entry.apiUrl}/v1`, apiKey: USER });
   const chat = await openai.chat.completions.create({ model: 'only-on-one', messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 });
   t.ok((chat.choices[0]?.message.content ?? '').length > 0, 'the openai client chats through node-2');
+  await t.rejects(new OpenAI({ baseURL: `${entry.apiUrl}/v1`, apiKey: tokenFor('readonly') }).chat.completions.create({ model: 'only-on-one', messages: [{ role: 'user', content: 'x' }] }), { status: 403 } as object, 'a readonly token cannot run inference');
 });
