@@ -12,6 +12,7 @@ import { loadConfig } from '../core/config/load.js';
 import { schema } from '../core/config/schema.js';
 import { flattenSchema } from '../core/config/setting.js';
 import { splitHostPort } from '../core/config/values.js';
+import { exposureProblems } from '../core/security/exposure.js';
 import { startTestNode } from '../conformance/fixtures/node.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
@@ -154,4 +155,20 @@ t.test('k8s: a headless Service, pod 0 bootstraps, the others join it by DNS, th
   t.same(container.volumeMounts.map((m: any) => m.mountPath).sort(), ['/data', '/models']);
   t.same(container.ports.map((p: any) => p.containerPort).sort(), Object.values(DEFAULT_PORTS).sort());
   t.equal(expand(k8sEnv.OLLAMA_API_ADVERTISE, 'ollama-distributed-2'), `http://ollama-distributed-2.${headless.metadata.name}.default.svc.cluster.local:${DEFAULT_PORTS.api}`);
+});
+
+t.test('every node the files describe would start under the secure defaults: auth on, the cluster key set', async (t) => {
+  const secrets = { OLLAMA_P2P_CLUSTER_KEY: 'k'.repeat(43), OLLAMA_SECURITY_AUTH_SECRET_KEY: 'a'.repeat(64) };
+  const check = (what: string, env: Env) => {
+    const { config } = loadConfig({ file: join(ROOT, 'docker', 'config', 'node.yaml'), env: { ...env, ...secrets } });
+    t.ok(config.security.auth.enabled, `${what}: auth is on`);
+    t.strictSame(exposureProblems(config, config.security.auth.enabled), [], `${what}: nothing exposed unprotected`);
+  };
+  for (const [name, service] of nodes) {
+    const env = serviceEnv(service);
+    t.match(env.OLLAMA_SECURITY_AUTH_SECRET_KEY, /^\$\{OLLAMA_SECURITY_AUTH_SECRET_KEY:\?/, `${name}: the JWT secret comes from the host, and compose stops without it`);
+    check(name, env);
+  }
+  t.same(container.env.find((e: any) => e.name === 'OLLAMA_SECURITY_AUTH_SECRET_KEY').valueFrom.secretKeyRef, { name: 'ollama-distributed', key: 'auth-secret-key' }, 'k8s: the JWT secret from the Secret');
+  check('k8s pod', Object.fromEntries(Object.entries(k8sEnv).filter(([, v]) => !v.startsWith('<'))));
 });
