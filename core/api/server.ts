@@ -3,7 +3,7 @@
 
 import type { Server } from 'node:http';
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Permission } from '../contracts/auth.js';
+import type { Identity, Permission } from '../contracts/auth.js';
 import type { Startable } from '../contracts/plugin.js';
 import { splitHostPort } from '../config/values.js';
 import { ProductError } from '../errors.js';
@@ -20,6 +20,7 @@ import { parseJson } from './json-parse.js';
 import { systemRoutes } from './system-routes.js';
 import { answerUnmatched } from './unmatched.js';
 import { readTlsMaterial } from '../security/tls-material.js';
+import { AuditLog, auditPath } from '../security/audit-log.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -73,6 +74,9 @@ function isBlank(body: Buffer): boolean {
   return true;
 }
 
+/** Who each request proved to be, for the audit log. */
+const callers = new WeakMap<FastifyRequest, Identity>();
+
 export class ApiServer implements Startable {
   readonly hooks: ApiHooks = Object.freeze({
     authorize: new AsyncSeriesBailHook<[FastifyRequest, Permission], Error | undefined>(['request', 'permission']),
@@ -84,6 +88,7 @@ export class ApiServer implements Startable {
   private drained: (() => void) | undefined;
   private address: string | undefined;
   private readonly table: RoutePermission[] = [];
+  private audit: AuditLog | undefined;
 
   constructor(
     private readonly deps: ApiDeps,
@@ -97,6 +102,7 @@ export class ApiServer implements Startable {
         remoteAddress: request.socket.remoteAddress,
       });
       if (!identity) return new ProductError('OD_ERR_UNAUTHORIZED', 'unauthorized');
+      callers.set(request, identity);
       if (!deps.auth.authorize(identity, permission)) {
         return new ProductError('OD_ERR_FORBIDDEN', `forbidden: '${identity.subject}' lacks the ${permission} permission`);
       }
@@ -161,9 +167,18 @@ export class ApiServer implements Startable {
       if (permission === 'public' || request.is404) return;
       const refusal = await this.hooks.authorize.promise(request, permission);
       if (!refusal) return;
+      const caller = callers.get(request);
+      const refused = (refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED' ? 401 : 403;
+      this.audit?.record({ event: 'auth.refused', status: refused, reason: refusal.message, method: request.method, path: auditPath(request.url), remote: request.ip, ...(caller ? { subject: caller.subject, via: caller.via } : {}) });
       // RFC 6750: a 401 names the scheme that would be accepted.
       if ((refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
       throw refusal;
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const permission = request.routeOptions.config.permission;
+      if ((permission !== 'admin' && permission !== 'write') || reply.statusCode === 401 || reply.statusCode === 403) return;
+      const caller = callers.get(request);
+      this.audit?.record({ event: 'admin', status: reply.statusCode, method: request.method, path: auditPath(request.url), remote: request.ip, ...(caller ? { subject: caller.subject, via: caller.via } : {}) });
     });
     this.forwarding = new Forwarding({ ...this.deps, tls: tlsMaterial });
     this.forwarding.register(app, this.hooks.beforeForward);
@@ -174,6 +189,12 @@ export class ApiServer implements Startable {
 
   async start(): Promise<void> {
     if (this.app) return;
+    const { audit_log: auditFile } = this.deps.config.security;
+    if (auditFile !== '' && !this.audit) {
+      const audit = new AuditLog(auditFile, this.deps.logger);
+      await audit.open();
+      this.audit = audit;
+    }
     const app = this.build();
     const { host, port } = splitHostPort(this.deps.config.api.listen);
     this.app = app;
@@ -206,5 +227,7 @@ export class ApiServer implements Startable {
     app.server.closeAllConnections();
     await closed;
     await this.forwarding?.stop();
+    await this.audit?.close();
+    this.audit = undefined;
   }
 }

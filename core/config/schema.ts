@@ -292,6 +292,11 @@ export const schema = {
       flag: 'insecure',
       why: 'Start even when the API listens beyond loopback with auth off, or the P2P or consensus port does without a cluster key; each exposure is logged as a warning.',
     }),
+    audit_log: setting(optionalPath, {
+      default: (get) => join(get('storage.data_dir') as string, 'audit.log'),
+      env: ['OLLAMA_SECURITY_AUDIT_LOG'],
+      why: 'JSON lines of admin actions (create, copy, delete, pull, push, keys, drain, node removal) and refused credentials: who, what, when, from where; never a secret or a prompt. Empty turns it off.',
+    }),
     tls: {
       enabled: setting(parseBoolean, {
         default: false,
