@@ -5,7 +5,7 @@ import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { originProblem } from '../api/browser-guard.js';
 import { PERMISSIONS } from '../contracts/auth.js';
-import { PLACEMENT_POLICIES } from '../distribution/planner.js';
+import { PLACEMENT_POLICIES, type PlacementPolicy } from '../distribution/planner.js';
 import { durationSetting, setting, type ConfigOf, type SchemaTree } from './setting.js';
 import {
   ConfigValueError,
@@ -361,7 +361,7 @@ export const schema = {
       why: 'Nodes that should hold a model nobody set replicas for; 1 keeps each model where it is, so nothing is copied unless asked.',
     }),
     policy: setting((raw) => parseEnum(raw, PLACEMENT_POLICIES), {
-      default: 'spread',
+      default: 'spread' as PlacementPolicy,
       env: ['OLLAMA_DISTRIBUTION_POLICY'],
       why: 'Where new replicas go: spread (the node holding the fewest models) or pack (fill a node before the next).',
     }),
