@@ -37,14 +37,34 @@ export function presentCopies(state: ClusterState, members: readonly Member[]): 
   return present;
 }
 
-/** The size a holder announces for the model, or undefined when no member lists it. */
-export function announcedSize(members: readonly Member[], name: string): number | undefined {
-  const wanted = name.toLowerCase();
+export interface HeldModel {
+  digest: string;
+  size: number;
+}
+
+/**
+ * Each model the healthy members hold, by name: its newest digest (by modified_at, then digest)
+ * and that copy's size. Drained members count: their copies are sources still.
+ */
+export function heldModels(members: readonly Member[]): Map<string, HeldModel> {
+  const newest = new Map<string, HeldModel & { at: number }>();
   for (const member of members) {
-    const held = member.models.find((m) => m.name.toLowerCase() === wanted);
-    if (held) return held.size;
+    if (!member.healthy || member.nameTakenBy) continue;
+    for (const model of member.models) {
+      const known = newest.get(model.name);
+      const at = Date.parse(model.modified_at);
+      if (!known || at > known.at || (at === known.at && model.digest > known.digest)) newest.set(model.name, { digest: model.digest, size: model.size, at });
+    }
   }
-  return undefined;
+  return new Map([...newest].map(([name, { digest, size }]) => [name, { digest, size }]));
+}
+
+/** Held models the agreed facts lack, or know under another digest: what the leader registers. */
+export function unregisteredModels(state: ClusterState, held: ReadonlyMap<string, HeldModel>): [string, string][] {
+  return [...held]
+    .filter(([name, { digest }]) => state.models[name] === undefined || bare(state.models[name]!.digest) !== bare(digest))
+    .map(([name, { digest }]): [string, string] => [name, digest])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The placements of `plan` that differ from the agreed ones, by model name. */

@@ -6,14 +6,14 @@ import type { Logger } from 'pino';
 import type { ClusterState } from '../cluster/state-machine.js';
 import type { ClusterView, Member } from '../cluster/types.js';
 import type { NodeConfig } from '../config/schema.js';
-import type { Consensus } from '../contracts/consensus.js';
+import type { Command, Consensus } from '../contracts/consensus.js';
 import type { Startable } from '../contracts/plugin.js';
 import type { ModelStore } from '../contracts/storage.js';
 import { readGguf, type GgufFile } from '../models/gguf.js';
 import { layerOf } from '../models/manifest.js';
 import { parseModelName } from '../models/name.js';
 import { estimateVram } from '../models/vram-estimate.js';
-import { announcedSize, changedPlacements, plannerNodes, presentCopies } from './placement-input.js';
+import { changedPlacements, heldModels, plannerNodes, presentCopies, unregisteredModels } from './placement-input.js';
 import { planPlacements, type PlannerModel } from './planner.js';
 import { ObservedVram } from './vram-observed.js';
 
@@ -87,27 +87,38 @@ export class PlacementLoop implements Startable {
     const { consensus, cluster, config, logger, nodeId } = this.c;
     try {
       if (consensus.leader()?.id !== nodeId) return;
-      const { state } = consensus.state();
       const members = cluster.members();
+      const held = heldModels(members);
+      for (const [name, digest] of unregisteredModels(consensus.state().state, held)) {
+        if (!(await this.propose({ type: 'model.register', payload: { name, digest, replicas: config.distribution.default_replicas } }))) return;
+      }
+      const { state } = consensus.state();
       await this.observe(state, members);
       const present = presentCopies(state, members);
       const models: PlannerModel[] = [];
       for (const record of Object.values(state.models)) {
+        const size = held.get(record.name)?.size;
         // Nobody holds it: no copy can be made, so its placement waits as it is.
-        const size = announcedSize(members, record.name);
         if (size === undefined && (present[record.name] ?? []).length === 0) continue;
         models.push({ name: record.name, size: size ?? 0, vram: await this.vramOf(record.name, record.digest, size ?? 0), replicas: record.replicas });
       }
       const plan = planPlacements({ nodes: plannerNodes(members, state.members), models, placements: state.placements, present, policy: config.distribution.policy });
       for (const [model, nodes] of changedPlacements(state.placements, plan)) {
-        if (this.controller.signal.aborted || consensus.leader()?.id !== nodeId) return;
-        const { result } = await consensus.propose({ type: 'placement.set', payload: { model, nodes } }, this.controller.signal);
-        if (result && typeof result === 'object' && 'error' in result) logger.warn({ model, nodes, error: result.error }, 'placement refused');
-        else logger.info({ model, nodes }, 'model placed');
+        if (!(await this.propose({ type: 'placement.set', payload: { model, nodes } }))) return;
       }
     } catch (error) {
       if (!this.controller.signal.aborted) logger.warn({ err: error }, 'placement not planned; trying again on the next change');
     }
+  }
+
+  /** Proposes `command` while this node still leads; false once it does not (or stops). */
+  private async propose(command: Command): Promise<boolean> {
+    const { consensus, logger, nodeId } = this.c;
+    if (this.controller.signal.aborted || consensus.leader()?.id !== nodeId) return false;
+    const { result } = await consensus.propose(command, this.controller.signal);
+    if (result && typeof result === 'object' && 'error' in result) logger.warn({ command, error: result.error }, 'placement command refused');
+    else logger.info({ command }, command.type === 'placement.set' ? 'model placed' : 'model registered');
+    return true;
   }
 
   /** The header of a model this node holds under `digest`, read once. */

@@ -14,12 +14,13 @@ import { requestFields } from '../ollama/body.js';
 /** The state machine's own bound on a count. */
 export const MAX_REPLICAS = 1000;
 
-/** The digest the cluster knows `name` by: agreed in consensus, else the newest one a member holds. */
-function knownDigest(state: ClusterState, view: ClusterView, name: string): string | undefined {
-  const agreed = state.models[name]?.digest;
+/** The name and digest the cluster knows `name` by: agreed in consensus, else the newest copy a member holds. */
+function knownModel(state: ClusterState, view: ClusterView, name: string): { name: string; digest: string } | undefined {
+  const wanted = name.toLowerCase();
+  const agreed = Object.values(state.models).find((m) => m.name.toLowerCase() === wanted);
   if (agreed) return agreed;
-  const holder = view.holders(name)[0];
-  return holder?.models.find((m) => m.name.toLowerCase() === name.toLowerCase())?.digest;
+  const held = view.holders(name)[0]?.models.find((m) => m.name.toLowerCase() === wanted);
+  return held && { name: held.name, digest: held.digest };
 }
 
 export function replicaEntries(state: ClusterState) {
@@ -46,10 +47,10 @@ export const replicaRoutes: RouteModule = (app, deps) => {
     if (!Number.isSafeInteger(replicas) || (replicas as number) < 1 || (replicas as number) > MAX_REPLICAS) {
       throw badRequest(`replicas must be an integer from 1 to ${MAX_REPLICAS}`);
     }
-    const name = formatModelName(modelName(input));
     const state = (await deps.consensus.read(signal)) as ClusterState;
-    const digest = knownDigest(state, deps.cluster, name);
-    if (!digest) throw modelNotFound(input);
+    const known = knownModel(state, deps.cluster, formatModelName(modelName(input)));
+    if (!known) throw modelNotFound(input);
+    const { name, digest } = known;
     const { result } = await deps.consensus.propose({ type: 'model.set', payload: { name, digest, replicas } }, signal);
     if (result && typeof result === 'object' && 'error' in result) throw new ProductError('OD_ERR_CONFLICT', String(result.error));
     return { model: name, replicas };
