@@ -1,29 +1,11 @@
 // The compiled CLI's `replicas` against two real nodes: setting a model's replicas, listing them
 // by node name, and the errors a user sees.
 
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { startCluster, until } from '../../api/forward/test-cluster.js';
 import { createTiny, getJson } from '../../api/ollama/test-support.js';
 import { replicasTable } from './replicas.js';
-
-const CLI = resolve(fileURLToPath(import.meta.url), '../../../../dist/core/cli/main.js');
-if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts first`);
-
-function cli(args: string[], host: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, OLLAMA_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+import { cli } from './test-cli.js';
 
 t.test('the table names nodes; one the cluster no longer lists shows by id', async (t) => {
   const text = replicasTable(
