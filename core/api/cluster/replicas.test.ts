@@ -12,7 +12,9 @@ import { replicaRoutes } from './replicas.js';
 t.test('setting replicas needs admin; reading them needs read', async (t) => {
   const app = Fastify({ exposeHeadRoutes: false });
   const seen: Record<string, unknown> = {};
-  app.addHook('onRoute', (route) => (seen[`${route.method} ${route.url}`] = route.config?.permission));
+  app.addHook('onRoute', (route) => {
+    seen[`${route.method} ${route.url}`] = route.config?.permission;
+  });
   replicaRoutes(app, {} as ApiDeps);
   await app.ready();
   await app.close();
