@@ -12,6 +12,7 @@ import type { Transport } from '../contracts/transport.js';
 import type { NodeConfig } from '../config/schema.js';
 import type { UnitStatus } from '../kernel/kernel.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { TlsMaterial } from '../security/tls-material.js';
 
 export interface ApiDeps {
   config: NodeConfig;
@@ -32,4 +33,6 @@ export interface ApiDeps {
   /** Each unit's lifecycle state, for health checks. */
   units: () => UnitStatus[];
   startedAt: Date;
+  /** This node's certificate and the cluster CA, with security.tls.enabled. */
+  tls?: TlsMaterial;
 }

@@ -1,7 +1,6 @@
 // The node's HTTP server: Ollama's API, the OpenAI-compatible API and the /api/v1 cluster API on
 // api.listen. Every route names the permission it needs; the auth plugin decides before any handler.
 
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Permission } from '../contracts/auth.js';
@@ -19,6 +18,7 @@ import { keepRawBody } from './forward/raw-body.js';
 import { parseJson } from './json-parse.js';
 import { systemRoutes } from './system-routes.js';
 import { answerUnmatched } from './unmatched.js';
+import { readTlsMaterial } from '../security/tls-material.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -102,7 +102,7 @@ export class ApiServer implements Startable {
 
   build(): FastifyInstance {
     const { config } = this.deps;
-    const tls = config.security.tls;
+    const tlsMaterial = this.deps.tls ?? readTlsMaterial(config.security.tls);
     const timeouts = { headersTimeout: config.api.headers_timeout, requestTimeout: config.api.timeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS };
     const app = Fastify({
       logger: false,
@@ -112,11 +112,11 @@ export class ApiServer implements Startable {
       // Ollama answers HEAD only where it registers it; elsewhere HEAD is a wrong method (405).
       exposeHeadRoutes: false,
       return503OnClosing: true,
-      ...(tls.enabled
-        ? { https: { ...timeouts, handshakeTimeout: config.api.headers_timeout, cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) } }
+      ...(tlsMaterial
+        ? { https: { ...timeouts, handshakeTimeout: config.api.headers_timeout, cert: tlsMaterial.cert, key: tlsMaterial.key } }
         : { http: timeouts }),
     } as FastifyHttpOptions<Server>) as unknown as FastifyInstance;
-    limitConnections(app.server, config.api.max_connections, tls.enabled ? 'secureConnection' : 'connection');
+    limitConnections(app.server, config.api.max_connections, tlsMaterial ? 'secureConnection' : 'connection');
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
@@ -137,7 +137,7 @@ export class ApiServer implements Startable {
       const refusal = await this.hooks.authorize.promise(request, permission);
       if (refusal) throw refusal;
     });
-    this.forwarding = new Forwarding(this.deps);
+    this.forwarding = new Forwarding({ ...this.deps, tls: tlsMaterial });
     this.forwarding.register(app, this.hooks.beforeForward);
     systemRoutes(app, this.deps);
     for (const register of this.routes) register(app, this.deps);

@@ -357,6 +357,36 @@ t.test('a consensus port already in use stops the start, naming consensus.bind_a
   t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'nothing is left running');
 });
 
+t.test('beyond loopback without auth or a cluster key a node refuses to start, unless --insecure', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'od-cli-'));
+  const exposed = ['start', '--data-dir', dataDir, '--listen', `0.0.0.0:${await freePort()}`, '--p2p-listen', '/ip4/0.0.0.0/tcp/0', '--consensus-bind', '127.0.0.1:0'];
+  const refused = cli(exposed);
+  t.equal(refused.status, 2, refused.stderr);
+  t.match(refused.stderr, /refusing to start:\n- api.listen 0.0.0.0:\d+ is reachable beyond this machine and security.auth.enabled is false/);
+  t.match(refused.stderr, /- p2p.listen \/ip4\/0.0.0.0\/tcp\/0 is reachable beyond this machine and p2p.cluster_key is empty/);
+  t.match(refused.stderr, /--insecure/, 'it says how to go on anyway');
+  t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'nothing is left running');
+
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, ...exposed.slice(0, 3), '--listen', `0.0.0.0:${port}`, ...exposed.slice(5), '--insecure'], { env: BASE_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForHealth(`http://127.0.0.1:${port}`, child);
+  t.match(output, /"insecure":true.*api.listen 0.0.0.0/, 'each exposure is logged as a warning');
+  child.kill('SIGTERM');
+  t.equal(await exited(child), 0);
+});
+
+t.test('TLS files that are missing or do not match stop the start, naming the setting', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'od-cli-'));
+  const args = ['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0'];
+  const missing = cli(args, { OLLAMA_SECURITY_TLS_ENABLED: 'true', OLLAMA_SECURITY_TLS_CERT_FILE: '/nonexistent/cert.pem', OLLAMA_SECURITY_TLS_KEY_FILE: '/nonexistent/key.pem' });
+  t.equal(missing.status, 2, missing.stderr);
+  t.match(missing.stderr, 'security.tls.cert_file /nonexistent/cert.pem: cannot read it (ENOENT)');
+  t.notOk(existsSync(join(dataDir, 'ollama-distributed.pid')), 'nothing is left running');
+});
+
 t.test('conformance consensus runs the suite against the plugin it names, and fails for one that is not there', async (t) => {
   const missing = cli(['conformance', 'consensus', '--plugin', './no-such-backend.mjs'], {}, t.testdir({}));
   t.not(missing.status, 0);

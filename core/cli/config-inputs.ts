@@ -2,6 +2,8 @@
 // problems listed when it is invalid.
 
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { InsecureStartError } from '../security/exposure.js';
+import { TlsConfigError } from '../security/tls-material.js';
 import { ProductError } from '../errors.js';
 
 export interface ConfigFlags {
@@ -14,6 +16,7 @@ export interface ConfigFlags {
   logLevel?: string;
   nodeName?: string;
   consensusBind?: string;
+  insecure?: boolean;
 }
 
 /** Exit status for configuration and usage errors, before anything is touched. */
@@ -32,6 +35,7 @@ export function configFromFlags(flags: ConfigFlags, env: NodeJS.ProcessEnv = pro
       'enable-web': flags.enableWeb,
       'log-level': flags.logLevel,
       'node-name': flags.nodeName,
+      insecure: flags.insecure,
     },
   });
 }
@@ -41,7 +45,11 @@ export function reportFatal(error: unknown): void {
   if (error instanceof ConfigError) {
     process.stderr.write(`Error: invalid configuration\n${error.message.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
     process.exitCode = EXIT_CONFIG;
-  } else if (error instanceof ProductError && ['OD_ERR_PLUGIN_NOT_FOUND', 'OD_ERR_PLUGIN_INVALID', 'OD_ERR_PLUGIN_DEPENDENCY'].includes(error.code)) {
+  } else if (
+    error instanceof InsecureStartError ||
+    error instanceof TlsConfigError ||
+    (error instanceof ProductError && ['OD_ERR_PLUGIN_NOT_FOUND', 'OD_ERR_PLUGIN_INVALID', 'OD_ERR_PLUGIN_DEPENDENCY'].includes(error.code))
+  ) {
     process.stderr.write(`Error: ${error.message}\n`);
     process.exitCode = EXIT_CONFIG;
   } else {

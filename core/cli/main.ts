@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { PRODUCT_VERSION } from '../version.js';
 import type { ConfigFlags } from './config-inputs.js';
 import { registerClientCommands } from './client/index.js';
+import { registerCertsCommands } from './certs.js';
 import { registerClusterKeyCommand } from './cluster-key.js';
 import { registerConformanceCommands } from './conformance.js';
 import { registerConsensusCommands } from './consensus-recover.js';
@@ -24,7 +25,8 @@ function withConfigOptions(command: Command): Command {
     .option('--bootstrap <multiaddr>', 'peer to join through; repeatable (p2p.bootstrap)', collect)
     .option('--enable-web', 'serve the web panel (web.enabled)')
     .addOption(new Option('--log-level <level>', 'logging.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']))
-    .option('--node-name <name>', 'node.name');
+    .option('--node-name <name>', 'node.name')
+    .option('--insecure', 'start even if listening beyond loopback without auth or a cluster key (security.insecure)');
 }
 
 export function buildProgram(): Command {
@@ -56,6 +58,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerTransferCommands(program);
   registerClusterKeyCommand(program);
+  registerCertsCommands(program);
   registerConsensusCommands(program, withConfigOptions);
   registerConformanceCommands(program);
   return program;

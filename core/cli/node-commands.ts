@@ -9,6 +9,7 @@ import { runningNode } from '../node/data-dir.js';
 import { killAtDeadline } from '../node/exit-deadline.js';
 import { API_ROUTES } from '../api/routes.js';
 import { configFromFlags, configOrReport, reportFatal, type ConfigFlags } from './config-inputs.js';
+import { trustingCa } from './client/trust.js';
 
 export async function startCommand(flags: ConfigFlags): Promise<void> {
   let node: OllamaDistributedNode;
@@ -87,7 +88,7 @@ export async function statusCommand(flags: ConfigFlags & { json?: boolean }): Pr
   const scheme = config.security.tls.enabled ? 'https' : 'http';
   const url = `${scheme}://${config.api.listen.replace(/^(0\.0\.0\.0|\[::\]|):/, '127.0.0.1:')}/api/v1/health`;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000), ...trustingCa(config.security.tls.ca_file) } as RequestInit);
     const health = (await response.json()) as { status: string; node_id: string; node_name: string; uptime_seconds: number; plugins: { name: string; kind: string; state: string }[] };
     if (flags.json) {
       process.stdout.write(JSON.stringify(health, null, 2) + '\n');

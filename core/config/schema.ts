@@ -284,14 +284,29 @@ export const schema = {
     options: setting(parseOptions, { default: {}, why: 'Options passed to the balancer: affinity reads balance_abs_threshold (4) and balance_rel_threshold (1.5); a plugin from a file or package reads its own.' }),
   },
   security: {
+    insecure: setting(parseBoolean, {
+      default: false,
+      env: ['OLLAMA_SECURITY_INSECURE'],
+      flag: 'insecure',
+      why: 'Start even when the API listens beyond loopback with auth off, or the P2P or consensus port does without a cluster key; each exposure is logged as a warning.',
+    }),
     tls: {
       enabled: setting(parseBoolean, {
         default: false,
         env: ['OLLAMA_SECURITY_TLS_ENABLED'],
         why: 'Serve the API over HTTPS with cert_file and key_file.',
       }),
-      cert_file: setting(str, { default: '', env: ['OLLAMA_SECURITY_TLS_CERT_FILE'], why: 'PEM certificate chain for HTTPS.' }),
-      key_file: setting(str, { default: '', env: ['OLLAMA_SECURITY_TLS_KEY_FILE'], why: 'PEM private key for HTTPS.' }),
+      cert_file: setting(optionalPath, {
+        default: '',
+        env: ['OLLAMA_SECURITY_TLS_CERT_FILE'],
+        why: "PEM certificate chain of this node: served by the API, and shown to consensus peers (ollama-distributed certs init makes one).",
+      }),
+      key_file: setting(optionalPath, { default: '', env: ['OLLAMA_SECURITY_TLS_KEY_FILE'], why: "PEM private key of cert_file." }),
+      ca_file: setting(optionalPath, {
+        default: '',
+        env: ['OLLAMA_SECURITY_TLS_CA_FILE'],
+        why: "PEM certificate of the cluster's CA: consensus links then need a certificate it signed on both sides, and forwarding trusts peers' APIs it signed.",
+      }),
     },
     auth: {
       enabled: setting(parseBoolean, {

@@ -10,7 +10,6 @@ import type { ModelStore } from '../contracts/storage.js';
 import type { Transport } from '../contracts/transport.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
-import { isLoopbackHost, splitHostPort } from '../config/values.js';
 import { ApiServer, type RouteModule } from '../api/server.js';
 import { Kernel, type Unit } from '../kernel/kernel.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -24,6 +23,8 @@ import type { ClusterView } from '../cluster/types.js';
 import { PlacementLoop, type PlacementLoopComponents } from '../distribution/placement-loop.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
+import { exposureProblems, InsecureStartError } from '../security/exposure.js';
+import { readTlsMaterial } from '../security/tls-material.js';
 import type { ConfiguredPlugin } from './plugins.js';
 
 export interface NodeOptions {
@@ -83,6 +84,7 @@ export class OllamaDistributedNode {
 
   async start(signal?: AbortSignal): Promise<void> {
     const { config, logger, nodeId } = this;
+    const tls = readTlsMaterial(config.security.tls);
     this.lock = await lockDataDir(config.storage.data_dir, nodeId);
     const startedAt = new Date();
     const kernel = new Kernel(logger, { logger, config, dataDir: config.storage.data_dir, nodeId, stateMachine: clusterStateMachine });
@@ -145,23 +147,29 @@ export class OllamaDistributedNode {
             load: c.load as LoadWindow,
             units: () => kernel.status(),
             startedAt,
+            tls,
           },
           this.options.routes,
         )),
     });
     try {
       kernel.build(units);
+      this.checkExposure(kernel.get<Authenticator>('auth').enforcing);
       await kernel.start(signal);
       this.consensus = kernel.get<Consensus>('consensus');
     } catch (error) {
       await this.stop();
       throw error;
     }
-    const { host } = splitHostPort(config.api.listen);
-    if (!isLoopbackHost(host) && !kernel.get<Authenticator>('auth').enforcing) {
-      logger.warn({ listen: config.api.listen }, 'the API is reachable beyond loopback without authentication; set security.auth.enabled');
-    }
     logger.info({ nodeId, url: this.url, plugins: kernel.status() }, 'node started');
+  }
+
+  /** Refuses to expose an unprotected node beyond this machine unless security.insecure allows it. */
+  private checkExposure(authEnforcing: boolean): void {
+    const problems = exposureProblems(this.config, authEnforcing);
+    if (problems.length === 0) return;
+    if (!this.config.security.insecure) throw new InsecureStartError(problems);
+    for (const problem of problems) this.logger.warn({ insecure: true }, problem);
   }
 
   /**

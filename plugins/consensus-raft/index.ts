@@ -3,6 +3,8 @@
 import type { NodeConfig } from '../../core/config/schema.js';
 import type { ConsensusComponents } from '../../core/contracts/consensus.js';
 import type { PluginMeta } from '../../core/contracts/plugin.js';
+import { readTlsMaterial } from '../../core/security/tls-material.js';
+import type { MemberTls } from './io/transport.js';
 import { RaftConsensus } from './raft-consensus.js';
 
 export const meta = {
@@ -14,6 +16,12 @@ export const meta = {
 
 export interface RaftComponents<State> extends Omit<ConsensusComponents<State>, 'dataDir'> {
   config: NodeConfig;
+}
+
+/** Members speak TLS to each other once the node has a certificate and the cluster CA to check theirs. */
+function memberTls(config: NodeConfig): MemberTls | undefined {
+  const material = readTlsMaterial(config.security.tls);
+  return material?.ca ? { cert: material.cert, key: material.key, ca: material.ca } : undefined;
 }
 
 export function raftConsensus(init: NodeConfig['consensus']) {
@@ -28,6 +36,7 @@ export function raftConsensus(init: NodeConfig['consensus']) {
       // A node told of no peers is a cluster of its own, so a lone node has a leader.
       bootstrap: init.bootstrap || config.p2p.bootstrap.length === 0,
       clusterKey: config.p2p.cluster_key,
+      tls: memberTls(config),
       heartbeat_timeout: init.heartbeat_timeout,
       election_timeout: init.election_timeout,
       commit_timeout: init.commit_timeout,

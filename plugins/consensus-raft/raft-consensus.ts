@@ -19,7 +19,7 @@ import { resolveClusterKey } from '../../core/cluster/cluster-key.js';
 import { decodeConfChange, ProposalDroppedError, RaftNode } from './core/index.js';
 import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot } from './core/index.js';
 import { RaftStorage } from './io/storage.js';
-import { RaftTransport, type Sender } from './io/transport.js';
+import { RaftTransport, type MemberTls, type Sender } from './io/transport.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { advertisedAddress } from './advertise.js';
 import { ticksOf, type RaftTiming } from './timing.js';
@@ -36,6 +36,8 @@ export interface RaftOptions<State> extends RaftTiming {
   bootstrap: boolean;
   /** p2p.cluster_key: the key, a file holding it, or empty for an open cluster. */
   clusterKey: string;
+  /** Mutual TLS between members, with security.tls and its ca_file. */
+  tls?: MemberTls;
   maxAppendEntries: number;
   snapshotThreshold: number;
   snapshotIntervalMs: number;
@@ -107,6 +109,7 @@ export class RaftConsensus<State> implements Consensus<State> {
       nodeId: options.nodeId,
       bindAddr: options.bindAddr,
       clusterKey: await resolveClusterKey(options.clusterKey),
+      ...(options.tls ? { tls: options.tls } : {}),
       clusterId: () => this.id,
       advertise: () => this.advertised ?? options.bindAddr,
       logger: options.logger,

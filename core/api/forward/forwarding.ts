@@ -14,6 +14,7 @@ import { FORWARDED_HEADER } from './headers.js';
 import { acceptForwardStreams, libp2pForwarder } from './libp2p-forwarder.js';
 import { httpForwarder } from './pooled-forwarder.js';
 import { rawBodyOf } from './raw-body.js';
+import { clientTrust } from '../../security/tls-material.js';
 
 /** Each forward carries a proof made with the cluster key, when there is one. */
 function signed(inner: Forwarder, key: Promise<Uint8Array | undefined>): Forwarder {
@@ -39,7 +40,7 @@ export class Forwarding {
   constructor(private readonly deps: ApiDeps) {
     this.clusterKey = resolveClusterKey(deps.config.p2p.cluster_key);
     this.clusterKey.catch(() => undefined);
-    this.forwarder = signed(deps.config.p2p.forward === 'libp2p' ? libp2pForwarder(deps.transport) : httpForwarder(), this.clusterKey);
+    this.forwarder = signed(deps.config.p2p.forward === 'libp2p' ? libp2pForwarder(deps.transport) : httpForwarder(clientTrust(deps.tls)), this.clusterKey);
   }
 
   register(app: FastifyInstance, beforeForward: AsyncSeriesHook<[FastifyRequest, string]>): void {

@@ -60,7 +60,8 @@ export class PooledForwarder implements Forwarder {
   }
 }
 
-/** Forwarding over HTTP to each node's API URL. */
-export function httpForwarder(): Forwarder {
-  return new PooledForwarder({ address: (target) => target.apiUrl, open: (target) => new Pool(target.apiUrl, POOL_OPTIONS) });
+/** Forwarding over HTTP to each node's API URL; an https one is trusted when `trust.ca` (the cluster CA) signed it. */
+export function httpForwarder(trust: { ca?: Buffer } = {}): Forwarder {
+  const connect = trust.ca ? { connect: { ca: trust.ca } } : {};
+  return new PooledForwarder({ address: (target) => target.apiUrl, open: (target) => new Pool(target.apiUrl, { ...POOL_OPTIONS, ...connect }) });
 }

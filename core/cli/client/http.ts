@@ -2,6 +2,7 @@
 // the server's {"error": ...} turned into a ClientError carrying its message and status.
 
 import { ollamaHost } from './host.js';
+import { trustingCa } from './trust.js';
 
 export class ClientError extends Error {
   constructor(
@@ -55,7 +56,7 @@ export async function call(path: string, options: RequestOptions = {}): Promise<
   if (options.signal) init.signal = options.signal;
   let response: Response;
   try {
-    response = await fetch(base + path, init);
+    response = await fetch(base + path, { ...init, ...trustingCa() } as RequestInit);
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error;
     const cause = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;

@@ -2,6 +2,7 @@
 // that proves the cluster key and carries node and cluster ids, then length-prefixed codec frames.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Message, NodeId } from '../core/types.js';
 import { DEFAULT_LIMITS, decodeMessage, encodeMessage, type CodecLimits } from './codec.js';
@@ -37,6 +38,11 @@ export interface RaftTransportOptions {
   advertise?: () => string;
   /** Undefined: an open cluster; the handshake still exchanges node and cluster ids. */
   clusterKey?: Uint8Array;
+  /**
+   * Mutual TLS: each side shows its certificate and accepts only one the cluster CA signed. Node ids
+   * are still proven by the handshake, so a peer's certificate need not name its address.
+   */
+  tls?: MemberTls;
   /** Read at every handshake: undefined until this member has joined a cluster. */
   clusterId: () => string | undefined;
   logger: Logger;
@@ -49,6 +55,12 @@ export interface RaftTransportOptions {
   maxQueuedBytes?: number;
   /** Reconnect delays double from the first to the last, with jitter. */
   backoff?: { firstMs: number; maxMs: number };
+}
+
+export interface MemberTls {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
 }
 
 export interface PeerAddress {
@@ -211,7 +223,18 @@ export class RaftTransport {
     const { bindAddr, logger } = this.options;
     const bind = parseHostPort(bindAddr);
     if (!bind) throw new Error(`consensus.bind_addr ${bindAddr} is not host:port`);
-    const server = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    const { tls } = this.options;
+    let server: Server;
+    if (tls) {
+      const secure = createTlsServer({ ...tls, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.options.handshakeTimeoutMs ?? 5000 }, (socket) => this.accept(socket));
+      secure.on('tlsClientError', (error, socket) => {
+        logger.debug({ address: socket.remoteAddress, err: error }, 'consensus TLS handshake refused');
+        socket.destroy();
+      });
+      server = secure;
+    } else {
+      server = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : error.message;
@@ -338,13 +361,16 @@ export class RaftTransport {
       this.dialFailed(link);
       return;
     }
-    const socket = connect({ host: target.host, port: target.port, noDelay: true });
+    const { tls } = this.options;
+    const socket = tls
+      ? connectTls({ host: target.host, port: target.port, ...tls, checkServerIdentity: () => undefined }).setNoDelay(true)
+      : connect({ host: target.host, port: target.port, noDelay: true });
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     const wire = new Wire(socket, (error) => this.oversize(link.id, error));
     const dialTimer = setTimeout(() => socket.destroy(), this.options.dialTimeoutMs ?? 5000);
     const connected = await new Promise<boolean>((resolve) => {
-      socket.once('connect', () => resolve(true));
+      socket.once(tls ? 'secureConnect' : 'connect', () => resolve(true));
       socket.once('close', () => resolve(false));
     });
     clearTimeout(dialTimer);
