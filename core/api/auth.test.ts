@@ -52,6 +52,8 @@ const EXPECTED: Record<string, RoutePermission['permission']> = {
   'POST /api/v1/keys': 'admin',
   'GET /api/v1/keys': 'admin',
   'DELETE /api/v1/keys/:id': 'admin',
+  'GET /api/v1/models/replicas': 'read',
+  'POST /api/v1/models/replicas': 'admin',
   'POST /v1/chat/completions': 'inference',
   'POST /v1/completions': 'inference',
   'POST /v1/embeddings': 'inference',

@@ -2,9 +2,10 @@
 
 import { anthropicRoutes } from './anthropic/index.js';
 import { clusterRoutes } from './cluster/routes.js';
+import { replicaRoutes } from './cluster/replicas.js';
 import { ollamaRoutes } from './ollama/index.js';
 import { openaiRoutes } from './openai/index.js';
 import { registryRoutes } from './registry-routes.js';
 import type { RouteModule } from './server.js';
 
-export const API_ROUTES: readonly RouteModule[] = [ollamaRoutes, openaiRoutes, anthropicRoutes, registryRoutes, clusterRoutes];
+export const API_ROUTES: readonly RouteModule[] = [ollamaRoutes, openaiRoutes, anthropicRoutes, registryRoutes, clusterRoutes, replicaRoutes];

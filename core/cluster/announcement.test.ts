@@ -20,6 +20,7 @@ const valid = announcement('n1', {
   ],
   load: { inFlight: 2, queued: 1, ttftMs: 12.5, tokensPerSecond: 40, slots: 1, promptTokensPerSecond: 0, loadBytesPerSecond: 0 },
   leaving: true,
+  diskFree: 5e11,
   consensus: { address: '10.0.0.2:7000', clusterId: '7f2a07c4-b75c-4abd-ab84-8bcf27151eb8' },
 });
 valid.models[0]!.capabilities = ['completion', 'tools'];
@@ -85,6 +86,7 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['joinedAt negative', { joinedAt: -5 }, /^joinedAt is not an integer >= 0/],
   ['seq fractional', { seq: 1.5 }, /^seq is not an integer >= 0/],
   ['leaving a number', { leaving: 1 }, /^leaving is not a boolean/],
+  ['diskFree negative', { diskFree: -1 }, /^diskFree is not a finite number >= 0/],
 ];
 
 t.test('every field of a peer message is checked; an invalid one drops the message with its reason', async (t) => {

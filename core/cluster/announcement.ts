@@ -211,6 +211,7 @@ function announcement(a: Json): NodeAnnouncement {
     seq: count(a.seq, 'seq'),
   };
   if (a.leaving !== undefined) checked.leaving = flag(a.leaving, 'leaving');
+  if (a.diskFree !== undefined) checked.diskFree = amount(a.diskFree, 'diskFree');
   if (a.consensus !== undefined) checked.consensus = consensusPeer(a.consensus, 'consensus');
   return checked;
 }

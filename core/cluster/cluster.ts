@@ -1,6 +1,7 @@
 // The cluster unit: announces this node by gossip about once a second and at once on change,
 // feeds what peers announce into the membership rules, and serves the view the node routes by.
 
+import { statfs } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -93,6 +94,7 @@ export class Cluster implements ClusterView, Startable {
   private models: AnnouncedModel[] = [];
   private loadedModels: AnnouncedLoadedModel[] = [];
   private gpus: AnnouncedGpu[] = [];
+  private diskFree: number | undefined;
   /** Model listings run one after another, so the last one always saw the last change. */
   private listing: Promise<void> = Promise.resolve();
   private listingQueued = false;
@@ -115,7 +117,7 @@ export class Cluster implements ClusterView, Startable {
     if (this.membership) return;
     const { transport, config, logger } = this.c;
     this.joinedAt = Date.now();
-    await Promise.all([this.listModels(), this.readGpus()]);
+    await Promise.all([this.listModels(), this.readGpus(), this.readDisk()]);
     this.loadedModels = runningModels(this.c.engine);
     this.membership = new Membership(this.announcement(), Date.now());
     try {
@@ -238,6 +240,7 @@ export class Cluster implements ClusterView, Startable {
       seq: this.seq,
     };
     if (this.leaving) announcement.leaving = true;
+    if (this.diskFree !== undefined) announcement.diskFree = this.diskFree;
     const consensusAddress = this.c.consensus?.address();
     if (consensusAddress) announcement.consensus = { address: consensusAddress, clusterId: this.c.consensus!.clusterId() ?? null };
     return announcement;
@@ -268,7 +271,7 @@ export class Cluster implements ClusterView, Startable {
   private async announce(): Promise<void> {
     if (this.leaving) return;
     if (!this.listingQueued) void this.refreshModels();
-    await Promise.all([this.listing, this.readGpus()]);
+    await Promise.all([this.listing, this.readGpus(), this.readDisk()]);
     if (!this.leaving) await this.publish();
   }
 
@@ -307,6 +310,16 @@ export class Cluster implements ClusterView, Startable {
       this.gpus = (await this.c.engine.gpus()).map(({ name, backend, vramTotal, vramFree }) => ({ name, backend, vramTotal, vramFree }));
     } catch (error) {
       this.c.logger.debug({ err: error }, 'could not read the GPUs to announce');
+    }
+  }
+
+  /** The placement planner puts copies only where they fit. */
+  private async readDisk(): Promise<void> {
+    try {
+      const stats = await statfs(this.c.config.storage.model_dir);
+      this.diskFree = stats.bavail * stats.bsize;
+    } catch (error) {
+      this.c.logger.debug({ err: error }, 'could not read the free disk space to announce');
     }
   }
 

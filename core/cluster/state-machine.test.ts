@@ -65,6 +65,23 @@ t.test('commands that do not hold are refused with a reason and change nothing',
   }
 });
 
+t.test('a model registered by the cluster keeps the replicas asked for and follows a new digest', async (t) => {
+  const register = (digest: string, replicas = 1): Command => ({ type: 'model.register', payload: { name: 'm', digest, replicas } });
+  const other = 'sha256:' + 'b'.repeat(64);
+  const { state, results } = run([
+    admit('a'),
+    register(DIGEST),
+    model('m', 3),
+    register(DIGEST),
+    { type: 'replica.report', payload: { model: 'm', node: 'a', digest: DIGEST, present: true } },
+    register(other, 5),
+  ]);
+  t.same(results, Array(6).fill({ ok: true }));
+  t.same(state.models.m, { name: 'm', digest: other, replicas: 3 }, 'registering never overwrites the replicas set');
+  t.equal(state.replicas.m, undefined, 'copies of the old digest are not copies of the new one');
+  t.same(run([register(DIGEST, 2)]).state.models.m, { name: 'm', digest: DIGEST, replicas: 2 }, 'an unknown model is created with the replicas given');
+});
+
 t.test('API keys are created once and revoked', async (t) => {
   const hash = 'c'.repeat(64);
   const key = { type: 'key.create', payload: { id: 'k1', hash, role: 'user', name: 'ci', createdAt: '2026-01-01T00:00:00Z' } };

@@ -107,6 +107,20 @@ const HANDLERS: Record<string, Handler> = {
     state.models[name] = { name, digest: text(payload, 'digest'), replicas: count(payload, 'replicas') };
     return { ok: true };
   },
+  /** A model the cluster holds: created with `replicas` when unknown, else its digest follows and its replicas stay. */
+  'model.register': (state, payload) => {
+    const name = text(payload, 'name');
+    const digest = text(payload, 'digest');
+    const replicas = count(payload, 'replicas');
+    const record = state.models[name];
+    if (!record) state.models[name] = { name, digest, replicas };
+    else if (record.digest !== digest) {
+      record.digest = digest;
+      // Copies verified against the old digest are not copies of this one.
+      delete state.replicas[name];
+    }
+    return { ok: true };
+  },
   'model.delete': (state, payload) => {
     const name = text(payload, 'name');
     if (!state.models[name]) return { error: `model '${name}' not found` };

@@ -82,6 +82,8 @@ export interface NodeAnnouncement {
   load: AnnouncedLoad;
   /** A drained node finishes what it runs and takes nothing new. */
   drained: boolean;
+  /** Bytes free on the filesystem of its model store; absent when unknown (or from an earlier version). */
+  diskFree?: number;
   /** When the node joined (ms since the epoch): the earlier of two nodes with one name keeps it. */
   joinedAt: number;
   /** Increases with every announcement of one run of the node; older ones are ignored. */

@@ -181,6 +181,16 @@ t.test('rules between fields', async (t) => {
   t.match(problemsOf(() => loadConfig({ file: yamlFile('consensus:\n  commit_timeout: 2s\n'), env: {} })), /consensus\.commit_timeout .*: must not exceed consensus\.heartbeat_timeout/);
 });
 
+t.test('distribution keys: nothing moves by default; policy and copy rate from the environment', async (t) => {
+  const defaults = loadConfig({ env: {} }).config.distribution;
+  t.same(defaults, { default_replicas: 1, policy: 'spread', max_rate: 0 });
+  const set = loadConfig({ env: { OLLAMA_DISTRIBUTION_DEFAULT_REPLICAS: '3', OLLAMA_DISTRIBUTION_POLICY: 'pack', OLLAMA_DISTRIBUTION_MAX_RATE: '100MB' } }).config.distribution;
+  t.same(set, { default_replicas: 3, policy: 'pack', max_rate: 100_000_000 });
+  t.equal(loadConfig({ file: yamlFile('distribution:\n  max_rate: 0\n'), env: {} }).config.distribution.max_rate, 0, '0 is no cap');
+  t.match(problemsOf(() => loadConfig({ env: { OLLAMA_DISTRIBUTION_POLICY: 'scatter' } })), /distribution\.policy/);
+  t.match(problemsOf(() => loadConfig({ env: { OLLAMA_DISTRIBUTION_MAX_RATE: '-5' } })), /distribution\.max_rate/);
+});
+
 t.test('config/node.yaml is the rendered schema and loads to the defaults', async (t) => {
   const file = join(PACKAGE_ROOT, 'config', 'node.yaml');
   t.equal(readFileSync(file, 'utf8'), renderExampleConfig(), 'regenerate config/node.yaml from renderExampleConfig() after changing the schema');

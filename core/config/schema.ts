@@ -5,6 +5,7 @@ import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { originProblem } from '../api/browser-guard.js';
 import { PERMISSIONS } from '../contracts/auth.js';
+import { PLACEMENT_POLICIES, type PlacementPolicy } from '../distribution/planner.js';
 import { durationSetting, setting, type ConfigOf, type SchemaTree } from './setting.js';
 import {
   ConfigValueError,
@@ -78,6 +79,8 @@ function etcdPrefix(raw: unknown): string {
 }
 
 const str = (raw: unknown) => parseString(raw);
+/** A size per second, or 0 for none. */
+const rate = (raw: unknown) => (raw === 0 || raw === '0' ? 0 : parseSize(raw));
 const path = (raw: unknown) => parseString(raw, false);
 /** A file that may be left out: empty means none. */
 const optionalPath = (raw: unknown) => (raw === '' ? '' : path(raw));
@@ -394,6 +397,23 @@ export const schema = {
       default: false,
       env: ['OLLAMA_NOPRUNE'],
       why: "Keep blobs no model names: no prune at start, none when a model is replaced (a delete still removes its own), as Ollama's OLLAMA_NOPRUNE.",
+    }),
+  },
+  distribution: {
+    default_replicas: setting(integer(0, 1000), {
+      default: 1,
+      env: ['OLLAMA_DISTRIBUTION_DEFAULT_REPLICAS'],
+      why: 'Nodes that should hold a model nobody set replicas for; 1 keeps each model where it is, so nothing is copied unless asked.',
+    }),
+    policy: setting((raw) => parseEnum(raw, PLACEMENT_POLICIES), {
+      default: 'spread' as PlacementPolicy,
+      env: ['OLLAMA_DISTRIBUTION_POLICY'],
+      why: 'Where new replicas go: spread (the node holding the fewest models) or pack (fill a node before the next).',
+    }),
+    max_rate: setting(rate, {
+      default: 0,
+      env: ['OLLAMA_DISTRIBUTION_MAX_RATE'],
+      why: 'Bytes per second a node may spend copying models to or from peers, such as 100MB; 0 sets no cap, and copies still back off when inference slows.',
     }),
   },
   engine: {

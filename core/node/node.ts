@@ -20,6 +20,7 @@ import { ConsensusMembers, type ConsensusMembersComponents } from '../cluster/co
 import { clusterStateMachine, type ClusterState } from '../cluster/state-machine.js';
 import { ModelChanges, watchModels } from '../cluster/model-changes.js';
 import type { ClusterView } from '../cluster/types.js';
+import { PlacementLoop, type PlacementLoopComponents } from '../distribution/placement-loop.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
 import { exposureProblems, InsecureStartError } from '../security/exposure.js';
@@ -105,6 +106,13 @@ export class OllamaDistributedNode {
       provides: ['consensusMembers'],
       requires: ['consensus', 'cluster', 'config', 'logger', 'nodeId'],
       build: (c) => new ConsensusMembers(c as unknown as ConsensusMembersComponents),
+    });
+    units.push({
+      name: 'placement',
+      kind: 'core',
+      provides: ['placement'],
+      requires: ['nodeId', 'config', 'logger', 'consensus', 'cluster', 'storage'],
+      build: (c) => new PlacementLoop(c as unknown as PlacementLoopComponents),
     });
     units.push({
       name: 'scheduler',

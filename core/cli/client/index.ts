@@ -1,10 +1,11 @@
 // Client commands like the ollama CLI's (create, run, list, ps, show, cp, rm) and the cluster's
-// (nodes, drain, undrain), talking to the node at OLLAMA_HOST. A failure prints `Error: <message>` and exits 1, as ollama does.
+// (nodes, drain, undrain, replicas), talking to the node at OLLAMA_HOST. A failure prints `Error: <message>` and exits 1, as ollama does.
 
 import type { Command } from 'commander';
 import { createCommand } from './create.js';
 import { copyCommand, listCommand, psCommand, removeCommand } from './models.js';
 import { drainCommand, nodesCommand, removeNodeCommand } from './nodes.js';
+import { replicasCommand } from './replicas.js';
 import { runCommand, type RunFlags } from './run.js';
 import { showCommand, type ShowFlags } from './show.js';
 
@@ -105,6 +106,14 @@ export function registerClientCommands(program: Command): void {
     .argument('<node>', 'Node id or name')
     .addHelpText('after', HOST_HELP)
     .action(reported((node: string) => drainCommand(node, true)));
+
+  program
+    .command('replicas')
+    .description('Set how many nodes should hold a model; without arguments, list each model\'s replicas and where they are')
+    .argument('[model]')
+    .argument('[count]', 'Nodes that should hold the model')
+    .addHelpText('after', HOST_HELP)
+    .action(reported((model: string | undefined, count: string | undefined) => replicasCommand(model, count)));
 
   program
     .command('undrain')

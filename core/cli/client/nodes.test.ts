@@ -1,10 +1,6 @@
 // The compiled CLI (dist/core/cli/main.js) against two real nodes: `nodes` as a table and as JSON,
 // `drain` and `undrain` of the other node by name, `nodes remove`, and the errors a user sees.
 
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { NodeEntry } from '../../api/cluster/status.js';
 import { startCluster, until, view } from '../../api/forward/test-cluster.js';
@@ -12,21 +8,7 @@ import { createTiny } from '../../api/ollama/test-support.js';
 import type { Consensus } from '../../contracts/consensus.js';
 import type { ClusterState } from '../../cluster/state-machine.js';
 import { nodesTable } from './nodes.js';
-
-const CLI = resolve(fileURLToPath(import.meta.url), '../../../../dist/core/cli/main.js');
-if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts first`);
-
-function cli(args: string[], host: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, OLLAMA_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+import { cli } from './test-cli.js';
 
 type StatusEntry = NodeEntry & {
   role: 'leader' | 'voter' | 'non-voter' | null;
