@@ -1,0 +1,191 @@
+// The chunk protocol and the blob fetcher over real libp2p transports and fs stores in one process:
+// bad requests answered with errors, chunks served while a blob is still being fetched, a holder
+// whose file went bad on disk detected and avoided, and a resumed fetch that asks only for what is
+// missing. Needs `npm run build` (the hasher's compiled worker).
+
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { withoutPeerId } from '../../conformance/transport/index.js';
+import { loadConfig } from '../config/load.js';
+import type { Transport } from '../contracts/transport.js';
+import { silentLogger } from '../log.js';
+import { libp2pTransport } from '../../plugins/transport-libp2p/index.js';
+import { FsModelStore } from '../../plugins/storage-fs/store.js';
+import { fetchBlob, type BlobProgress } from './blob-fetch.js';
+import { requestChunk, requestMap } from './chunk-client.js';
+import { MIB } from './chunk-map.js';
+import { CHUNK_PROTOCOL, encodeFrame, FrameReader, MAX_HEADER_BYTES } from './chunk-protocol.js';
+import { ChunkServer } from './chunk-server.js';
+import { chunkHasher } from './hasher.js';
+import { openPartialBlob } from './partial-blob.js';
+
+const config = loadConfig({ env: { OLLAMA_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', OLLAMA_API_LISTEN: '127.0.0.1:0' } }).config;
+const CHUNKS = 12;
+const content = randomBytes(CHUNKS * MIB - 1000);
+const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+const size = content.byteLength;
+
+const hasher = chunkHasher({ threads: 1 });
+await hasher.start();
+t.teardown(() => hasher.stop());
+
+interface TestNode {
+  transport: Transport;
+  store: FsModelStore;
+  server: ChunkServer;
+}
+
+async function tempDir(t: Test, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function node(t: Test, peers: TestNode[] = []): Promise<TestNode> {
+  const dataDir = await tempDir(t, 'od-chunks-');
+  const logger = silentLogger();
+  const transport = libp2pTransport(config.p2p)({ logger, config, dataDir });
+  await transport.start();
+  t.teardown(() => transport.stop());
+  const store = new FsModelStore(join(dataDir, 'models'), logger);
+  await store.start();
+  const server = new ChunkServer({ transport, store, hasher, logger }, { chunkSize: MIB });
+  server.start();
+  t.teardown(() => server.stop());
+  for (const peer of peers) await transport.dial(withoutPeerId(peer.transport.addresses()[0]!), AbortSignal.timeout(10_000));
+  return { transport, store, server };
+}
+
+/** Sends raw bytes as a request and returns the answer's header. */
+async function rawRequest(from: TestNode, to: TestNode, bytes: Uint8Array): Promise<unknown> {
+  const stream = await from.transport.openStream(to.transport.peerId, CHUNK_PROTOCOL, AbortSignal.timeout(5000));
+  await stream.write(bytes);
+  await stream.closeWrite();
+  return new FrameReader(stream).frame(MAX_HEADER_BYTES);
+}
+
+const sha256Of = async (path: string) => `sha256:${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+
+t.test('bad requests get error answers and the server goes on serving', async (t) => {
+  const holder = await node(t);
+  const asker = await node(t, [holder]);
+  await holder.store.putBlobBytes(content);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(1 << 30);
+  const cases: [string, Uint8Array][] = [
+    ['an oversized frame', length],
+    ['a frame that is not JSON', Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from('{{{')])],
+    ['an unknown type', encodeFrame({ type: 'delete', digest })],
+    ['a bad digest', encodeFrame({ type: 'map', digest: 'sha256:xyz' })],
+    ['a negative index', encodeFrame({ type: 'chunk', digest, index: -1 })],
+    ['an unknown digest', encodeFrame({ type: 'map', digest: `sha256:${'0'.repeat(64)}` })],
+    ['an out-of-range chunk', encodeFrame({ type: 'chunk', digest, index: CHUNKS })],
+    ['an unknown model', encodeFrame({ type: 'manifest', model: 'nothing:here' })],
+    ['a stream cut short', Buffer.from([0, 0, 0, 40, 1, 2])],
+  ];
+  for (const [what, bytes] of cases) {
+    const answer = (await rawRequest(asker, holder, bytes)) as { type: string; error?: string };
+    t.equal(answer.type, 'error', `${what} is answered with an error (${answer.error})`);
+  }
+  const { map, have } = await requestMap(asker.transport, holder.transport.peerId, { digest, size });
+  t.equal(map.checksums.length, CHUNKS, 'the map of a complete blob still comes');
+  t.equal(have, undefined, 'a complete blob comes without a have-bitmap');
+  const chunk = await requestChunk(asker.transport, holder.transport.peerId, digest, 3, MIB);
+  t.same(chunk, content.subarray(3 * MIB, 4 * MIB), 'chunk 3 is the blob bytes at its offset');
+  await t.rejects(requestMap(asker.transport, holder.transport.peerId, { digest, size: size + 1 }), /size/, 'a map for another size is refused by the asker');
+});
+
+t.test('a blob being fetched serves its verified chunks, and only those', async (t) => {
+  const holder = await node(t);
+  const fetcher = await node(t, [holder]);
+  const third = await node(t, [fetcher]);
+  await holder.store.putBlobBytes(content);
+  const { map } = await requestMap(fetcher.transport, holder.transport.peerId, { digest, size });
+  const partial = await openPartialBlob({ path: fetcher.store.blobPath(digest), map, hasher });
+  t.teardown(() => partial.close());
+  for (const index of [1, 4]) await partial.write(index, content.subarray(index * MIB, (index + 1) * MIB));
+  fetcher.server.offer(partial);
+  const held = await requestMap(third.transport, fetcher.transport.peerId, { digest, size });
+  const bits = [...Array(CHUNKS).keys()].filter((i) => held.have![i >> 3]! & (0x80 >> (i & 7)));
+  t.same(bits, [1, 4], 'the have-bitmap lists the verified chunks');
+  t.same(await requestChunk(third.transport, fetcher.transport.peerId, digest, 4, MIB), content.subarray(4 * MIB, 5 * MIB));
+  await t.rejects(requestChunk(third.transport, fetcher.transport.peerId, digest, 2, MIB), /not verified/, 'an unverified chunk is refused');
+  fetcher.server.withdraw(partial);
+  await t.rejects(requestMap(third.transport, fetcher.transport.peerId, { digest, size }), /not here/, 'withdrawn, the blob is not offered');
+});
+
+t.test('a holder whose blob went bad on disk is detected and avoided; the copy completes correct', async (t) => {
+  const good = await node(t);
+  const bad = await node(t);
+  const fetcher = await node(t, [good, bad]);
+  for (const holder of [good, bad]) {
+    await holder.store.putBlobBytes(content);
+    t.ok(await holder.server.mapOf(digest), 'the holder maps its blob while it is sound');
+  }
+  // Every chunk on the bad holder goes bad after its map was made, so whichever it is asked for fails.
+  const handle = await open(bad.store.blobPath(digest), 'r+');
+  for (let index = 0; index < CHUNKS; index++) await handle.write(Buffer.from('garbage'), 0, 7, index * MIB + 100);
+  await handle.close();
+
+  const path = fetcher.store.blobPath(digest);
+  const progress: BlobProgress[] = [];
+  let visibleEarly = false;
+  await fetchBlob({
+    transport: fetcher.transport,
+    hasher,
+    logger: silentLogger(),
+    path,
+    digest,
+    size,
+    holders: [bad.transport.peerId, good.transport.peerId],
+    onProgress: (p) => {
+      progress.push(p);
+      if (p.done < size && existsSync(path)) visibleEarly = true;
+    },
+  });
+  t.equal(await sha256Of(path), digest, 'the fetched blob has the right sha256');
+  t.notOk(visibleEarly, 'no blob was visible before every chunk was verified');
+  const last = progress.at(-1)!;
+  t.same(last.holders, [good.transport.peerId], 'the bad holder is no longer asked');
+  t.ok(last.fetched > size, `the bad chunks were fetched again elsewhere (${last.fetched} bytes for ${size})`);
+  t.notOk(existsSync(`${path}-partial`), 'no partial is left');
+});
+
+t.test('an interrupted fetch resumes from its verified chunks', async (t) => {
+  const holder = await node(t);
+  const fetcher = await node(t, [holder]);
+  await holder.store.putBlobBytes(content);
+  const path = fetcher.store.blobPath(digest);
+  const options = { transport: fetcher.transport, hasher, logger: silentLogger(), path, digest, size, holders: [holder.transport.peerId], maxInFlightPerPeer: 1 };
+  const stop = new AbortController();
+  let before = 0;
+  await t.rejects(
+    fetchBlob({
+      ...options,
+      signal: stop.signal,
+      onProgress: (p) => {
+        before = p.done;
+        if (p.done >= 4 * MIB) stop.abort(new Error('interrupted'));
+      },
+    }),
+    /interrupted/,
+  );
+  t.notOk(existsSync(path), 'an interrupted fetch leaves no blob');
+  t.ok(before >= 4 * MIB && before < size, `part of the blob was verified first (${before} bytes)`);
+  let fetched = 0;
+  let resumedAt = -1;
+  await fetchBlob({
+    ...options,
+    onProgress: (p) => {
+      if (resumedAt < 0) resumedAt = p.done;
+      fetched = p.fetched;
+    },
+  });
+  t.equal(await sha256Of(path), digest, 'the resumed blob has the right sha256');
+  t.ok(resumedAt >= 4 * MIB, `the second fetch starts from the kept chunks (${resumedAt} bytes)`);
+  t.equal(fetched, size - resumedAt, 'only the missing chunks were fetched');
+});
