@@ -21,6 +21,7 @@ import { ConsensusMembers, type ConsensusMembersComponents } from '../cluster/co
 import { clusterStateMachine, type ClusterState } from '../cluster/state-machine.js';
 import { ModelChanges, watchModels } from '../cluster/model-changes.js';
 import type { ClusterView } from '../cluster/types.js';
+import { Distribution } from '../distribution/distribution.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
 import type { ConfiguredPlugin } from './plugins.js';
@@ -117,10 +118,29 @@ export class OllamaDistributedNode {
       },
     });
     units.push({
+      name: 'distribution',
+      kind: 'core',
+      provides: ['distribution'],
+      requires: ['transport', 'storage', 'cluster', 'consensus', 'logger', 'nodeId'],
+      build: (c) =>
+        new Distribution(
+          {
+            transport: c.transport as Transport,
+            store: c.storage as ModelStore,
+            cluster: c.cluster as ClusterView,
+            consensus: c.consensus as Consensus<ClusterState>,
+            logger,
+            nodeId,
+            modelChanges,
+          },
+          { hashThreads: config.scheduler.worker_count },
+        ),
+    });
+    units.push({
       name: 'api',
       kind: 'core',
       provides: ['api'],
-      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport', 'consensus'],
+      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport', 'consensus', 'distribution'],
       build: (c) =>
         (this.api = new ApiServer(
           {
@@ -135,6 +155,7 @@ export class OllamaDistributedNode {
             transport: c.transport as Transport,
             consensus: c.consensus as Consensus<ClusterState>,
             load: c.load as LoadWindow,
+            distribution: c.distribution as Distribution,
             units: () => kernel.status(),
             startedAt,
           },

@@ -10,6 +10,7 @@ import { ProductError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteModule } from '../server.js';
 import { clusterStatus, nodeEntry, queueEntry } from './status.js';
+import { transferRoutes } from './transfers.js';
 
 export const nodeNotFound = (id: string) => new ProductError('OD_ERR_NODE_NOT_FOUND', `node '${id}' not found`);
 
@@ -59,4 +60,5 @@ export const clusterRoutes: RouteModule = (app, deps) => {
   drainRoute(app, view, 'drain');
   drainRoute(app, view, 'undrain');
   removeRoute(app, deps);
+  transferRoutes(app, deps);
 };
