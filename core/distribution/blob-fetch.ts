@@ -13,7 +13,7 @@ import { haveBitmap, PiecePicker, type ChunkRequest } from './piece-picker.js';
 export interface BlobProgress {
   digest: string;
   total: number;
-  /** Bytes of verified chunks, those kept from before a restart included. */
+  /** Bytes of verified chunks the sidecar lists, those kept from before a restart included. */
   done: number;
   /** Bytes received from peers by this fetch, bad chunks included. */
   fetched: number;
@@ -230,8 +230,10 @@ class ChunkRun {
   }
 
   #report(): void {
+    // The picker holds a chunk once its write resolved, so once the sidecar lists it: what a restart keeps.
     let done = 0;
-    for (const chunk of this.partial.verifiedChunks()) {
+    for (let chunk = 0; chunk < chunkCount(this.map.size, this.map.chunkSize); chunk++) {
+      if (!this.#picker.has(chunk)) continue;
       const { start, end } = chunkRange(this.map, chunk);
       done += end - start;
     }
