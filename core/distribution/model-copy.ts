@@ -123,18 +123,27 @@ export class ModelCopier {
       fetching = (async () => {
         const holders = [...new Set([...modelHolders, ...(await this.#providers(digest, signal))])];
         const names = (peers: string[]) => peers.map((peer) => this.#c.cluster.members().find((m) => m.peerId === peer)?.name ?? peer);
-        await fetchBlob({
-          transport: this.#c.transport,
-          hasher: this.#c.hasher,
-          logger: this.#c.logger,
-          path: this.#c.store.blobPath(digest),
-          digest,
-          size,
-          holders,
-          server: this.#c.server,
-          signal,
-          onProgress: (p) => transfer.progress({ digest, done: p.done, fetched: p.fetched, holders: names(p.holders) }),
-        });
+        // Held, a pull of the same blob waits for the copy, and no collection takes it before its manifest is written.
+        const hold = await this.#c.store.holdBlob(digest, signal);
+        try {
+          if (!(await this.#c.store.hasBlob(digest))) {
+            await fetchBlob({
+              transport: this.#c.transport,
+              hasher: this.#c.hasher,
+              logger: this.#c.logger,
+              path: hold.path,
+              digest,
+              size,
+              holders,
+              server: this.#c.server,
+              signal,
+              onProgress: (p) => transfer.progress({ digest, done: p.done, fetched: p.fetched, holders: names(p.holders) }),
+            });
+          }
+          hold.claim();
+        } finally {
+          hold.release();
+        }
         this.#c.transport.provide(digest).catch((error: unknown) => this.#c.logger.debug({ digest, err: error }, 'could not announce a blob'));
       })().finally(() => this.#blobs.delete(digest));
       this.#blobs.set(digest, fetching);

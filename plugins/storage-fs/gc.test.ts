@@ -2,7 +2,7 @@
 // the start-up prune with its grace period, storage.noprune, and the rules as pure functions.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -113,6 +113,23 @@ t.test('a resumable partial survives a restart within the grace period', async (
   const resumed = await second.openBlobWriter(sha256Of(bytes));
   t.equal(resumed.offset, 20_000, 'the prune left the fresh partial');
   await resumed.abort();
+});
+
+t.test("a writer starts over on a partial a copy from peers left, which is laid out by chunks, not as a prefix", async (t) => {
+  const root = await newRoot(t);
+  const store = await storeOn(t, root);
+  const bytes = randomBytes(50_000);
+  const digest = sha256Of(bytes);
+  const paths = storePaths(root);
+  await writeFile(paths.partialBlob(digest), Buffer.concat([Buffer.alloc(30_000), bytes.subarray(30_000)]));
+  await writeFile(`${paths.partialBlob(digest)}.chunks`, '{}');
+  const writer = await store.openBlobWriter(digest);
+  t.equal(writer.offset, 0, 'nothing of the chunked partial is taken as a prefix');
+  t.same(await blobFiles(root), [`${digest.replace(':', '-')}-partial`], 'the chunk list is gone');
+  t.equal((await stat(paths.partialBlob(digest))).size, 0, 'and the writer begins its own partial from nothing');
+  await writer.write(bytes);
+  await writer.commit();
+  t.same(await blobFiles(root), [digest.replace(':', '-')]);
 });
 
 t.test('an unreadable manifest stops the start-up prune from taking any blob', async (t) => {
