@@ -2,6 +2,7 @@
 // node-3 through the chunk protocol, each copy has the right sha256 and generates, and a copy
 // killed midway (SIGKILL) resumes after the restart from its verified chunks.
 
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +27,18 @@ async function transfers(cluster: Cluster, index: number): Promise<TransferEntry
 async function startCopy(cluster: Cluster, index: number): Promise<void> {
   const response = await fetch(`${cluster.nodes[index].apiUrl}/api/v1/models/copy`, { method: 'POST', body: JSON.stringify({ model: 'big' }), signal: AbortSignal.timeout(10_000) });
   if (response.status !== 202) throw new Error(`copy answered ${response.status}: ${await response.text()}`);
+}
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'core', 'cli', 'main.js');
+
+function transfersCommand(apiUrl: string): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [CLI, 'transfers'], { env: { ...process.env, OLLAMA_HOST: apiUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => done({ code, stdout }));
+  });
 }
 
 const copyOf = (entries: TransferEntry[]) => entries.find((entry) => entry.model === MODEL);
@@ -72,6 +85,17 @@ t.test('a 256 MiB model reaches two more nodes in verified chunks; a copy killed
   await seenHolding(cluster, 1, 'node-1');
   await seenHolding(cluster, 2, 'node-1');
 
+  for (const [body, status, what] of [
+    [{}, 400, 'a copy without a model'],
+    [{ model: 'Not A Name!' }, 400, 'a copy of an invalid name'],
+    [{ model: 'nowhere' }, 404, 'a copy of a model no node holds'],
+    [[1], 400, 'a body that is not an object'],
+  ] as const) {
+    const refused = await fetch(`${cluster.nodes[1].apiUrl}/api/v1/models/copy`, { method: 'POST', body: JSON.stringify(body) });
+    t.equal(refused.status, status, `${what} is refused with ${status}`);
+    t.type(((await refused.json()) as { error?: unknown }).error, 'string', 'in the Ollama error shape');
+  }
+
   const began = Date.now();
   await startCopy(cluster, 1);
   const midway = await waitUntil(
@@ -96,6 +120,10 @@ t.test('a 256 MiB model reaches two more nodes in verified chunks; a copy killed
   const third = await copied(cluster, 2);
   t.comment(`copies done ${Date.now() - began} ms after the first started`);
   t.equal(third.done, third.total, 'node-3 holds every byte');
+
+  const shown = await transfersCommand(cluster.nodes[1].apiUrl);
+  t.equal(shown.code, 0, 'the transfers command succeeds');
+  t.match(shown.stdout, /^big:latest 100% ▕█+▏ .* done$/m, `the transfers command shows the finished copy:\n${shown.stdout}`);
 
   for (const index of [1, 2]) {
     const node = cluster.nodes[index];

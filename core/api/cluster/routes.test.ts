@@ -20,7 +20,7 @@ async function registered(modules: typeof API_ROUTES): Promise<Record<string, st
   return seen;
 }
 
-t.test('reads need read; drains and removals need admin', async (t) => {
+t.test('reads need read; model copies need write; drains and removals need admin', async (t) => {
   t.same(await registered([clusterRoutes]), {
     'GET /api/v1/cluster/status': 'read',
     'GET /api/v1/nodes': 'read',
@@ -29,6 +29,8 @@ t.test('reads need read; drains and removals need admin', async (t) => {
     'POST /api/v1/nodes/:id/drain': 'admin',
     'POST /api/v1/nodes/:id/undrain': 'admin',
     'DELETE /api/v1/nodes/:id': 'admin',
+    'GET /api/v1/transfers': 'read',
+    'POST /api/v1/models/copy': 'write',
   });
 });
 

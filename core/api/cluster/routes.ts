@@ -1,7 +1,8 @@
 // The cluster API on the API port: GET /api/v1/cluster/status, GET /api/v1/nodes and
 // /api/v1/nodes/:id (a node id or name), POST /api/v1/nodes/:id/drain and /undrain. A drain of
 // another node reaches it through the cluster step, which forwards it there; DELETE
-// /api/v1/nodes/:id removes a node for good, on the consensus leader.
+// /api/v1/nodes/:id removes a node for good, on the consensus leader. Model copies between nodes
+// are in transfers.ts.
 
 import type { FastifyInstance } from 'fastify';
 import type { ClusterView, Member } from '../../cluster/types.js';
