@@ -5,7 +5,7 @@ import type { ModelChanges } from '../cluster/model-changes.js';
 import type { ClusterState } from '../cluster/state-machine.js';
 import type { ClusterView } from '../cluster/types.js';
 import type { Startable } from '../contracts/plugin.js';
-import type { ModelStore, StoredModel } from '../contracts/storage.js';
+import type { ModelStore } from '../contracts/storage.js';
 import type { Transport } from '../contracts/transport.js';
 import type { Consensus } from '../contracts/consensus.js';
 import type { Logger } from '../log.js';
@@ -31,6 +31,7 @@ export interface DistributionOptions {
 
 export class Distribution implements Startable {
   readonly transfers = new Transfers();
+  /** The copy route calls it, and so will whatever places models on nodes. */
   readonly copier: ModelCopier;
   readonly #c: DistributionComponents;
   readonly #hasher: ChunkHasher;
@@ -60,12 +61,8 @@ export class Distribution implements Startable {
     this.#stopping.abort(new Error('the node is stopping'));
     this.#unlisten?.();
     this.#server.stop();
+    await this.copier.close();
     await this.#hasher.stop();
-  }
-
-  /** Copies `model` here from its holders; the copy stops, keeping its verified chunks, when the node stops. */
-  copy(model: string): Promise<StoredModel> {
-    return this.copier.copy(model, this.#stopping.signal);
   }
 
   /** Announces every blob of the store's models not announced yet; a failed announcement is tried again next time. */

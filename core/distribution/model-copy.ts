@@ -43,6 +43,7 @@ export class ModelCopier {
   readonly #copies = new Map<string, Promise<StoredModel>>();
   /** One fetch per blob at a time, shared by models that name the same blob. */
   readonly #blobs = new Map<string, Promise<void>>();
+  #closing = new AbortController();
 
   constructor(components: ModelCopyComponents, options: ModelCopyOptions = {}) {
     this.#c = components;
@@ -57,10 +58,18 @@ export class ModelCopier {
     const name = formatModelName(parseModelName(model));
     let copying = this.#copies.get(name);
     if (!copying) {
-      copying = this.#copy(name, signal).finally(() => this.#copies.delete(name));
+      const stopped = this.#closing.signal;
+      copying = this.#copy(name, signal ? AbortSignal.any([signal, stopped]) : stopped).finally(() => this.#copies.delete(name));
       this.#copies.set(name, copying);
     }
     return copying;
+  }
+
+  /** Stops every copy, each keeping its verified chunks for a later one, and resolves once all have ended. */
+  async close(): Promise<void> {
+    this.#closing.abort(new ProductError('OD_ERR_INTERNAL', 'the node is stopping'));
+    await Promise.allSettled([...this.#copies.values()]);
+    this.#closing = new AbortController();
   }
 
   /** Peer ids of other nodes that hold `name`, by the cluster view and the consensus replicas. */
@@ -123,6 +132,8 @@ export class ModelCopier {
       fetching = (async () => {
         const holders = [...new Set([...modelHolders, ...(await this.#providers(digest, signal))])];
         const names = (peers: string[]) => peers.map((peer) => this.#c.cluster.members().find((m) => m.peerId === peer)?.name ?? peer);
+        // Others may fetch the chunks verified here while the copy runs, so this node is a provider from the start.
+        this.#c.transport.provide(digest, signal).catch((error: unknown) => this.#c.logger.debug({ digest, err: error }, 'could not announce a blob'));
         // Held, a pull of the same blob waits for the copy, and no collection takes it before its manifest is written.
         const hold = await this.#c.store.holdBlob(digest, signal);
         try {
@@ -144,7 +155,6 @@ export class ModelCopier {
         } finally {
           hold.release();
         }
-        this.#c.transport.provide(digest).catch((error: unknown) => this.#c.logger.debug({ digest, err: error }, 'could not announce a blob'));
       })().finally(() => this.#blobs.delete(digest));
       this.#blobs.set(digest, fetching);
     }

@@ -80,10 +80,6 @@ export class Transfer {
     this.#finishedAt = this.#now();
   }
 
-  get finishedAt(): number | undefined {
-    return this.#finishedAt;
-  }
-
   entry(): TransferEntry {
     const blobs = [...this.#blobs.values()].map((blob) => ({ ...blob }));
     const total = blobs.reduce((sum, blob) => sum + blob.total, 0);
@@ -134,10 +130,6 @@ export class Transfers {
     this.#all.push(transfer);
     const finished = this.#all.filter((t) => t.state !== 'copying');
     for (const old of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.#all.splice(this.#all.indexOf(old), 1);
-  }
-
-  running(model: string): Transfer | undefined {
-    return this.#all.find((t) => t.model === model && t.state === 'copying');
   }
 
   entries(): TransferEntry[] {

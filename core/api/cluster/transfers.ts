@@ -21,7 +21,7 @@ export function transferRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (input === '') throw new ProductError('OD_ERR_BAD_REQUEST', 'model is required');
     const name = formatModelName(modelName(input, `model ${goQuote(input)} is invalid`));
     if (distribution.copier.modelHolders(name).length === 0) throw new ProductError('OD_ERR_MODEL_NOT_FOUND', `no other node holds model ${goQuote(input)}`);
-    distribution.copy(name).catch((error: unknown) => logger.warn({ model: name, err: error }, 'model copy failed'));
+    distribution.copier.copy(name).catch((error: unknown) => logger.warn({ model: name, err: error }, 'model copy failed'));
     return reply.code(202).send({ model: name, status: 'copying' });
   });
 }
