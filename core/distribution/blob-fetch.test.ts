@@ -68,6 +68,14 @@ async function rawRequest(from: TestNode, to: TestNode, bytes: Uint8Array): Prom
   return new FrameReader(stream).frame(MAX_HEADER_BYTES);
 }
 
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 const sha256Of = async (path: string) => `sha256:${createHash('sha256').update(await readFile(path)).digest('hex')}`;
 
 t.test('bad requests get error answers and the server goes on serving', async (t) => {
@@ -153,6 +161,45 @@ t.test('a holder whose blob went bad on disk is detected and avoided; the copy c
   t.same(last.holders, [good.transport.peerId], 'the bad holder is no longer asked');
   t.ok(last.fetched > size, `the bad chunks were fetched again elsewhere (${last.fetched} bytes for ${size})`);
   t.notOk(existsSync(`${path}-partial`), 'no partial is left');
+});
+
+t.test('a fetch from a node still fetching takes its chunks as they are verified there', async (t) => {
+  const source = await node(t);
+  const middle = await node(t, [source]);
+  const last = await node(t, [middle]);
+  await source.store.putBlobBytes(content);
+  const { map } = await requestMap(middle.transport, source.transport.peerId, { digest, size });
+  // The middle node's own download, played chunk by chunk by this test.
+  const partial = await openPartialBlob({ path: middle.store.blobPath(digest), map, hasher });
+  t.teardown(() => partial.close());
+  const writeChunk = (index: number) => partial.write(index, content.subarray(index * MIB, (index + 1) * MIB));
+  for (const index of [0, 1, 2, 3]) await writeChunk(index);
+  middle.server.offer(partial);
+
+  let done = 0;
+  const path = last.store.blobPath(digest);
+  const fetching = fetchBlob({ transport: last.transport, hasher, logger: silentLogger(), path, digest, size, holders: [middle.transport.peerId], refreshMs: 50, onProgress: (p) => (done = p.done) });
+  await waitFor(() => done === 4 * MIB, 'the last node has the four chunks the middle one holds');
+  for (let index = 4; index < CHUNKS; index++) {
+    await writeChunk(index);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await fetching;
+  t.equal(await sha256Of(path), digest, 'the blob fetched from a node that was still fetching is whole and right');
+
+  const other = await node(t, [middle]);
+  middle.server.withdraw(partial);
+  const stalled = await openPartialBlob({ path: join(await tempDir(t, 'od-stalled-'), 'blob'), map, hasher });
+  t.teardown(() => stalled.close());
+  await stalled.write(0, content.subarray(0, MIB));
+  middle.server.offer(stalled);
+  const began = Date.now();
+  await t.rejects(
+    fetchBlob({ transport: other.transport, hasher, logger: silentLogger(), path: other.store.blobPath(digest), digest, size, holders: [middle.transport.peerId], refreshMs: 50, stallMs: 300 }),
+    /held by no holder left/,
+    'a fetch whose only holder stops gaining chunks gives up',
+  );
+  t.ok(Date.now() - began < 5000, 'within its stall limit');
 });
 
 t.test('an interrupted fetch resumes from its verified chunks', async (t) => {

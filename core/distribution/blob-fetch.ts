@@ -41,6 +41,8 @@ export interface BlobFetchOptions {
   requestTimeoutMs?: number;
   /** How often holders that hold only part of the blob are asked again what they hold. */
   refreshMs?: number;
+  /** With nothing to ask but holders of parts, how long the fetch waits for them to gain a missing chunk. */
+  stallMs?: number;
   random?: () => number;
 }
 
@@ -100,6 +102,8 @@ class ChunkRun {
   readonly #partialHolders = new Set<string>();
   readonly #holders: Set<string>;
   #fetched = 0;
+  /** The last time a request was out. */
+  #progressAt = Date.now();
   #wake: (() => void) | undefined;
   #failure: unknown;
 
@@ -138,7 +142,9 @@ class ChunkRun {
         const now = Date.now();
         for (const late of this.#picker.expire(now)) this.#cancel(late);
         for (const request of this.#picker.next(now)) this.#send(request);
-        if (this.#inFlight.size === 0 && this.#partialHolders.size === 0) {
+        if (this.#inFlight.size > 0) this.#progressAt = now;
+        const stalled = this.#partialHolders.size === 0 || now - this.#progressAt > (this.options.stallMs ?? 60_000);
+        if (this.#inFlight.size === 0 && stalled) {
           throw new ProductError('OD_ERR_BLOB_NOT_FOUND', `${this.#picker.missing} chunks of ${this.map.digest} are held by no holder left (${this.#holders.size} left)`);
         }
         if (this.#partialHolders.size > 0 && now - lastRefresh >= refreshMs) {
