@@ -1,6 +1,7 @@
 // The serving side of the chunk protocol: chunk maps, chunks and manifests from this node's store,
 // and chunks already verified in blobs still being fetched, so a copy spreads while it runs.
 
+import { open } from 'node:fs/promises';
 import type { Startable } from '../contracts/plugin.js';
 import type { ModelStore } from '../contracts/storage.js';
 import type { PeerStream, Transport } from '../contracts/transport.js';
@@ -9,7 +10,7 @@ import { parseModelName } from '../models/name.js';
 import { chunkCount, chunkRange, DEFAULT_CHUNK_SIZE, type ChunkMap } from './chunk-map.js';
 import { CHUNK_PROTOCOL, encodeFrame, FrameReader, MAX_REQUEST_BYTES, parseRequest, type ChunkAnswer, type ChunkRequestMessage } from './chunk-protocol.js';
 import type { ChunkHasher } from './hasher.js';
-import type { PartialBlob } from './partial-blob.js';
+import { readFully, type PartialBlob } from './partial-blob.js';
 import { haveBitmap } from './piece-picker.js';
 
 /** A peer that opens a stream and sends nothing is cut off after this. */
@@ -19,7 +20,7 @@ const MAP_CACHE_ENTRIES = 512;
 
 export interface ChunkServerComponents {
   transport: Pick<Transport, 'handle' | 'unhandle'>;
-  store: Pick<ModelStore, 'hasBlob' | 'blobPath' | 'readBlob' | 'getModel'>;
+  store: Pick<ModelStore, 'hasBlob' | 'blobPath' | 'getModel'>;
   hasher: Pick<ChunkHasher, 'mapOfFile'>;
   logger: Logger;
 }
@@ -136,10 +137,17 @@ export class ChunkServer implements Startable {
     await stream.closeWrite();
   }
 
+  /** One positional read into one buffer: a stream of the store's small pieces costs several times more. */
   async #readChunk(map: ChunkMap, index: number): Promise<Buffer> {
-    const pieces: Buffer[] = [];
-    for await (const piece of this.#components.store.readBlob(map.digest, chunkRange(map, index))) pieces.push(piece as Buffer);
-    return Buffer.concat(pieces);
+    const { start, end } = chunkRange(map, index);
+    const bytes = Buffer.allocUnsafe(end - start);
+    const handle = await open(this.#components.store.blobPath(map.digest), 'r');
+    try {
+      await readFully(handle, bytes, start);
+    } finally {
+      await handle.close();
+    }
+    return bytes;
   }
 
   async #answer(stream: PeerStream, answer: ChunkAnswer): Promise<void> {
