@@ -15,6 +15,8 @@ import { haveBitmap } from './piece-picker.js';
 
 /** A peer that opens a stream and sends nothing is cut off after this. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A peer that reads an answer slower than this (a chunk at under 70 KB/s) is cut off. */
+const ANSWER_TIMEOUT_MS = 120_000;
 /** Maps of complete blobs kept in memory; computing one reads the whole blob. */
 const MAP_CACHE_ENTRIES = 512;
 
@@ -87,7 +89,6 @@ export class ChunkServer implements Startable {
   }
 
   async #serve(stream: PeerStream): Promise<void> {
-    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const timer = setTimeout(() => stream.abort(new Error('no request in time')), REQUEST_TIMEOUT_MS);
     let request: ChunkRequestMessage;
     try {
@@ -100,7 +101,7 @@ export class ChunkServer implements Startable {
     }
     clearTimeout(timer);
     try {
-      await this.#respond(stream, request, signal);
+      await this.#respond(stream, request, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
     } catch (error) {
       this.#components.logger.debug({ peer: stream.peerId, request, err: error }, 'a chunk protocol answer failed');
       stream.abort(error as Error);

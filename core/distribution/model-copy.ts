@@ -37,6 +37,9 @@ export interface ModelCopyOptions {
   maxProviders?: number;
 }
 
+/** A holder that does not send a manifest in this time is passed over for the next. */
+const MANIFEST_TIMEOUT_MS = 10_000;
+
 export class ModelCopier {
   readonly #c: ModelCopyComponents;
   readonly #options: Required<ModelCopyOptions>;
@@ -117,7 +120,7 @@ export class ModelCopier {
     const errors: string[] = [];
     for (const peer of holders) {
       try {
-        return await requestManifest(this.#c.transport, peer, name, signal);
+        return await requestManifest(this.#c.transport, peer, name, AbortSignal.any([AbortSignal.timeout(MANIFEST_TIMEOUT_MS), ...(signal ? [signal] : [])]));
       } catch (error) {
         signal?.throwIfAborted();
         errors.push((error as Error).message);
