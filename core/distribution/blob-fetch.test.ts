@@ -19,7 +19,7 @@ import { fetchBlob, type BlobProgress } from './blob-fetch.js';
 import { requestChunk, requestMap } from './chunk-client.js';
 import { MIB } from './chunk-map.js';
 import { CHUNK_PROTOCOL, encodeFrame, FrameReader, MAX_HEADER_BYTES } from './chunk-protocol.js';
-import { ChunkServer } from './chunk-server.js';
+import { ChunkServer, type ChunkServerOptions } from './chunk-server.js';
 import { chunkHasher } from './hasher.js';
 import { openPartialBlob } from './partial-blob.js';
 
@@ -45,7 +45,7 @@ async function tempDir(t: Test, prefix: string): Promise<string> {
   return dir;
 }
 
-async function node(t: Test, peers: TestNode[] = []): Promise<TestNode> {
+async function node(t: Test, peers: TestNode[] = [], serving: ChunkServerOptions = {}): Promise<TestNode> {
   const dataDir = await tempDir(t, 'od-chunks-');
   const logger = silentLogger();
   const transport = libp2pTransport(config.p2p)({ logger, config, dataDir });
@@ -53,7 +53,7 @@ async function node(t: Test, peers: TestNode[] = []): Promise<TestNode> {
   t.teardown(() => transport.stop());
   const store = new FsModelStore(join(dataDir, 'models'), logger);
   await store.start();
-  const server = new ChunkServer({ transport, store, hasher, logger }, { chunkSize: MIB });
+  const server = new ChunkServer({ transport, store, hasher, logger }, { chunkSize: MIB, ...serving });
   server.start();
   t.teardown(() => server.stop());
   for (const peer of peers) await transport.dial(withoutPeerId(peer.transport.addresses()[0]!), AbortSignal.timeout(10_000));
@@ -107,16 +107,42 @@ t.test('bad requests get error answers and the server goes on serving', async (t
   await t.rejects(requestMap(asker.transport, holder.transport.peerId, { digest, size: size + 1 }), /size/, 'a map for another size is refused by the asker');
 });
 
-t.test('a blob being fetched serves its verified chunks, and only those', async (t) => {
-  const holder = await node(t);
-  const fetcher = await node(t, [holder]);
-  const third = await node(t, [fetcher]);
-  await holder.store.putBlobBytes(content);
-  const { map } = await requestMap(fetcher.transport, holder.transport.peerId, { digest, size });
-  const partial = await openPartialBlob({ path: fetcher.store.blobPath(digest), map, hasher });
+t.test('a holder sends at most maxConcurrentChunks chunks at once; the other requests wait their turn', async (t) => {
+  const holder = await node(t, [], { maxConcurrentChunks: 2 });
+  const { transport, store, server } = holder;
+  const asker = await node(t, [holder]);
+  await store.putBlobBytes(content);
+  await server.mapOf(digest);
+  let most = 0;
+  const sampler = setInterval(() => (most = Math.max(most, server.answering)), 1);
+  t.teardown(() => clearInterval(sampler));
+  const chunks = await Promise.all([...Array(CHUNKS).keys()].map((i) => requestChunk(asker.transport, transport.peerId, digest, i, MIB)));
+  clearInterval(sampler);
+  t.same(Buffer.concat(chunks), content, 'every request is answered, in full');
+  t.ok(most >= 1 && most <= 2, `at most 2 answers at once (${most} seen)`);
+  t.equal(server.answering, 0, 'none left under way');
+});
+
+/**
+ * Three nodes in a line: a source with the whole blob, a middle one whose download this test plays
+ * chunk by chunk into a real partial blob it offers, and a last one connected to the middle only.
+ */
+async function inLine(t: Test, held: number[]) {
+  const source = await node(t);
+  const middle = await node(t, [source]);
+  const last = await node(t, [middle]);
+  await source.store.putBlobBytes(content);
+  const { map } = await requestMap(middle.transport, source.transport.peerId, { digest, size });
+  const partial = await openPartialBlob({ path: middle.store.blobPath(digest), map, hasher });
   t.teardown(() => partial.close());
-  for (const index of [1, 4]) await partial.write(index, content.subarray(index * MIB, (index + 1) * MIB));
-  fetcher.server.offer(partial);
+  const writeChunk = (index: number) => partial.write(index, content.subarray(index * MIB, (index + 1) * MIB));
+  for (const index of held) await writeChunk(index);
+  middle.server.offer(partial);
+  return { middle, last, map, partial, writeChunk };
+}
+
+t.test('a blob being fetched serves its verified chunks, and only those', async (t) => {
+  const { middle: fetcher, last: third, partial } = await inLine(t, [1, 4]);
   const held = await requestMap(third.transport, fetcher.transport.peerId, { digest, size });
   const bits = [...Array(CHUNKS).keys()].filter((i) => held.have![i >> 3]! & (0x80 >> (i & 7)));
   t.same(bits, [1, 4], 'the have-bitmap lists the verified chunks');
@@ -164,17 +190,7 @@ t.test('a holder whose blob went bad on disk is detected and avoided; the copy c
 });
 
 t.test('a fetch from a node still fetching takes its chunks as they are verified there', async (t) => {
-  const source = await node(t);
-  const middle = await node(t, [source]);
-  const last = await node(t, [middle]);
-  await source.store.putBlobBytes(content);
-  const { map } = await requestMap(middle.transport, source.transport.peerId, { digest, size });
-  // The middle node's own download, played chunk by chunk by this test.
-  const partial = await openPartialBlob({ path: middle.store.blobPath(digest), map, hasher });
-  t.teardown(() => partial.close());
-  const writeChunk = (index: number) => partial.write(index, content.subarray(index * MIB, (index + 1) * MIB));
-  for (const index of [0, 1, 2, 3]) await writeChunk(index);
-  middle.server.offer(partial);
+  const { middle, last, map, partial, writeChunk } = await inLine(t, [0, 1, 2, 3]);
 
   let done = 0;
   const path = last.store.blobPath(digest);

@@ -30,6 +30,8 @@ export interface ChunkServerComponents {
 export interface ChunkServerOptions {
   /** The chunk size of the maps this node makes of its complete blobs. */
   chunkSize?: number;
+  /** Chunks read and sent at once; more requests wait their turn, so memory stays within this many chunks. */
+  maxConcurrentChunks?: number;
 }
 
 export class ChunkServer implements Startable {
@@ -39,11 +41,21 @@ export class ChunkServer implements Startable {
   /** Blobs being fetched here, which serve their verified chunks. */
   readonly #partials = new Map<string, PartialBlob>();
   readonly #chunkSize: number;
+  readonly #maxConcurrentChunks: number;
+  /** Chunk answers under way, and the requests waiting for one to end. */
+  #answering = 0;
+  readonly #waiting: (() => void)[] = [];
   #started = false;
 
   constructor(components: ChunkServerComponents, options: ChunkServerOptions = {}) {
     this.#components = components;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.#maxConcurrentChunks = options.maxConcurrentChunks ?? 32;
+  }
+
+  /** Chunk answers being read or sent now. */
+  get answering(): number {
+    return this.#answering;
   }
 
   start(): void {
@@ -127,15 +139,38 @@ export class ChunkServer implements Startable {
     }
     const count = chunkCount(map.size, map.chunkSize);
     if (request.index >= count) return this.#answer(stream, { type: 'error', error: `chunk ${request.index} is outside the blob's ${count} chunks` });
-    let bytes: Buffer;
+    await this.#turn(signal);
     try {
-      bytes = partial ? await partial.read(request.index) : await this.#readChunk(map, request.index);
-    } catch (error) {
-      return this.#answer(stream, { type: 'error', error: (error as Error).message });
+      let bytes: Buffer;
+      try {
+        bytes = partial ? await partial.read(request.index) : await this.#readChunk(map, request.index);
+      } catch (error) {
+        return await this.#answer(stream, { type: 'error', error: (error as Error).message });
+      }
+      await stream.write(encodeFrame({ type: 'chunk', index: request.index, length: bytes.byteLength } satisfies ChunkAnswer), signal);
+      await stream.write(bytes, signal);
+      await stream.closeWrite();
+    } finally {
+      this.#answering--;
+      // Every waiter checks again, so one whose signal fired meanwhile takes no turn from the others.
+      for (const wake of this.#waiting.splice(0)) wake();
     }
-    await stream.write(encodeFrame({ type: 'chunk', index: request.index, length: bytes.byteLength } satisfies ChunkAnswer), signal);
-    await stream.write(bytes, signal);
-    await stream.closeWrite();
+  }
+
+  /** Resolves once a chunk answer may start, counting it as under way. */
+  async #turn(signal: AbortSignal): Promise<void> {
+    while (this.#answering >= this.#maxConcurrentChunks) {
+      signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        const onAbort = () => resolve();
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#waiting.push(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    this.#answering++;
   }
 
   /** One positional read into one buffer: a stream of the store's small pieces costs several times more. */
