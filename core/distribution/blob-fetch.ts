@@ -15,7 +15,9 @@ export interface BlobProgress {
   total: number;
   /** Bytes of verified chunks the sidecar lists, those kept from before a restart included. */
   done: number;
-  /** Bytes received from peers by this fetch, bad chunks included. */
+  /** Bytes of the chunks verified before this fetch began. */
+  kept: number;
+  /** Bytes received from peers by this fetch, bad chunks and endgame duplicates included. */
   fetched: number;
   /** Holders still asked. */
   holders: string[];
@@ -102,6 +104,7 @@ class ChunkRun {
   readonly #partialHolders = new Set<string>();
   readonly #holders: Set<string>;
   #fetched = 0;
+  readonly #kept: number;
   /** The last time a request was out. */
   #progressAt = Date.now();
   #wake: (() => void) | undefined;
@@ -128,6 +131,7 @@ class ChunkRun {
       if (held.have) this.#partialHolders.add(peer);
     }
     this.#holders = new Set(maps.keys());
+    this.#kept = this.#heldBytes();
   }
 
   async run(): Promise<void> {
@@ -236,14 +240,19 @@ class ChunkRun {
   }
 
   #report(): void {
-    // The picker holds a chunk once its write resolved, so once the sidecar lists it: what a restart keeps.
-    let done = 0;
+    const progress = { digest: this.map.digest, total: this.map.size, done: this.#heldBytes(), kept: this.#kept, fetched: this.#fetched, holders: [...this.#holders] };
+    this.options.onProgress?.(progress);
+  }
+
+  /** The picker holds a chunk once its write resolved, so once the sidecar lists it: what a restart keeps. */
+  #heldBytes(): number {
+    let held = 0;
     for (let chunk = 0; chunk < chunkCount(this.map.size, this.map.chunkSize); chunk++) {
       if (!this.#picker.has(chunk)) continue;
       const { start, end } = chunkRange(this.map, chunk);
-      done += end - start;
+      held += end - start;
     }
-    this.options.onProgress?.({ digest: this.map.digest, total: this.map.size, done, fetched: this.#fetched, holders: [...this.#holders] });
+    return held;
   }
 
   #wakeUp(): void {

@@ -95,7 +95,14 @@ export class ModelCopier {
 
     const transfer = new Transfer(name);
     const descriptors = [manifest.config, ...manifest.layers];
-    transfer.plan(await Promise.all(descriptors.map(async (d) => ({ digest: d.digest, total: d.size, done: (await store.hasBlob(d.digest)) ? d.size : 0 }))));
+    transfer.plan(
+      await Promise.all(
+        descriptors.map(async (d) => {
+          const here = (await store.hasBlob(d.digest)) ? d.size : 0;
+          return { digest: d.digest, total: d.size, done: here, kept: here };
+        }),
+      ),
+    );
     transfers.add(transfer);
     logger.info({ model: name, holders: holders.length }, 'copying a model from its holders');
     try {
@@ -151,7 +158,7 @@ export class ModelCopier {
               holders,
               server: this.#c.server,
               signal,
-              onProgress: (p) => transfer.progress({ digest, done: p.done, fetched: p.fetched, holders: names(p.holders) }),
+              onProgress: (p) => transfer.progress({ digest, done: p.done, kept: p.kept, fetched: p.fetched, holders: names(p.holders) }),
             });
           }
           hold.claim();

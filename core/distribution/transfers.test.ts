@@ -8,18 +8,19 @@ t.test('bytes, speed and time left follow the progress reports', async (t) => {
   let now = 0;
   const transfer = new Transfer('big:latest', () => now);
   transfer.plan([
-    { digest: 'sha256:config', total: 100, done: 100 },
-    { digest: 'sha256:model', total: 10_000, done: 0 },
+    { digest: 'sha256:config', total: 100, done: 100, kept: 100 },
+    { digest: 'sha256:model', total: 10_000, done: 0, kept: 0 },
   ]);
   t.equal(transfer.entry().eta_seconds, null, 'no time left before any speed is known');
-  transfer.progress({ digest: 'sha256:model', done: 1000, fetched: 1000, holders: ['node-1'] });
+  transfer.progress({ digest: 'sha256:model', done: 1500, kept: 500, fetched: 1000, holders: ['node-1'] });
   now = 2000;
-  transfer.progress({ digest: 'sha256:model', done: 3000, fetched: 3000, holders: ['node-1', 'node-3'] });
+  transfer.progress({ digest: 'sha256:model', done: 3500, kept: 500, fetched: 3000, holders: ['node-1', 'node-3'] });
   const entry = transfer.entry();
   t.equal(entry.total, 10_100);
-  t.equal(entry.done, 3100, 'the kept config blob counts as done');
+  t.equal(entry.done, 3600, 'the kept config blob and chunks count as done');
+  t.equal(entry.kept, 600, 'what was here when the copy began: the config blob and chunks from before a restart');
   t.equal(entry.speed, 1000, '2000 bytes in 2 s');
-  t.equal(entry.eta_seconds, 7, '7000 bytes left at 1000 bytes/s');
+  t.equal(entry.eta_seconds, 7, '6500 bytes left at 1000 bytes/s');
   t.same(entry.holders, ['node-1', 'node-3']);
   t.equal(entry.digest, 'sha256:model');
   t.equal(entry.state, 'copying');

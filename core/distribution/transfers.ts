@@ -8,6 +8,8 @@ export interface BlobTransfer {
   total: number;
   /** Verified bytes, those kept from before a restart included. */
   done: number;
+  /** Bytes already here when this copy began: a complete blob, or chunks verified before a restart. */
+  kept: number;
 }
 
 export interface TransferEntry {
@@ -17,7 +19,9 @@ export interface TransferEntry {
   state: TransferState;
   total: number;
   done: number;
-  /** Bytes received from peers by this copy, since it started on this run of the node. */
+  /** Bytes already here when this copy began (blobs, and chunks verified before a restart). */
+  kept: number;
+  /** Bytes received from peers by this copy, since it started on this run of the node (a chunk fetched twice counts twice). */
   fetched: number;
   /** Bytes per second over the last few seconds. */
   speed: number;
@@ -64,9 +68,12 @@ export class Transfer {
     for (const blob of blobs) this.#blobs.set(blob.digest, { ...blob });
   }
 
-  progress(update: { digest: string; done: number; fetched: number; holders: string[] }): void {
+  progress(update: { digest: string; done: number; kept: number; fetched: number; holders: string[] }): void {
     const blob = this.#blobs.get(update.digest);
-    if (blob) blob.done = update.done;
+    if (blob) {
+      blob.done = update.done;
+      blob.kept = update.kept;
+    }
     this.#digest = update.digest;
     this.#holders = update.holders;
     this.#fetchedByBlob.set(update.digest, update.fetched);
@@ -84,6 +91,7 @@ export class Transfer {
     const blobs = [...this.#blobs.values()].map((blob) => ({ ...blob }));
     const total = blobs.reduce((sum, blob) => sum + blob.total, 0);
     const done = blobs.reduce((sum, blob) => sum + blob.done, 0);
+    const kept = blobs.reduce((sum, blob) => sum + blob.kept, 0);
     const speed = this.#state === 'copying' ? this.#speed() : 0;
     return {
       model: this.model,
@@ -91,6 +99,7 @@ export class Transfer {
       state: this.#state,
       total,
       done,
+      kept,
       fetched: this.#fetched(),
       speed: Math.round(speed),
       eta_seconds: this.#state === 'done' ? 0 : speed > 0 ? Math.ceil((total - done) / speed) : null,

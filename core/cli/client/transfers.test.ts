@@ -12,6 +12,7 @@ const entry = (fields: Partial<TransferEntry>): TransferEntry => ({
   state: 'copying',
   total: 256 * MiB,
   done: 64 * MiB,
+  kept: 0,
   fetched: 64 * MiB,
   speed: 32 * MiB,
   eta_seconds: 6,
