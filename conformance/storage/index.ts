@@ -254,6 +254,27 @@ export function storageConformance(t: ConformanceTest, hooks: StorageHooks): voi
     t.equal(await store.hasBlob(weights.digest), true);
   });
 
+  withStore('a held blob makes its writers wait and survives deleting the model that had it', async (t, store) => {
+    const old = await putTinyModel(store, { seed: 'a' });
+    await store.putManifest(names.other, old);
+    const weights = old.layers[0]!;
+    const hold = await store.holdBlob(weights.digest);
+    t.equal(hold.path, store.blobPath(weights.digest), 'the hold names the blob path');
+    let writerOpen = false;
+    const writer = store.openBlobWriter(weights.digest).then((w) => ((writerOpen = true), w));
+    await store.deleteModel(names.other);
+    t.equal(await store.hasBlob(weights.digest), true, 'a held blob stays');
+    await tick();
+    t.notOk(writerOpen, 'a writer of the digest waits while it is held');
+    hold.claim();
+    hold.release();
+    const opened = await writer;
+    t.equal(opened.offset, weights.size, 'then finds the blob complete');
+    await opened.abort();
+    await store.putManifest(names.tiny, await putTinyModel(store, { seed: 'b', sharedModel: weights }));
+    t.equal(await store.hasBlob(weights.digest), true, 'a manifest can name it');
+  });
+
   withStore('copyModel writes the same manifest under a new name', async (t, store) => {
     const manifest = await putTinyModel(store, { seed: 'a' });
     const source = await store.putManifest(names.tiny, manifest);

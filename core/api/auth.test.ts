@@ -54,6 +54,8 @@ const EXPECTED: Record<string, RoutePermission['permission']> = {
   'DELETE /api/v1/keys/:id': 'admin',
   'GET /api/v1/models/replicas': 'read',
   'POST /api/v1/models/replicas': 'admin',
+  'GET /api/v1/transfers': 'read',
+  'POST /api/v1/models/copy': 'write',
   'POST /v1/chat/completions': 'inference',
   'POST /v1/completions': 'inference',
   'POST /v1/embeddings': 'inference',

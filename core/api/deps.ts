@@ -10,6 +10,7 @@ import type { Engine } from '../contracts/engine.js';
 import type { ModelStore } from '../contracts/storage.js';
 import type { Transport } from '../contracts/transport.js';
 import type { NodeConfig } from '../config/schema.js';
+import type { Distribution } from '../distribution/distribution.js';
 import type { UnitStatus } from '../kernel/kernel.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { TlsMaterial } from '../security/tls-material.js';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   transport: Transport;
   /** This node's recent load, which dispatch feeds and the cluster announces. */
   load: LoadWindow;
+  /** Model copies between nodes: the copier and what it is copying. */
+  distribution: Distribution;
   /** Each unit's lifecycle state, for health checks. */
   units: () => UnitStatus[];
   startedAt: Date;

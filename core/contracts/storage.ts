@@ -32,6 +32,19 @@ export interface BlobWriter {
 }
 
 /**
+ * A blob assembled outside a BlobWriter, such as a copy from peers in chunks written beside `path`
+ * and renamed to it once verified. While held, writers of the digest wait and no collection removes it.
+ */
+export interface BlobHold {
+  readonly digest: string;
+  /** Where the verified blob goes. */
+  readonly path: string;
+  /** The blob is at `path` now: it stays pending, as a committed writer's does, until a manifest names it. */
+  claim(): void;
+  release(): void;
+}
+
+/**
  * Invariants:
  * - A blob or manifest is either absent or complete and verified; readers never see a partial one.
  * - `putManifest` refuses a manifest whose config or layers are not all present.
@@ -64,6 +77,8 @@ export interface ModelStore {
   readBlob(digest: string, range?: { start: number; end?: number }): Readable;
   /** Opens (or resumes) a writer for a blob with a known digest. */
   openBlobWriter(digest: string, signal?: AbortSignal): Promise<BlobWriter>;
+  /** Waits until no writer or other hold has the digest, then holds it until `release`. */
+  holdBlob(digest: string, signal?: AbortSignal): Promise<BlobHold>;
   /** Writes a whole JSON or text blob held in memory and returns its digest (used for config/template layers). */
   putBlobBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<{ digest: string; size: number }>;
 }

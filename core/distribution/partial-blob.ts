@@ -256,7 +256,8 @@ async function sha256Of(handle: FileHandle, size: number, signal?: AbortSignal):
   return `sha256:${hash.digest('hex')}`;
 }
 
-async function readFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+/** Fills `bytes` from `position`; fails when the file ends first. */
+export async function readFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   let read = 0;
   while (read < bytes.byteLength) {
     const { bytesRead } = await handle.read(bytes, read, bytes.byteLength - read, position + read);

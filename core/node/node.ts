@@ -21,6 +21,7 @@ import { clusterStateMachine, type ClusterState } from '../cluster/state-machine
 import { ModelChanges, watchModels } from '../cluster/model-changes.js';
 import type { ClusterView } from '../cluster/types.js';
 import { PlacementLoop, type PlacementLoopComponents } from '../distribution/placement-loop.js';
+import { Distribution } from '../distribution/distribution.js';
 import { createLogger } from '../log.js';
 import { lockDataDir, nodeIdOf, type DataDirLock } from './data-dir.js';
 import { exposureProblems, InsecureStartError } from '../security/exposure.js';
@@ -127,10 +128,29 @@ export class OllamaDistributedNode {
       },
     });
     units.push({
+      name: 'distribution',
+      kind: 'core',
+      provides: ['distribution'],
+      requires: ['transport', 'storage', 'cluster', 'consensus', 'logger', 'nodeId'],
+      build: (c) =>
+        new Distribution(
+          {
+            transport: c.transport as Transport,
+            store: c.storage as ModelStore,
+            cluster: c.cluster as ClusterView,
+            consensus: c.consensus as Consensus<ClusterState>,
+            logger,
+            nodeId,
+            modelChanges,
+          },
+          { hashThreads: config.scheduler.worker_count },
+        ),
+    });
+    units.push({
       name: 'api',
       kind: 'core',
       provides: ['api'],
-      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport', 'consensus'],
+      requires: ['config', 'logger', 'nodeId', 'storage', 'engine', 'scheduler', 'auth', 'cluster', 'load', 'transport', 'consensus', 'distribution'],
       build: (c) =>
         (this.api = new ApiServer(
           {
@@ -145,6 +165,7 @@ export class OllamaDistributedNode {
             transport: c.transport as Transport,
             consensus: c.consensus as Consensus<ClusterState>,
             load: c.load as LoadWindow,
+            distribution: c.distribution as Distribution,
             units: () => kernel.status(),
             startedAt,
             tls,

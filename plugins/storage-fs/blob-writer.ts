@@ -28,6 +28,9 @@ export async function openFsBlobWriter(
   const partial = paths.partialBlob(digest);
   const release = await acquireLock(partial, signal);
   try {
+    // A copy from peers lays its partial out at chunk offsets, with a chunk list beside it: no prefix to resume.
+    const chunkList = `${partial}.chunks`;
+    if ((await fileSize(chunkList)) !== undefined) await Promise.all([rm(partial, { force: true }), rm(chunkList, { force: true })]);
     const complete = await fileSize(target);
     if (complete !== undefined) {
       // A partial beside a complete blob is a leftover from a writer that lost the race.

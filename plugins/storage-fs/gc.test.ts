@@ -2,7 +2,7 @@
 // the start-up prune with its grace period, storage.noprune, and the rules as pure functions.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -73,15 +73,17 @@ t.test('start prunes unnamed blobs, stale partials and temporaries once the grac
   const oldPartial = `${sha256Of(randomBytes(8)).replace(':', '-')}-partial`;
   const newPartial = `${sha256Of(randomBytes(8)).replace(':', '-')}-partial`;
   const ollamaPart = `${sha256Of(randomBytes(8)).replace(':', '-')}-partial-3`;
+  const oldChunks = `${oldPartial}.chunks`;
+  const newChunks = `${newPartial}.chunks`;
   const oldTemp = `.${sha256Of(oldOrphan).replace(':', '-')}.0123456789ab.tmp`;
   const manifestTemp = 'manifests/registry.ollama.ai/library/tiny/.latest.0123456789ab.tmp';
   await writeFile(join(blobs, sha256Of(oldOrphan).replace(':', '-')), oldOrphan);
   await writeFile(join(blobs, sha256Of(newOrphan).replace(':', '-')), newOrphan);
-  for (const name of [oldPartial, newPartial, ollamaPart, oldTemp, 'notes.txt']) await writeFile(join(blobs, name), 'x');
+  for (const name of [oldPartial, newPartial, ollamaPart, oldChunks, newChunks, oldTemp, 'notes.txt']) await writeFile(join(blobs, name), 'x');
   await writeFile(join(root, manifestTemp), '{');
   await mkdir(join(root, 'manifests/registry.ollama.ai/library/gone'), { recursive: true });
   const stale = BLOB_GRACE_MS + 60_000;
-  for (const name of [sha256Of(oldOrphan).replace(':', '-'), oldPartial, ollamaPart, oldTemp, 'notes.txt', ...fileNames([named])]) {
+  for (const name of [sha256Of(oldOrphan).replace(':', '-'), oldPartial, ollamaPart, oldChunks, oldTemp, 'notes.txt', ...fileNames([named])]) {
     await age(join(blobs, name), stale);
   }
   await age(join(root, manifestTemp), stale);
@@ -91,12 +93,13 @@ t.test('start prunes unnamed blobs, stale partials and temporaries once the grac
   await storeOn(t, root, { logger });
   t.same(
     await blobFiles(root),
-    [...fileNames([named]), sha256Of(newOrphan).replace(':', '-'), newPartial, 'notes.txt'].sort(),
+    [...fileNames([named]), sha256Of(newOrphan).replace(':', '-'), newPartial, newChunks, 'notes.txt'].sort(),
     'named blobs, and what was written within the grace period, stay; unknown files too',
   );
   t.same(await readdir(join(root, 'manifests/registry.ollama.ai/library')), ['tiny'], 'empty manifest directories go');
   t.same(await readdir(join(root, 'manifests/registry.ollama.ai/library/tiny')), ['latest'], 'a stale manifest temporary goes');
   t.ok(warnings.some((w) => w.path === join(blobs, 'notes.txt')), 'the unknown file is reported');
+  t.notOk(warnings.some((w) => w.path === join(blobs, newChunks)), 'a chunk list beside its partial is no stray');
 });
 
 t.test('a resumable partial survives a restart within the grace period', async (t) => {
@@ -110,6 +113,23 @@ t.test('a resumable partial survives a restart within the grace period', async (
   const resumed = await second.openBlobWriter(sha256Of(bytes));
   t.equal(resumed.offset, 20_000, 'the prune left the fresh partial');
   await resumed.abort();
+});
+
+t.test("a writer starts over on a partial a copy from peers left, which is laid out by chunks, not as a prefix", async (t) => {
+  const root = await newRoot(t);
+  const store = await storeOn(t, root);
+  const bytes = randomBytes(50_000);
+  const digest = sha256Of(bytes);
+  const paths = storePaths(root);
+  await writeFile(paths.partialBlob(digest), Buffer.concat([Buffer.alloc(30_000), bytes.subarray(30_000)]));
+  await writeFile(`${paths.partialBlob(digest)}.chunks`, '{}');
+  const writer = await store.openBlobWriter(digest);
+  t.equal(writer.offset, 0, 'nothing of the chunked partial is taken as a prefix');
+  t.same(await blobFiles(root), [`${digest.replace(':', '-')}-partial`], 'the chunk list is gone');
+  t.equal((await stat(paths.partialBlob(digest))).size, 0, 'and the writer begins its own partial from nothing');
+  await writer.write(bytes);
+  await writer.commit();
+  t.same(await blobFiles(root), [digest.replace(':', '-')]);
 });
 
 t.test('an unreadable manifest stops the start-up prune from taking any blob', async (t) => {
@@ -195,6 +215,9 @@ t.test('prune rules', async (t) => {
     [`sha256-${hex}-partial`, 5000, { ...rules, collectBlobs: false }, { action: 'remove', what: 'partial', digest: `sha256:${hex}` }],
     [`sha256-${hex}-partial-12`, 5000, rules, { action: 'remove', what: 'partial', digest: `sha256:${hex}` }],
     [`sha256-${hex}-partial`, 10, rules, { action: 'keep' }],
+    [`sha256-${hex}-partial.chunks`, 5000, rules, { action: 'remove', what: 'partial', digest: `sha256:${hex}` }],
+    [`sha256-${hex}-partial.chunks`, 10, rules, { action: 'keep' }],
+    [`sha256-${hex}-partial.json`, 5000, rules, { action: 'stray' }],
     [`.sha256-${hex}.0123456789ab.tmp`, 5000, rules, { action: 'remove', what: 'temporary' }],
     [`.sha256-${hex}.0123456789ab.tmp`, 10, rules, { action: 'keep' }],
     [`sha256-${hex.toUpperCase()}`, 5000, rules, { action: 'stray' }],

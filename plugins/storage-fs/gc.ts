@@ -81,8 +81,11 @@ export async function pruneEmptyParents(path: string, stopAt: string): Promise<v
 }
 
 const BLOB_NAME = /^sha256-([0-9a-f]{64})$/;
-/** `-partial` is this store's and Ollama's download in progress; Ollama adds `-partial-<n>` part files. */
-const PARTIAL_NAME = /^sha256-([0-9a-f]{64})-partial(-\d+)?$/;
+/**
+ * `-partial` is this store's and Ollama's download in progress; Ollama adds `-partial-<n>` part
+ * files, and a copy from peers its `-partial.chunks` list of verified chunks (core/distribution/partial-blob.ts).
+ */
+const PARTIAL_NAME = /^sha256-([0-9a-f]{64})-partial(-\d+|\.chunks)?$/;
 /** What writeFileAtomic writes before its rename. */
 const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 

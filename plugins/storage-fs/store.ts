@@ -4,7 +4,7 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Startable } from '../../core/contracts/plugin.js';
-import type { BlobWriter, ModelStore, StoredModel } from '../../core/contracts/storage.js';
+import type { BlobHold, BlobWriter, ModelStore, StoredModel } from '../../core/contracts/storage.js';
 import { badRequest, modelNotFound, ProductError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { MANIFEST_MEDIA_TYPE, manifestProblem, type Manifest } from '../../core/models/manifest.js';
@@ -181,6 +181,13 @@ export class FsModelStore implements ModelStore, Startable {
     );
     this.#openWriters.add(writer);
     return writer;
+  }
+
+  /** The writers' lock, so a copy from peers and a pull of one digest take turns, and collection skips it. */
+  async holdBlob(digest: string, signal?: AbortSignal): Promise<BlobHold> {
+    const path = this.#paths.blob(digest);
+    const release = await acquireLock(this.#paths.partialBlob(digest), signal);
+    return { digest, path, claim: () => this.#pending.claim(digest), release };
   }
 
   async putBlobBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<{ digest: string; size: number }> {

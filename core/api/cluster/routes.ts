@@ -2,6 +2,7 @@
 // /api/v1/nodes/:id (a node id or name), POST /api/v1/nodes/:id/drain and /undrain. A drain of
 // another node reaches it through the cluster step, which forwards it there; DELETE
 // /api/v1/nodes/:id removes a node for good, on the consensus leader; /api/v1/keys manages API keys.
+// Model copies between nodes are in transfers.ts.
 
 import type { FastifyInstance } from 'fastify';
 import type { ClusterView, Member } from '../../cluster/types.js';
@@ -11,6 +12,7 @@ import type { ApiDeps } from '../deps.js';
 import type { RouteModule } from '../server.js';
 import { keyRoutes } from './keys.js';
 import { clusterStatus, nodeEntry, queueEntry } from './status.js';
+import { transferRoutes } from './transfers.js';
 
 export const nodeNotFound = (id: string) => new ProductError('OD_ERR_NODE_NOT_FOUND', `node '${id}' not found`);
 
@@ -61,4 +63,5 @@ export const clusterRoutes: RouteModule = (app, deps) => {
   drainRoute(app, view, 'undrain');
   removeRoute(app, deps);
   keyRoutes(app, deps);
+  transferRoutes(app, deps);
 };

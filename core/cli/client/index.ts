@@ -8,6 +8,7 @@ import { drainCommand, nodesCommand, removeNodeCommand } from './nodes.js';
 import { replicasCommand } from './replicas.js';
 import { runCommand, type RunFlags } from './run.js';
 import { showCommand, type ShowFlags } from './show.js';
+import { transfersCommand } from './transfers.js';
 
 const HOST_HELP = '\nEnvironment Variables:\n  OLLAMA_HOST    The node to talk to (default 127.0.0.1:11434)\n';
 
@@ -99,6 +100,14 @@ export function registerClientCommands(program: Command): void {
     .argument('<node>', 'Node id or name')
     .addHelpText('after', HOST_HELP)
     .action(reported((node: string) => removeNodeCommand(node)));
+
+  program
+    .command('transfers')
+    .description('Show the model copies this node makes from its peers, with progress, speed and time left')
+    .option('--json', 'Print the copies as JSON')
+    .option('-w, --watch', 'Redraw the progress bars until every copy ends')
+    .addHelpText('after', HOST_HELP)
+    .action(reported((flags: { json?: boolean; watch?: boolean }) => transfersCommand(flags)));
 
   program
     .command('drain')

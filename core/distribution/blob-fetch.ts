@@ -1,0 +1,263 @@
+// Fetches one blob from several holders at once: the piece picker chooses which chunk to ask whom,
+// each chunk is verified before it is written, a bad one is fetched again elsewhere and its sender
+// is banned, and the blob appears only once its whole sha256 matches (partial-blob.ts).
+
+import { ProductError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { chunkCount, chunkRange, type ChunkMap } from './chunk-map.js';
+import { requestChunk, requestMap, type ChunkPeers, type HolderMap } from './chunk-client.js';
+import type { ChunkHasher } from './hasher.js';
+import { openPartialBlob, type PartialBlob } from './partial-blob.js';
+import { haveBitmap, PiecePicker, type ChunkRequest } from './piece-picker.js';
+
+export interface BlobProgress {
+  digest: string;
+  total: number;
+  /** Bytes of verified chunks the sidecar lists, those kept from before a restart included. */
+  done: number;
+  /** Bytes of the chunks verified before this fetch began. */
+  kept: number;
+  /** Bytes received from peers by this fetch, bad chunks and endgame duplicates included. */
+  fetched: number;
+  /** Holders still asked. */
+  holders: string[];
+}
+
+export interface BlobFetchOptions {
+  transport: ChunkPeers;
+  hasher: Pick<ChunkHasher, 'verifyChunk'>;
+  logger: Logger;
+  /** Where the finished blob goes: the store's blob path. */
+  path: string;
+  digest: string;
+  size: number;
+  /** Peer ids said to hold the blob, whole or in part. */
+  holders: readonly string[];
+  /** Serves this blob's verified chunks to others while it is fetched. */
+  server?: { offer(partial: PartialBlob): void; withdraw(partial: PartialBlob): void };
+  onProgress?: (progress: BlobProgress) => void;
+  signal?: AbortSignal;
+  maxInFlightPerPeer?: number;
+  /** Bad chunks after which a holder is no longer asked for this blob. */
+  maxBadChunks?: number;
+  requestTimeoutMs?: number;
+  /** How often holders that hold only part of the blob are asked again what they hold. */
+  refreshMs?: number;
+  /** With nothing to ask but holders of parts, how long the fetch waits for them to gain a missing chunk. */
+  stallMs?: number;
+  random?: () => number;
+}
+
+/** Failed requests in a row after which a holder is given up for this blob. */
+const MAX_CONSECUTIVE_FAILURES = 3;
+const MAP_TIMEOUT_MS = 30_000;
+
+/** Resolves once the blob is at `path`, whole and verified; rejects, keeping the verified chunks for a later fetch, otherwise. */
+export async function fetchBlob(options: BlobFetchOptions): Promise<void> {
+  const { transport, logger, digest, size, signal } = options;
+  const maps = await holderMaps(transport, options.holders, { digest, size }, signal);
+  const first = maps.values().next().value;
+  if (!first) throw new ProductError('OD_ERR_BLOB_NOT_FOUND', `no holder of ${digest} answered with its chunk map (asked ${options.holders.length})`);
+  const map = first.map;
+  for (const [peer, held] of maps) {
+    if (!sameLayout(held.map, map)) {
+      logger.warn({ digest, peer }, 'a holder describes the blob in other chunks; not asking it');
+      maps.delete(peer);
+    }
+  }
+  const partial = await openPartialBlob({ path: options.path, map, hasher: options.hasher, signal });
+  options.server?.offer(partial);
+  let finished = false;
+  try {
+    await new ChunkRun(options, map, partial, maps).run();
+    options.server?.withdraw(partial);
+    await partial.finish(signal);
+    finished = true;
+  } finally {
+    options.server?.withdraw(partial);
+    if (!finished) await partial.close();
+  }
+}
+
+async function holderMaps(transport: ChunkPeers, holders: readonly string[], expected: { digest: string; size: number }, signal?: AbortSignal): Promise<Map<string, HolderMap>> {
+  const answers = await Promise.allSettled(
+    holders.map((peer) => requestMap(transport, peer, expected, anyOf(signal, AbortSignal.timeout(MAP_TIMEOUT_MS))).then((held) => [peer, held] as const)),
+  );
+  signal?.throwIfAborted();
+  return new Map(answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : [])));
+}
+
+function sameLayout(a: ChunkMap, b: ChunkMap): boolean {
+  return a.chunkSize === b.chunkSize && a.algorithm === b.algorithm && a.checksums.every((checksum, i) => checksum === b.checksums[i]);
+}
+
+function anyOf(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}
+
+/** One fetch's loop: requests out, answers in, until every chunk is verified. */
+class ChunkRun {
+  readonly #picker: PiecePicker;
+  readonly #inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  readonly #failures = new Map<string, number>();
+  /** Holders with only part of the blob, asked again now and then. */
+  readonly #partialHolders = new Set<string>();
+  readonly #holders: Set<string>;
+  #fetched = 0;
+  readonly #kept: number;
+  /** The last time a request was out. */
+  #progressAt = Date.now();
+  #wake: (() => void) | undefined;
+  #failure: unknown;
+
+  constructor(
+    private readonly options: BlobFetchOptions,
+    private readonly map: ChunkMap,
+    private readonly partial: PartialBlob,
+    maps: Map<string, HolderMap>,
+  ) {
+    const count = chunkCount(map.size, map.chunkSize);
+    this.#picker = new PiecePicker({
+      chunkCount: count,
+      maxInFlightPerPeer: options.maxInFlightPerPeer ?? 2,
+      maxBadChunks: options.maxBadChunks ?? 1,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      random: options.random ?? Math.random,
+      held: partial.verifiedChunks(),
+    });
+    const whole = haveBitmap(count, Array.from({ length: count }, (_, i) => i));
+    for (const [peer, held] of maps) {
+      this.#picker.announce(peer, held.have ?? whole);
+      if (held.have) this.#partialHolders.add(peer);
+    }
+    this.#holders = new Set(maps.keys());
+    this.#kept = this.#heldBytes();
+  }
+
+  async run(): Promise<void> {
+    const { signal } = this.options;
+    const refreshMs = this.options.refreshMs ?? 1000;
+    let lastRefresh = Date.now();
+    this.#report();
+    try {
+      while (!this.#picker.done) {
+        signal?.throwIfAborted();
+        if (this.#failure) throw this.#failure;
+        const now = Date.now();
+        for (const late of this.#picker.expire(now)) this.#cancel(late);
+        for (const request of this.#picker.next(now)) this.#send(request);
+        if (this.#inFlight.size > 0) this.#progressAt = now;
+        const stalled = this.#partialHolders.size === 0 || now - this.#progressAt > (this.options.stallMs ?? 60_000);
+        if (this.#inFlight.size === 0 && stalled) {
+          throw new ProductError('OD_ERR_BLOB_NOT_FOUND', `${this.#picker.missing} chunks of ${this.map.digest} are held by no holder left (${this.#holders.size} left)`);
+        }
+        if (this.#partialHolders.size > 0 && now - lastRefresh >= refreshMs) {
+          lastRefresh = now;
+          await this.#refresh();
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, Math.min(refreshMs, 250)).unref();
+        });
+      }
+    } finally {
+      for (const { controller } of this.#inFlight.values()) controller.abort(new Error('the fetch is over'));
+      await Promise.allSettled([...this.#inFlight.values()].map((r) => r.done));
+    }
+  }
+
+  #send(request: ChunkRequest): void {
+    const { transport, signal } = this.options;
+    const controller = new AbortController();
+    const key = `${request.peer} ${request.chunk}`;
+    const { start, end } = chunkRange(this.map, request.chunk);
+    const done = (async () => {
+      let bytes: Buffer;
+      try {
+        bytes = await requestChunk(transport, request.peer, this.map.digest, request.chunk, end - start, anyOf(signal, controller.signal));
+      } catch (error) {
+        if (controller.signal.aborted || signal?.aborted) return;
+        this.#lapse(request, error);
+        return;
+      }
+      this.#fetched += bytes.byteLength;
+      this.#failures.delete(request.peer);
+      try {
+        await this.partial.write(request.chunk, bytes, signal);
+      } catch (error) {
+        if (!(error instanceof ProductError && error.code === 'OD_ERR_DIGEST_MISMATCH')) throw error;
+        this.options.logger.warn({ digest: this.map.digest, chunk: request.chunk, peer: request.peer }, 'a holder sent a chunk that fails its checksum; fetching it elsewhere');
+        for (const freed of this.#picker.received(request.peer, request.chunk, false)) this.#cancel(freed);
+        if (this.#picker.peer(request.peer)?.banned) this.#drop(request.peer);
+        return;
+      }
+      for (const duplicate of this.#picker.received(request.peer, request.chunk, true)) this.#cancel(duplicate);
+      this.#report();
+    })()
+      .catch((error: unknown) => void (this.#failure ??= error))
+      .finally(() => {
+        if (this.#inFlight.get(key)?.controller === controller) this.#inFlight.delete(key);
+        this.#wakeUp();
+      });
+    this.#inFlight.set(key, { controller, done });
+  }
+
+  #lapse(request: ChunkRequest, error: unknown): void {
+    this.#picker.failed(request.peer, request.chunk);
+    const failures = (this.#failures.get(request.peer) ?? 0) + 1;
+    this.#failures.set(request.peer, failures);
+    this.options.logger.debug({ digest: this.map.digest, chunk: request.chunk, peer: request.peer, err: error }, 'a chunk request failed');
+    if (failures >= MAX_CONSECUTIVE_FAILURES) {
+      this.options.logger.warn({ digest: this.map.digest, peer: request.peer, err: error }, 'a holder keeps failing; no longer asking it');
+      for (const freed of this.#picker.removePeer(request.peer)) this.#cancel(freed);
+      this.#drop(request.peer);
+    }
+  }
+
+  #drop(peer: string): void {
+    this.#holders.delete(peer);
+    this.#partialHolders.delete(peer);
+    this.#report();
+  }
+
+  #cancel(request: Pick<ChunkRequest, 'peer' | 'chunk'>): void {
+    this.#inFlight.get(`${request.peer} ${request.chunk}`)?.controller.abort(new Error('no longer needed'));
+  }
+
+  /** Asks the holders of part of the blob what they hold now; a holder that completed is whole from then on. */
+  async #refresh(): Promise<void> {
+    const { transport, signal } = this.options;
+    const asked = [...this.#partialHolders];
+    const maps = await holderMaps(transport, asked, this.map, signal);
+    const count = chunkCount(this.map.size, this.map.chunkSize);
+    for (const peer of asked) {
+      const held = maps.get(peer);
+      if (!held || !sameLayout(held.map, this.map) || this.#picker.peer(peer)?.banned) continue;
+      this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
+      if (!held.have) this.#partialHolders.delete(peer);
+    }
+  }
+
+  #report(): void {
+    const progress = { digest: this.map.digest, total: this.map.size, done: this.#heldBytes(), kept: this.#kept, fetched: this.#fetched, holders: [...this.#holders] };
+    this.options.onProgress?.(progress);
+  }
+
+  /** The picker holds a chunk once its write resolved, so once the sidecar lists it: what a restart keeps. */
+  #heldBytes(): number {
+    let held = 0;
+    for (let chunk = 0; chunk < chunkCount(this.map.size, this.map.chunkSize); chunk++) {
+      if (!this.#picker.has(chunk)) continue;
+      const { start, end } = chunkRange(this.map, chunk);
+      held += end - start;
+    }
+    return held;
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}

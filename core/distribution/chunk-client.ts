@@ -1,0 +1,90 @@
+// The asking side of the chunk protocol: one stream per request to a holder, its answer checked
+// before the caller sees it. A chunk's bytes are checked by the caller against the chunk map.
+
+import type { Transport } from '../contracts/transport.js';
+import { manifestProblem, type Manifest } from '../models/manifest.js';
+import { chunkCount, parseChunkMap, type ChunkMap } from './chunk-map.js';
+import { CHUNK_PROTOCOL, ChunkProtocolError, encodeFrame, FrameReader, MAX_HEADER_BYTES, parseAnswer, type ChunkAnswer, type ChunkRequestMessage } from './chunk-protocol.js';
+
+export type ChunkPeers = Pick<Transport, 'openStream'>;
+
+export interface HolderMap {
+  map: ChunkMap;
+  /** The holder's have-bitmap; undefined when it holds the whole blob. */
+  have: Uint8Array | undefined;
+}
+
+async function ask<T extends ChunkAnswer['type']>(
+  transport: ChunkPeers,
+  peerId: string,
+  request: ChunkRequestMessage,
+  expected: T,
+  read: (answer: Extract<ChunkAnswer, { type: T }>, reader: FrameReader) => Promise<unknown> | unknown,
+  signal?: AbortSignal,
+) {
+  const stream = await transport.openStream(peerId, CHUNK_PROTOCOL, signal);
+  const onAbort = () => stream.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await stream.write(encodeFrame(request), signal);
+    await stream.closeWrite();
+    const reader = new FrameReader(stream);
+    const answer = parseAnswer(await reader.frame(MAX_HEADER_BYTES), expected);
+    return await read(answer, reader);
+  } catch (error) {
+    stream.abort(error as Error);
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A holder's chunk map of `digest`, which must describe `size` bytes, and what it holds of it. */
+export async function requestMap(transport: ChunkPeers, peerId: string, expected: { digest: string; size: number }, signal?: AbortSignal): Promise<HolderMap> {
+  return (await ask(
+    transport,
+    peerId,
+    { type: 'map', digest: expected.digest },
+    'map',
+    (answer) => {
+      const map = parseChunkMap(answer.map, expected);
+      if (answer.have === undefined) return { map, have: undefined };
+      const have = Buffer.from(answer.have, 'base64');
+      if (have.byteLength !== Math.ceil(chunkCount(map.size, map.chunkSize) / 8)) throw new ChunkProtocolError('a have-bitmap does not fit its chunk map');
+      return { map, have: new Uint8Array(have) };
+    },
+    signal,
+  )) as HolderMap;
+}
+
+/** Chunk `index` of the blob as the holder sends it, at most `maxBytes`; unverified. */
+export async function requestChunk(transport: ChunkPeers, peerId: string, digest: string, index: number, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+  return (await ask(
+    transport,
+    peerId,
+    { type: 'chunk', digest, index },
+    'chunk',
+    (answer, reader) => {
+      if (answer.index !== index) throw new ChunkProtocolError(`asked for chunk ${index}, got ${answer.index}`);
+      if (answer.length > maxBytes) throw new ChunkProtocolError(`chunk ${index} is ${answer.length} bytes, at most ${maxBytes} expected`);
+      return reader.bytes(answer.length);
+    },
+    signal,
+  )) as Buffer;
+}
+
+/** The manifest of `model` as a holder keeps it. */
+export async function requestManifest(transport: ChunkPeers, peerId: string, model: string, signal?: AbortSignal): Promise<Manifest> {
+  return (await ask(
+    transport,
+    peerId,
+    { type: 'manifest', model },
+    'manifest',
+    (answer) => {
+      const problem = manifestProblem(answer.manifest);
+      if (problem) throw new ChunkProtocolError(`the manifest of ${model}: ${problem}`);
+      return answer.manifest as Manifest;
+    },
+    signal,
+  )) as Manifest;
+}

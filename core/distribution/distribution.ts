@@ -1,0 +1,86 @@
+// The node's model distribution unit: the chunk hasher's workers, the chunk server, DHT provider
+// records for every complete blob here (at start and whenever the model list changes), and the copier.
+
+import type { ModelChanges } from '../cluster/model-changes.js';
+import type { ClusterState } from '../cluster/state-machine.js';
+import type { ClusterView } from '../cluster/types.js';
+import type { Startable } from '../contracts/plugin.js';
+import type { ModelStore } from '../contracts/storage.js';
+import type { Transport } from '../contracts/transport.js';
+import type { Consensus } from '../contracts/consensus.js';
+import type { Logger } from '../log.js';
+import { ChunkServer } from './chunk-server.js';
+import { chunkHasher, type ChunkHasher } from './hasher.js';
+import { ModelCopier } from './model-copy.js';
+import { Transfers } from './transfers.js';
+
+export interface DistributionComponents {
+  transport: Transport;
+  store: ModelStore;
+  cluster: ClusterView;
+  consensus: Consensus<ClusterState>;
+  logger: Logger;
+  nodeId: string;
+  modelChanges: ModelChanges;
+}
+
+export interface DistributionOptions {
+  /** Chunk hasher threads: scheduler.worker_count. */
+  hashThreads: number;
+}
+
+export class Distribution implements Startable {
+  readonly transfers = new Transfers();
+  /** The copy route calls it, and so will whatever places models on nodes. */
+  readonly copier: ModelCopier;
+  readonly #c: DistributionComponents;
+  readonly #hasher: ChunkHasher;
+  readonly #server: ChunkServer;
+  /** Digests announced on the DHT in this run. */
+  readonly #provided = new Set<string>();
+  #unlisten: (() => void) | undefined;
+  #stopping = new AbortController();
+
+  constructor(components: DistributionComponents, options: DistributionOptions) {
+    this.#c = components;
+    const logger = components.logger.child({ unit: 'distribution' });
+    this.#hasher = chunkHasher({ threads: options.hashThreads });
+    this.#server = new ChunkServer({ transport: components.transport, store: components.store, hasher: this.#hasher, logger });
+    this.copier = new ModelCopier({ ...components, logger, hasher: this.#hasher, server: this.#server, transfers: this.transfers });
+  }
+
+  start(): void {
+    this.#stopping = new AbortController();
+    this.#hasher.start();
+    this.#server.start();
+    this.#unlisten = this.#c.modelChanges.listen(async () => void this.#announce());
+    void this.#announce();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort(new Error('the node is stopping'));
+    this.#unlisten?.();
+    this.#server.stop();
+    await this.copier.close();
+    await this.#hasher.stop();
+  }
+
+  /** Announces every blob of the store's models not announced yet; a failed announcement is tried again next time. */
+  async #announce(): Promise<void> {
+    const { store, transport, logger } = this.#c;
+    const signal = this.#stopping.signal;
+    try {
+      const digests = new Set((await store.listModels(signal)).flatMap((m) => [m.manifest.config, ...m.manifest.layers].map((d) => d.digest)));
+      for (const digest of digests) {
+        if (this.#provided.has(digest) || signal.aborted) continue;
+        this.#provided.add(digest);
+        await transport.provide(digest, signal).catch((error: unknown) => {
+          this.#provided.delete(digest);
+          logger.debug({ digest, err: error }, 'could not announce a blob on the DHT');
+        });
+      }
+    } catch (error) {
+      if (!signal.aborted) logger.warn({ err: error }, 'could not list the blobs to announce');
+    }
+  }
+}
