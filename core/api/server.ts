@@ -2,14 +2,16 @@
 // api.listen. Every route names the permission it needs; the auth plugin decides before any handler.
 
 import type { Server } from 'node:http';
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Identity, Permission } from '../contracts/auth.js';
 import type { Startable } from '../contracts/plugin.js';
 import { splitHostPort } from '../config/values.js';
 import { ProductError } from '../errors.js';
 import { AsyncSeriesBailHook, AsyncSeriesHook } from '../kernel/hooks.js';
 import { browserGuard } from './browser-guard-hook.js';
+import { CallerLimits } from './caller-limits.js';
 import { limitConnections } from './connection-limit.js';
+import { FORWARDED_HEADER } from './forward/headers.js';
 import { cutStalledReaders } from './stalled-readers.js';
 import type { ApiDeps } from './deps.js';
 import { handleError } from './errors.js';
@@ -89,11 +91,14 @@ export class ApiServer implements Startable {
   private address: string | undefined;
   private readonly table: RoutePermission[] = [];
   private audit: AuditLog | undefined;
+  private readonly limits: CallerLimits;
 
   constructor(
     private readonly deps: ApiDeps,
     private readonly routes: readonly RouteModule[],
   ) {
+    const { rate_limit: ratePerMinute, max_in_flight: maxInFlight } = deps.config.security.auth;
+    this.limits = new CallerLimits({ ratePerMinute, maxInFlight });
     this.hooks.authorize.tapPromise('auth', async (request, permission) => {
       const identity = await deps.auth.authenticate({
         method: request.method,
@@ -108,6 +113,21 @@ export class ApiServer implements Startable {
       }
       return undefined;
     });
+  }
+
+  /**
+   * Holds a proven caller to its rate and in-flight limits. A forward is counted where the caller
+   * sent it, not again on the node that serves it.
+   */
+  private limitCaller(request: FastifyRequest, reply: FastifyReply): void {
+    const caller = callers.get(request);
+    if (!caller || !this.limits.enabled || request.headers[FORWARDED_HEADER] !== undefined) return;
+    const admission = this.limits.admit(`${caller.via}:${caller.subject}`, Date.now());
+    if (!admission.admitted) {
+      reply.header('retry-after', String(admission.retryAfterS));
+      throw new ProductError('OD_ERR_RATE_LIMITED', `${admission.reason} for '${caller.subject}'; try again in ${admission.retryAfterS} s`);
+    }
+    reply.raw.once('close', admission.release);
   }
 
   /** Every route with its permission, once built. */
@@ -166,7 +186,7 @@ export class ApiServer implements Startable {
       // Like Gin's 404 and 405, an answer for no route needs no identity.
       if (permission === 'public' || request.is404) return;
       const refusal = await this.hooks.authorize.promise(request, permission);
-      if (!refusal) return;
+      if (!refusal) return this.limitCaller(request, reply);
       const caller = callers.get(request);
       const refused = (refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED' ? 401 : 403;
       this.audit?.record({ event: 'auth.refused', status: refused, reason: refusal.message, method: request.method, path: auditPath(request.url), remote: request.ip, ...(caller ? { subject: caller.subject, via: caller.via } : {}) });

@@ -355,6 +355,16 @@ export const schema = {
         env: ['OLLAMA_SECURITY_AUTH_AUDIENCE'],
         why: 'An aud every token must carry (and `token create` signs with); empty accepts any.',
       }),
+      rate_limit: setting(integer(0), {
+        default: 0,
+        env: ['OLLAMA_SECURITY_AUTH_RATE_LIMIT'],
+        why: 'Requests a minute each caller (an API key, a token subject) may make on this node, in bursts up to as many; past it 429 with Retry-After. 0: no limit.',
+      }),
+      max_in_flight: setting(integer(0), {
+        default: 0,
+        env: ['OLLAMA_SECURITY_AUTH_MAX_IN_FLIGHT'],
+        why: 'Requests each caller may have running at once on this node; past it 429. 0: no cap.',
+      }),
       token_expiry: durationSetting(duration(), { default: 86_400_000, why: 'Lifetime of tokens `token create` issues when no --ttl is given.' }),
       roles: setting(parseRoles, {
         default: [
