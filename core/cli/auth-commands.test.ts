@@ -2,31 +2,14 @@
 // accepts (and refuses bad roles, durations and missing secrets), and `keys create|list|revoke`
 // manage the keys of a node with auth on, with --token or OLLAMA_API_KEY.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { startTestNode } from '../../conformance/fixtures/node.js';
 import { verifyJwt } from '../../plugins/auth-jwt/jws.js';
-import { PACKAGE_ROOT } from '../version.js';
+import { runCli } from './client/test-cli.js';
 
-const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
-if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OLLAMA_')));
 const SECRET = randomBytes(32).toString('hex');
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
 

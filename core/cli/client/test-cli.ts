@@ -7,11 +7,14 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../../../dist/core/cli/main.js');
 
-/** Runs `ollama-distributed ARGS` with OLLAMA_HOST set to `host`; resolves with its exit code and output. */
-export function cli(args: string[], host: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** The test process's environment less its OLLAMA_* variables, so only what a test passes speaks. */
+const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OLLAMA_')));
+
+/** Runs `ollama-distributed ARGS` with `env` added; resolves with its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts first`);
   return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, OLLAMA_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -20,3 +23,6 @@ export function cli(args: string[], host: string): Promise<{ code: number | null
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
 }
+
+/** Runs `ollama-distributed ARGS` against the node at `host`. */
+export const cli = (args: string[], host: string) => runCli(args, { OLLAMA_HOST: host });
