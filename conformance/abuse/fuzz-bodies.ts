@@ -87,6 +87,11 @@ export function endpoints(names: FuzzNames): Endpoint[] {
     { method: 'POST', path: '/v1/chat/completions', fields: { model, messages: anyOf(messages), stream: wild, max_tokens: anyOf(wildNumber), temperature: wild, tools: wild, response_format: wild, stream_options: wild, seed: wild, stop: wild } },
     { method: 'POST', path: '/v1/completions', fields: { model, prompt: anyOf(text), max_tokens: anyOf(wildNumber), stream: wild, suffix: wild, echo: wild } },
     { method: 'POST', path: '/v1/embeddings', fields: { model, input: anyOf(fc.oneof(text, fc.array(text, { maxLength: 4 }))), dimensions: wild, encoding_format: wild } },
+    { method: 'POST', path: '/v1/responses', fields: { model, input: anyOf(fc.oneof(text, messages)), instructions: anyOf(text), stream: wild, max_output_tokens: anyOf(wildNumber), tools: wild, reasoning: wild, text: wild } },
+    { method: 'POST', path: '/v1/messages', fields: { model, messages: anyOf(messages), max_tokens: anyOf(wildNumber), system: wild, stream: wild, tools: wild, thinking: wild, stop_sequences: wild } },
+    { method: 'POST', path: '/api/v1/models/replicas', fields: { model, replicas: anyOf(wildNumber) } },
+    { method: 'POST', path: '/api/v1/models/copy', fields: { model } },
+    { method: 'POST', path: '/api/v1/keys', fields: { name: anyOf(text), role: anyOf(oneOf('admin', 'user', 'readonly', 'nobody')) } },
   ];
 }
 
