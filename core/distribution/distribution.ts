@@ -1,5 +1,6 @@
 // The node's model distribution unit: the chunk hasher's workers, the chunk server, DHT provider
-// records for every complete blob here (at start and whenever the model list changes), and the copier.
+// records for every complete blob here (at start and whenever the model list changes), the copier,
+// and the follower that copies here the models the agreed placements name this node for.
 
 import type { ModelChanges } from '../cluster/model-changes.js';
 import type { ClusterState } from '../cluster/state-machine.js';
@@ -12,6 +13,7 @@ import type { Logger } from '../log.js';
 import { ChunkServer } from './chunk-server.js';
 import { chunkHasher, type ChunkHasher } from './hasher.js';
 import { ModelCopier } from './model-copy.js';
+import { PlacementFollower } from './placement-follow.js';
 import { Transfers } from './transfers.js';
 
 export interface DistributionComponents {
@@ -31,8 +33,9 @@ export interface DistributionOptions {
 
 export class Distribution implements Startable {
   readonly transfers = new Transfers();
-  /** The copy route calls it, and so will whatever places models on nodes. */
+  /** The copy route and the placement follower call it. */
   readonly copier: ModelCopier;
+  readonly follower: PlacementFollower;
   readonly #c: DistributionComponents;
   readonly #hasher: ChunkHasher;
   readonly #server: ChunkServer;
@@ -47,6 +50,7 @@ export class Distribution implements Startable {
     this.#hasher = chunkHasher({ threads: options.hashThreads });
     this.#server = new ChunkServer({ transport: components.transport, store: components.store, hasher: this.#hasher, logger });
     this.copier = new ModelCopier({ ...components, logger, hasher: this.#hasher, server: this.#server, transfers: this.transfers });
+    this.follower = new PlacementFollower({ ...components, copier: this.copier, logger });
   }
 
   start(): void {
@@ -55,11 +59,13 @@ export class Distribution implements Startable {
     this.#server.start();
     this.#unlisten = this.#c.modelChanges.listen(async () => void this.#announce());
     void this.#announce();
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
     this.#stopping.abort(new Error('the node is stopping'));
     this.#unlisten?.();
+    await this.follower.stop();
     this.#server.stop();
     await this.copier.close();
     await this.#hasher.stop();
