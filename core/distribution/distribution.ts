@@ -11,6 +11,7 @@ import type { Transport } from '../contracts/transport.js';
 import type { Consensus } from '../contracts/consensus.js';
 import type { Logger } from '../log.js';
 import { ChunkServer } from './chunk-server.js';
+import { FetchPace } from './fetch-pace.js';
 import { chunkHasher, type ChunkHasher } from './hasher.js';
 import { ModelCopier } from './model-copy.js';
 import { PlacementFollower } from './placement-follow.js';
@@ -29,10 +30,13 @@ export interface DistributionComponents {
 export interface DistributionOptions {
   /** Chunk hasher threads: scheduler.worker_count. */
   hashThreads: number;
+  /** Bytes per second the node fetches across its copies: distribution.max_rate (0: no cap). */
+  maxRate: number;
 }
 
 export class Distribution implements Startable {
   readonly transfers = new Transfers();
+  readonly pace: FetchPace;
   /** The copy route and the placement follower call it. */
   readonly copier: ModelCopier;
   readonly follower: PlacementFollower;
@@ -49,7 +53,8 @@ export class Distribution implements Startable {
     const logger = components.logger.child({ unit: 'distribution' });
     this.#hasher = chunkHasher({ threads: options.hashThreads });
     this.#server = new ChunkServer({ transport: components.transport, store: components.store, hasher: this.#hasher, logger });
-    this.copier = new ModelCopier({ ...components, logger, hasher: this.#hasher, server: this.#server, transfers: this.transfers });
+    this.pace = new FetchPace(options.maxRate);
+    this.copier = new ModelCopier({ ...components, logger, hasher: this.#hasher, server: this.#server, transfers: this.transfers, pace: this.pace });
     this.follower = new PlacementFollower({ ...components, copier: this.copier, logger });
   }
 

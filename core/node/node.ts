@@ -143,7 +143,7 @@ export class OllamaDistributedNode {
             nodeId,
             modelChanges,
           },
-          { hashThreads: config.scheduler.worker_count },
+          { hashThreads: config.scheduler.worker_count, maxRate: config.distribution.max_rate },
         ),
     });
     units.push({
