@@ -76,11 +76,6 @@ export class PlacementFollower implements Startable {
     await Promise.allSettled(following.map((f) => f.done));
   }
 
-  /** Models being followed now, for tests and status. */
-  following(): string[] {
-    return [...this.#following.keys()];
-  }
-
   #sync(): void {
     if (!this.#unwatch) return;
     const placed = placedOn(this.#c.consensus.state().state, this.#c.nodeId);
