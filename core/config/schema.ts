@@ -423,7 +423,7 @@ export const schema = {
     max_rate: setting(rate, {
       default: 0,
       env: ['OLLAMA_DISTRIBUTION_MAX_RATE'],
-      why: 'Bytes per second a node may spend copying models to or from peers, such as 100MB; 0 sets no cap, and copies still back off when inference slows.',
+      why: 'Bytes per second a node fetches from peers across all its model copies, such as 100MB; 0 sets no cap, and copies still back off when inference slows.',
     }),
   },
   engine: {

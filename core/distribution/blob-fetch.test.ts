@@ -16,6 +16,7 @@ import { silentLogger } from '../log.js';
 import { libp2pTransport } from '../../plugins/transport-libp2p/index.js';
 import { FsModelStore } from '../../plugins/storage-fs/store.js';
 import { fetchBlob, type BlobProgress } from './blob-fetch.js';
+import { FetchPace } from './fetch-pace.js';
 import { requestChunk, requestMap } from './chunk-client.js';
 import { MIB } from './chunk-map.js';
 import { CHUNK_PROTOCOL, encodeFrame, FrameReader, MAX_HEADER_BYTES } from './chunk-protocol.js';
@@ -251,4 +252,18 @@ t.test('an interrupted fetch resumes from its verified chunks', async (t) => {
   t.equal(await sha256Of(path), digest, 'the resumed blob has the right sha256');
   t.equal(kept, before, `the second fetch starts from the chunks verified before (${kept} bytes)`);
   t.equal(fetched, size - kept, 'only the missing chunks were fetched');
+});
+
+t.test('a fetch under a rate cap takes at least size / rate', async (t) => {
+  const holder = await node(t);
+  await holder.store.putBlobBytes(content);
+  const fetcher = await node(t, [holder]);
+  const rate = 4 * MIB;
+  const pace = new FetchPace(rate);
+  const began = Date.now();
+  await fetchBlob({ transport: fetcher.transport, hasher, logger: silentLogger(), path: fetcher.store.blobPath(digest), digest, size, holders: [holder.transport.peerId], pace });
+  const took = Date.now() - began;
+  t.equal(await sha256Of(fetcher.store.blobPath(digest)), digest, 'the capped blob has the right sha256');
+  t.ok(took >= (size / rate) * 1000, `${size} bytes at ${rate} B/s took ${took} ms, at least ${Math.round((size / rate) * 1000)} ms`);
+  t.ok(took < (size / rate) * 1000 * 2, 'and not twice as long: the cap paces, it does not stall');
 });

@@ -6,6 +6,7 @@ import { ProductError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { chunkCount, chunkRange, type ChunkMap } from './chunk-map.js';
 import { requestChunk, requestMap, type ChunkPeers, type HolderMap } from './chunk-client.js';
+import type { FetchPace } from './fetch-pace.js';
 import type { ChunkHasher } from './hasher.js';
 import { openPartialBlob, type PartialBlob } from './partial-blob.js';
 import { haveBitmap, PiecePicker, type ChunkRequest } from './piece-picker.js';
@@ -36,6 +37,8 @@ export interface BlobFetchOptions {
   /** Serves this blob's verified chunks to others while it is fetched. */
   server?: { offer(partial: PartialBlob): void; withdraw(partial: PartialBlob): void };
   onProgress?: (progress: BlobProgress) => void;
+  /** Shared by every fetch of the node: distribution.max_rate, lowered while inference slows. */
+  pace?: Pick<FetchPace, 'rate' | 'take' | 'waitMs'>;
   signal?: AbortSignal;
   maxInFlightPerPeer?: number;
   /** Bad chunks after which a holder is no longer asked for this blob. */
@@ -145,7 +148,11 @@ class ChunkRun {
         if (this.#failure) throw this.#failure;
         const now = Date.now();
         for (const late of this.#picker.expire(now)) this.#cancel(late);
-        for (const request of this.#picker.next(now)) this.#send(request);
+        // Paced, one chunk is asked for once the last one's bytes are paid for, so a request never
+        // waits longer than its own chunk's time and its timeout measures the holder, not the cap.
+        const pace = this.options.pace;
+        const room = pace && pace.rate > 0 ? (pace.waitMs() > 0 ? 0 : 1) : Infinity;
+        for (const request of this.#picker.next(now, room)) this.#send(request);
         if (this.#inFlight.size > 0) this.#progressAt = now;
         const stalled = this.#partialHolders.size === 0 || now - this.#progressAt > (this.options.stallMs ?? 60_000);
         if (this.#inFlight.size === 0 && stalled) {
@@ -158,7 +165,7 @@ class ChunkRun {
         }
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
-          setTimeout(resolve, Math.min(refreshMs, 250)).unref();
+          setTimeout(resolve, Math.min(refreshMs, 250, this.options.pace?.waitMs() || Infinity)).unref();
         });
       }
     } finally {
@@ -175,6 +182,7 @@ class ChunkRun {
     const done = (async () => {
       let bytes: Buffer;
       try {
+        await this.options.pace?.take(end - start, anyOf(signal, controller.signal));
         bytes = await requestChunk(transport, request.peer, this.map.digest, request.chunk, end - start, anyOf(signal, controller.signal));
       } catch (error) {
         if (controller.signal.aborted || signal?.aborted) return;

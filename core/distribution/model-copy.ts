@@ -14,6 +14,7 @@ import { formatModelName, parseModelName } from '../models/name.js';
 import { membersHolding } from '../api/forward/holders.js';
 import { fetchBlob } from './blob-fetch.js';
 import { requestManifest } from './chunk-client.js';
+import type { FetchPace } from './fetch-pace.js';
 import type { ChunkServer } from './chunk-server.js';
 import type { ChunkHasher } from './hasher.js';
 import { Transfer, type Transfers } from './transfers.js';
@@ -26,6 +27,8 @@ export interface ModelCopyComponents {
   cluster: Pick<ClusterView, 'members' | 'member'>;
   consensus: Pick<Consensus<ClusterState>, 'state' | 'propose'>;
   transfers: Transfers;
+  /** Shared by every copy of the node: distribution.max_rate, lowered while inference slows. */
+  pace?: FetchPace;
   logger: Logger;
   nodeId: string;
 }
@@ -157,6 +160,7 @@ export class ModelCopier {
               size,
               holders,
               server: this.#c.server,
+              ...(this.#c.pace ? { pace: this.#c.pace } : {}),
               signal,
               onProgress: (p) => transfer.progress({ digest, done: p.done, kept: p.kept, fetched: p.fetched, holders: names(p.holders) }),
             });

@@ -143,14 +143,16 @@ export class PiecePicker {
    * New requests to send, filling every peer up to the cap: each peer in turn (best standing first)
    * takes the rarest missing chunk it holds that no one is fetching. Once every missing chunk a peer
    * can serve is being fetched (endgame), peers with room duplicate requests held by others.
+   * At most `limit` of them.
    */
-  next(now: number): ChunkRequest[] {
+  next(now: number, limit = Infinity): ChunkRequest[] {
     const made: ChunkRequest[] = [];
     const peers = this.#byStanding();
     for (let progress = true; progress; ) {
       progress = false;
       const endgame = this.#endgame();
       for (const peer of peers) {
+        if (made.length >= limit) return made;
         if (peer.requests.size >= this.#options.maxInFlightPerPeer) continue;
         const chunk = this.#pick(peer, endgame);
         if (chunk < 0) continue;

@@ -131,7 +131,7 @@ export class OllamaDistributedNode {
       name: 'distribution',
       kind: 'core',
       provides: ['distribution'],
-      requires: ['transport', 'storage', 'cluster', 'consensus', 'logger', 'nodeId'],
+      requires: ['transport', 'storage', 'cluster', 'consensus', 'logger', 'nodeId', 'load'],
       build: (c) =>
         new Distribution(
           {
@@ -142,8 +142,9 @@ export class OllamaDistributedNode {
             logger,
             nodeId,
             modelChanges,
+            load: c.load as LoadWindow,
           },
-          { hashThreads: config.scheduler.worker_count },
+          { hashThreads: config.scheduler.worker_count, maxRate: config.distribution.max_rate },
         ),
     });
     units.push({
