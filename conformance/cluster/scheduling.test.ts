@@ -137,7 +137,7 @@ t.test('600 requests while every slot is busy: past queue_size they get Ollama\'
     engine: 'sim',
     clusterKey: KEY,
     t,
-    config: () => ({ scheduler: { queue_size: 100 }, engine: { num_parallel: 2, options: { tokens_per_second: 50, ttft_ms: 1 } } }),
+    config: () => ({ scheduler: { queue_size: 100 }, engine: { num_parallel: 2, options: { tokens_per_second: 50, ttft_ms: 1, response_tokens: 1000 } } }),
   });
   await cluster.waitForMembers(3);
   const [entry, b, c] = cluster.nodes;
@@ -147,8 +147,9 @@ t.test('600 requests while every slot is busy: past queue_size they get Ollama\'
   // Load it on both, so that their slots, not a load, are what the queue waits for.
   await Promise.all([generate(b.apiUrl, { stream: false, options: { num_predict: 1 } }), generate(c.apiUrl, { stream: false, options: { num_predict: 1 } })].map(async (r) => (await r).arrayBuffer()));
 
-  // Four long runs fill the four slots (two nodes, two each) for 4 s.
-  const blockers = Array.from({ length: 4 }, () => generate(entry.apiUrl, { stream: false, options: { num_predict: 200 } }).then(async (r) => [r.status, await r.text()] as const));
+  // Four long runs fill the four slots (two nodes, two each) for 12 s: longer than 600 requests
+  // take to arrive on a loaded 2-core machine, or slots would free before the queue is full.
+  const blockers = Array.from({ length: 4 }, () => generate(entry.apiUrl, { stream: false, options: { num_predict: 600 } }).then(async (r) => [r.status, await r.text()] as const));
   await waitUntil(
     async () => {
       const status = (await cluster.status(0)) as unknown as { nodes: { name: string; routing: { routed: number } }[] };
@@ -170,7 +171,7 @@ t.test('600 requests while every slot is busy: past queue_size they get Ollama\'
       const queue = (await (await fetch(`${entry.apiUrl}/api/v1/queue`)).json()) as { waiting: Waiting[] };
       return queue.waiting.length === 100 ? queue.waiting : undefined;
     },
-    { timeoutMs: 4000, what: '100 requests waiting' },
+    { timeoutMs: 11_000, what: '100 requests waiting' },
   );
   t.same(waiting.map((w) => w.position), Array.from({ length: 100 }, (_, i) => i + 1), 'GET /api/v1/queue lists them next first');
   t.ok(waiting.every((w) => /^client-\d+$/.test(w.id) && w.model === 'shared:latest' && w.kind === 'generate'), 'under the ids the clients gave');
