@@ -53,8 +53,19 @@ export async function limitedLinks(count: number): Promise<LimitedLinks> {
   const close = async () => {
     if (closed) return;
     closed = true;
-    // Deleting a namespace deletes the veth pair with it.
-    for (let i = 0; i < count; i++) await sh('ip', 'netns', 'del', namespace(i)).catch(() => undefined);
+    for (let i = 0; i < count; i++) {
+      // A process left inside a namespace (one that outlived its stop) would keep it and its link alive.
+      const pids = await execFileAsync('ip', ['netns', 'pids', namespace(i)]).then(({ stdout }) => stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      await sh('ip', 'netns', 'del', namespace(i)).catch(() => undefined);
+      await sh('ip', 'link', 'del', hostSide(i)).catch(() => undefined);
+    }
     await sh('ip', 'link', 'del', BRIDGE).catch(() => undefined);
   };
   // What a run killed before its teardown left behind.
