@@ -2,7 +2,6 @@
 // each chunk is verified before it is written, a bad one is fetched again elsewhere and its sender
 // is banned, and the blob appears only once its whole sha256 matches (partial-blob.ts).
 
-import { createHash } from 'node:crypto';
 import { ProductError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { chunkCount, chunkRange, type ChunkMap } from './chunk-map.js';
@@ -38,8 +37,6 @@ export interface BlobFetchOptions {
   findHolders?: (signal: AbortSignal) => Promise<string[]>;
   /** How often findHolders is asked (one lookup at a time). */
   discoverMs?: number;
-  /** This node's peer id: its rarest-first pick starts at a chunk of its own, so that nodes fetching at once ask a common holder for different chunks. */
-  self?: string;
   /** Serves this blob's verified chunks to others while it is fetched. */
   server?: { offer(partial: PartialBlob): void; withdraw(partial: PartialBlob): void };
   onProgress?: (progress: BlobProgress) => void;
@@ -134,7 +131,6 @@ class ChunkRun {
       maxBadChunks: options.maxBadChunks ?? 1,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       random: options.random ?? Math.random,
-      ...(options.self === undefined ? {} : { start: createHash('sha256').update(options.self).digest().readUInt32BE(0) % count }),
       held: partial.verifiedChunks(),
     });
     const whole = haveBitmap(count, Array.from({ length: count }, (_, i) => i));

@@ -157,7 +157,6 @@ export class ModelCopier {
               digest,
               size,
               holders,
-              self: this.#c.transport.peerId,
               findHolders: async (lookup) => [...this.modelHolders(name), ...(await this.#providers(digest, lookup))],
               server: this.#c.server,
               signal,

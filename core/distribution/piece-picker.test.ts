@@ -34,18 +34,6 @@ t.test('held chunks are never asked for; a resumed picker starts with them', asy
   t.same(pairs(p.next(0)), ['a:1', 'a:3']);
 });
 
-t.test('with a start, ties go to the chunks from the start on, wrapping', async (t) => {
-  const firstPicks = (start: number) => {
-    const p = picker(8, { start, maxInFlightPerPeer: 3, held: [start] });
-    p.announce('seed', haveBitmap(8, range(8)));
-    p.announce('other', haveBitmap(8, [(start + 2) % 8]));
-    return pairs(p.next(0));
-  };
-  // The other peer's chunk is less rare than the seed's own, so the seed skips it.
-  t.same(firstPicks(6), ['other:0', 'seed:1', 'seed:2', 'seed:7'], 'from chunk 6 on: 7, then wrapping past the one held elsewhere');
-  t.same(firstPicks(2), ['other:4', 'seed:3', 'seed:5', 'seed:6'], 'another start asks the same seed for other chunks');
-});
-
 t.test('ties are broken by the injected random: same seed, same choices', async (t) => {
   const run = (seed: number) => {
     const p = picker(64, { random: prng(seed) });

@@ -13,11 +13,6 @@ export interface PiecePickerOptions {
   requestTimeoutMs: number;
   /** Uniform in [0, 1), for tie-breaks; a seeded one makes a run repeatable. */
   random: () => number;
-  /**
-   * Ties go to the first chunk from here on (wrapping) instead of one at random: nodes fetching the
-   * same blob at once, each from its own start, ask a common holder for different chunks.
-   */
-  start?: number;
   /** Chunks already held, e.g. verified before a restart. */
   held?: Iterable<number>;
 }
@@ -246,14 +241,10 @@ export class PiecePicker {
   }
 
   /**
-   * The rarest missing chunk `peer` holds and is not fetching, ties broken by the distance from
-   * `start` or at random (reservoir sampling); out of endgame only chunks no one is fetching. -1
-   * when there is none.
+   * The rarest missing chunk `peer` holds and is not fetching, ties broken at random (reservoir
+   * sampling); out of endgame only chunks no one is fetching. -1 when there is none.
    */
   #pick(peer: Peer, endgame: boolean): number {
-    const { start, random } = this.#options;
-    const count = this.#held.length;
-    const distance = (chunk: number) => (start === undefined ? 0 : (chunk - start + count) % count);
     let best = -1;
     let bestRequested = 0;
     let bestAvailability = 0;
@@ -270,7 +261,7 @@ export class PiecePicker {
         bestRequested = requested;
         bestAvailability = availability;
         ties = 1;
-      } else if (tie && (start === undefined ? random() * ++ties < 1 : distance(chunk) < distance(best))) {
+      } else if (tie && this.#options.random() * ++ties < 1) {
         best = chunk;
       }
     }
