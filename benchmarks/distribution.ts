@@ -3,17 +3,25 @@
 // model created on node-1 is copied to node-2 beside raw TCP of the same bytes over the same links,
 // to nodes 2–5 at once beside one copy, and to nodes 2–5 one after another (the naive one-source
 // figure: the same total time as four copies sharing node-1's uplink). Each of these copies is of a
-// model of its own, made on node-1 before the links are capped, so node-1 is its only holder.
+// model of its own, made on node-1 before the links are capped, so node-1 is its only holder. Where
+// docker-registry is installed, it runs in a namespace of its own too, and nodes 2–5 then pull the
+// same size of model from it at once (N registry pulls over the same links).
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startCluster, waitUntil, type Cluster } from '../conformance/fixtures/cluster.js';
 import { tinyGgufBytes } from '../conformance/fixtures/tiny-gguf.js';
 import type { TransferEntry } from '../core/distribution/transfers.js';
+import { silentLogger } from '../core/log.js';
+import { parseModelName } from '../core/models/name.js';
+import { pushModel } from '../core/registry/push.js';
+import { dockerRegistryMissing, startDockerRegistry, type TestRegistry } from '../core/registry/testing/docker-registry.js';
+import { seededBytes, writeModel } from '../core/registry/testing/model.js';
+import { fsStore } from '../plugins/storage-fs/index.js';
 import { signHs256 } from '../plugins/auth-jwt/sign.js';
 import { limitedLinks, type LimitedLinks } from './netns.js';
 import { formatRow, type BenchmarkRow } from './row.js';
@@ -99,6 +107,35 @@ async function copySeconds(cluster: Cluster, model: string, receivers: number[])
   return (Date.now() - start) / 1000;
 }
 
+/** Pushes a model of `size` bytes to the registry from a store of this process; resolves with its name. */
+async function pushToRegistry(registry: TestRegistry, size: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'od-bench-push-'));
+  try {
+    const source = fsStore({ model_dir: dir })({ logger: silentLogger() });
+    await source.start();
+    const model = `${registry.host}/library/bench:latest`;
+    const name = parseModelName(model);
+    await writeModel(source, name, seededBytes(size, 42));
+    await pushModel({ store: source, name, insecure: true, onProgress: () => {} });
+    await source.stop();
+    return model;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Seconds from asking `receivers` to pull `model` from its registry at once until the last pull answers. */
+async function pullSeconds(cluster: Cluster, model: string, receivers: number[]): Promise<number> {
+  const start = Date.now();
+  await Promise.all(
+    receivers.map(async (index) => {
+      const response = await api(cluster, index, 'POST', '/api/pull', { model, insecure: true, stream: false }, 600_000);
+      if (response.status !== 200) throw new Error(`pull on ${cluster.nodes[index]!.name} answered ${response.status}: ${await response.text()}`);
+    }),
+  );
+  return (Date.now() - start) / 1000;
+}
+
 /** Seconds for `size` bytes of raw TCP from namespace `from` to namespace `to`, from the connection to its end. */
 async function rawTcpSeconds(links: LimitedLinks, from: number, to: number, size: number): Promise<number> {
   const [command, ...args] = [...links.wrap(to), process.execPath, TCP_PIPE, 'receive', links.host(to), String(TCP_PORT)];
@@ -144,8 +181,10 @@ export async function run(options: DistributionBenchOptions = {}): Promise<Bench
   const size = sizeMiB * 1024 * 1024;
   const mbit = options.mbit ?? 200;
   const receivers = Array.from({ length: options.receivers ?? 4 }, (_, i) => i + 1);
-  const links = await limitedLinks(receivers.length + 1);
+  const registryIndex = receivers.length + 1;
+  const links = await limitedLinks(registryIndex + 1);
   let cluster: Cluster | undefined;
+  let registry: TestRegistry | undefined;
   try {
     cluster = await startCluster({
       size: receivers.length + 1,
@@ -161,6 +200,8 @@ export async function run(options: DistributionBenchOptions = {}): Promise<Bench
     const models = { one: 'one:latest', many: 'many:latest', naive: receivers.map((i) => `naive-${i}:latest`) };
     for (const model of [models.one, models.many, ...models.naive]) await createModel(cluster, model, size);
     await heldByNode1(cluster, receivers, [models.one, models.many, ...models.naive]);
+    if (!dockerRegistryMissing()) registry = await startDockerRegistry({ listen: links.host(registryIndex), wrap: links.wrap(registryIndex) });
+    const pulled = registry && (await pushToRegistry(registry, size));
     await links.limit(mbit);
 
     const raw = await rawTcpSeconds(links, 0, 1, size);
@@ -170,6 +211,7 @@ export async function run(options: DistributionBenchOptions = {}): Promise<Bench
     const busyCores = ((await cpuSeconds(cluster)) - cpuBefore) / many;
     let naive = 0;
     for (const [i, index] of receivers.entries()) naive += await copySeconds(cluster, models.naive[i]!, [index]);
+    const pulls = pulled === undefined ? undefined : await pullSeconds(cluster, pulled, receivers);
 
     const link = `${sizeMiB} MiB over ${mbit} Mbit/s links`;
     const n = receivers.length;
@@ -187,6 +229,12 @@ export async function run(options: DistributionBenchOptions = {}): Promise<Bench
       seconds(`copy ${link}, node-1 to ${n} nodes at once`, many, 'one copy', one),
       seconds(`copy ${link}, node-1 to ${n} nodes one after another (naive one source)`, naive, 'one copy', one),
       seconds(`copy ${link}, node-1 to ${n} nodes at once`, many, 'naive one source', naive),
+      ...(pulls === undefined
+        ? []
+        : [
+            seconds(`${n} nodes pulling ${sizeMiB} MiB at once from docker-registry over the same links`, pulls, 'one copy', one),
+            seconds(`copy ${link}, node-1 to ${n} nodes at once`, many, `${n} registry pulls at once`, pulls),
+          ]),
       {
         name: `CPU cores busy (all nodes) during the copy to ${n} nodes at once`,
         value: busyCores,
@@ -199,6 +247,7 @@ export async function run(options: DistributionBenchOptions = {}): Promise<Bench
     ];
   } finally {
     await cluster?.stop();
+    await registry?.stop();
     await links.close();
   }
 }
