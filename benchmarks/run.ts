@@ -14,6 +14,7 @@ const SCENARIOS: Record<string, () => Promise<BenchmarkRow[]>> = {
   'sim-cluster': async () => (await import('./sim-cluster.js')).run(),
   failover: async () => (await import('./failover.js')).run(),
   'chunk-hash': async () => (await import('./chunk-hash.js')).run(),
+  distribution: async () => (await import('./distribution.js')).run(),
   auth: async () => (await import('./auth.js')).run(),
 };
 

@@ -219,6 +219,59 @@ t.test('a fetch from a node still fetching takes its chunks as they are verified
   t.ok(Date.now() - began < 5000, 'within its stall limit');
 });
 
+/** A node holding half the blob (chunks 0–5, gaining no more), one holding it whole, and a fetcher connected to both. */
+async function halfAndWhole(t: Test) {
+  const whole = await node(t);
+  await whole.store.putBlobBytes(content);
+  const half = await node(t, [whole]);
+  const { map } = await requestMap(half.transport, whole.transport.peerId, { digest, size });
+  const partial = await openPartialBlob({ path: half.store.blobPath(digest), map, hasher });
+  t.teardown(() => partial.close());
+  for (let index = 0; index < CHUNKS / 2; index++) await partial.write(index, content.subarray(index * MIB, (index + 1) * MIB));
+  half.server.offer(partial);
+  const fetcher = await node(t, [whole, half]);
+  return { whole, half, fetcher };
+}
+
+t.test('a holder found while the fetch runs is asked for chunks too', async (t) => {
+  const { whole, half, fetcher } = await halfAndWhole(t);
+  let lookups = 0;
+  const progress: BlobProgress[] = [];
+  const path = fetcher.store.blobPath(digest);
+  await fetchBlob({
+    transport: fetcher.transport,
+    hasher,
+    logger: silentLogger(),
+    path,
+    digest,
+    size,
+    holders: [half.transport.peerId],
+    findHolders: async () => (lookups++, [half.transport.peerId, whole.transport.peerId]),
+    discoverMs: 20,
+    refreshMs: 50,
+    stallMs: 5000,
+    onProgress: (p) => progress.push(p),
+  });
+  t.equal(await sha256Of(path), digest, 'the blob is whole and right');
+  t.ok(lookups >= 1, `holders were looked for during the fetch (${lookups} lookups)`);
+  t.ok(progress.at(-1)!.holders.includes(whole.transport.peerId), 'the holder found meanwhile was asked');
+});
+
+t.test('a fetch whose holders ran out looks once more before it gives up', async (t) => {
+  const { whole, half, fetcher } = await halfAndWhole(t);
+  const path = fetcher.store.blobPath(digest);
+  const began = Date.now();
+  const lookup = { holders: [whole.transport.peerId], count: 0 };
+  const options = { transport: fetcher.transport, hasher, logger: silentLogger(), path, digest, size, holders: [half.transport.peerId], discoverMs: 60_000, refreshMs: 50, stallMs: 300 };
+  await fetchBlob({ ...options, findHolders: async () => (lookup.count++, lookup.holders) });
+  t.equal(await sha256Of(path), digest, 'the holder found by the last lookup completed the blob');
+  t.equal(lookup.count, 1, 'one lookup, once the only holder stopped gaining chunks');
+  t.ok(Date.now() - began < 5000, 'well before the periodic lookup would have run');
+  await rm(path);
+  lookup.holders = [];
+  await t.rejects(fetchBlob({ ...options, findHolders: async () => lookup.holders }), /held by no holder left/, 'a lookup that finds no one new ends the fetch');
+});
+
 t.test('an interrupted fetch resumes from its verified chunks', async (t) => {
   const holder = await node(t);
   const fetcher = await node(t, [holder]);

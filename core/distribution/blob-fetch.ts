@@ -34,6 +34,10 @@ export interface BlobFetchOptions {
   size: number;
   /** Peer ids said to hold the blob, whole or in part. */
   holders: readonly string[];
+  /** Looks for holders again while the fetch runs: nodes that began fetching the same blob after this one serve its chunks too. */
+  findHolders?: (signal: AbortSignal) => Promise<string[]>;
+  /** How often findHolders is asked (one lookup at a time). */
+  discoverMs?: number;
   /** Serves this blob's verified chunks to others while it is fetched. */
   server?: { offer(partial: PartialBlob): void; withdraw(partial: PartialBlob): void };
   onProgress?: (progress: BlobProgress) => void;
@@ -106,6 +110,10 @@ class ChunkRun {
   /** Holders with only part of the blob, asked again now and then. */
   readonly #partialHolders = new Set<string>();
   readonly #holders: Set<string>;
+  /** Holders that answered with a chunk map at some point, dropped ones included: never asked again by discovery. */
+  readonly #known: Set<string>;
+  #discovery: Promise<void> | undefined;
+  readonly #ending = new AbortController();
   #fetched = 0;
   readonly #kept: number;
   /** The last time a request was out. */
@@ -134,6 +142,7 @@ class ChunkRun {
       if (held.have) this.#partialHolders.add(peer);
     }
     this.#holders = new Set(maps.keys());
+    this.#known = new Set(maps.keys());
     this.#kept = this.#heldBytes();
   }
 
@@ -141,6 +150,7 @@ class ChunkRun {
     const { signal } = this.options;
     const refreshMs = this.options.refreshMs ?? 1000;
     let lastRefresh = Date.now();
+    let lastDiscovery = Date.now();
     this.#report();
     try {
       while (!this.#picker.done) {
@@ -156,7 +166,12 @@ class ChunkRun {
         if (this.#inFlight.size > 0) this.#progressAt = now;
         const stalled = this.#partialHolders.size === 0 || now - this.#progressAt > (this.options.stallMs ?? 60_000);
         if (this.#inFlight.size === 0 && stalled) {
+          if (this.options.findHolders && (await this.#foundMore(this.options.findHolders))) continue;
           throw new ProductError('OD_ERR_BLOB_NOT_FOUND', `${this.#picker.missing} chunks of ${this.map.digest} are held by no holder left (${this.#holders.size} left)`);
+        }
+        if (this.options.findHolders && !this.#discovery && now - lastDiscovery >= (this.options.discoverMs ?? 1000)) {
+          lastDiscovery = now;
+          this.#discovery = this.#discover(this.options.findHolders).finally(() => (this.#discovery = undefined));
         }
         if (this.#partialHolders.size > 0 && now - lastRefresh >= refreshMs) {
           lastRefresh = now;
@@ -169,8 +184,40 @@ class ChunkRun {
         });
       }
     } finally {
+      this.#ending.abort(new Error('the fetch is over'));
       for (const { controller } of this.#inFlight.values()) controller.abort(new Error('the fetch is over'));
       await Promise.allSettled([...this.#inFlight.values()].map((r) => r.done));
+      await this.#discovery;
+    }
+  }
+
+  /** With no holder left to ask, one more lookup: whether it found a holder not asked before. */
+  async #foundMore(findHolders: (signal: AbortSignal) => Promise<string[]>): Promise<boolean> {
+    await this.#discovery;
+    const before = this.#holders.size;
+    await this.#discover(findHolders);
+    return this.#holders.size > before;
+  }
+
+  /** Asks new holders found meanwhile for their chunk maps; those that answer are asked for chunks from then on. */
+  async #discover(findHolders: (signal: AbortSignal) => Promise<string[]>): Promise<void> {
+    const signal = anyOf(this.options.signal, this.#ending.signal);
+    try {
+      const found = (await findHolders(signal)).filter((peer) => !this.#known.has(peer));
+      if (found.length === 0) return;
+      const maps = await holderMaps(this.options.transport, found, this.map, signal);
+      const count = chunkCount(this.map.size, this.map.chunkSize);
+      for (const [peer, held] of maps) {
+        this.#known.add(peer);
+        if (!sameLayout(held.map, this.map)) continue;
+        this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
+        this.#holders.add(peer);
+        if (held.have) this.#partialHolders.add(peer);
+      }
+      this.#report();
+      this.#wakeUp();
+    } catch (error) {
+      if (!signal.aborted) this.options.logger.debug({ digest: this.map.digest, err: error }, 'looking for more holders failed');
     }
   }
 

@@ -111,7 +111,7 @@ export class ModelCopier {
     try {
       for (const descriptor of descriptors) {
         if (await store.hasBlob(descriptor.digest)) continue;
-        await this.#blob(descriptor.digest, descriptor.size, holders, transfer, signal);
+        await this.#blob(name, descriptor.digest, descriptor.size, holders, transfer, signal);
       }
       const stored = await store.putManifest(parseModelName(name), manifest, signal);
       transfer.finish();
@@ -139,11 +139,12 @@ export class ModelCopier {
     throw new ProductError('OD_ERR_MODEL_NOT_FOUND', `no holder of '${name}' sent its manifest: ${errors.join('; ')}`);
   }
 
-  #blob(digest: string, size: number, modelHolders: string[], transfer: Transfer, signal?: AbortSignal): Promise<void> {
+  #blob(name: string, digest: string, size: number, modelHolders: string[], transfer: Transfer, signal?: AbortSignal): Promise<void> {
     let fetching = this.#blobs.get(digest);
     if (!fetching) {
       fetching = (async () => {
-        const holders = [...new Set([...modelHolders, ...(await this.#providers(digest, signal))])];
+        // With holders known from the view the fetch starts at once; the DHT's providers join it as fetchBlob finds them.
+        const holders = modelHolders.length > 0 ? modelHolders : await this.#providers(digest, signal);
         const names = (peers: string[]) => peers.map((peer) => this.#c.cluster.members().find((m) => m.peerId === peer)?.name ?? peer);
         // Others may fetch the chunks verified here while the copy runs, so this node is a provider from the start.
         this.#c.transport.provide(digest, signal).catch((error: unknown) => this.#c.logger.debug({ digest, err: error }, 'could not announce a blob'));
@@ -159,6 +160,7 @@ export class ModelCopier {
               digest,
               size,
               holders,
+              findHolders: async (lookup) => [...this.modelHolders(name), ...(await this.#providers(digest, lookup))],
               server: this.#c.server,
               ...(this.#c.pace ? { pace: this.#c.pace } : {}),
               signal,

@@ -31,8 +31,8 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-/** Listens on 127.0.0.1 only, no auth, deletes allowed, logs quiet. */
-function registryConfig(storageDir: string, port: number): string {
+/** Listens on `host` only (127.0.0.1 unless told), no auth, deletes allowed, logs quiet. */
+function registryConfig(storageDir: string, host: string, port: number): string {
   return [
     'version: 0.1',
     'log:',
@@ -45,21 +45,30 @@ function registryConfig(storageDir: string, port: number): string {
     '  delete:',
     '    enabled: true',
     'http:',
-    `  addr: 127.0.0.1:${port}`,
+    `  addr: ${host}:${port}`,
     '',
   ].join('\n');
 }
 
-export async function startDockerRegistry(): Promise<TestRegistry> {
+export interface TestRegistryOptions {
+  /** The address to listen on. */
+  listen?: string;
+  /** A command line the registry starts under, e.g. ['ip', 'netns', 'exec', 'ns1']. */
+  wrap?: string[];
+}
+
+export async function startDockerRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
   const storageDir = await mkdtemp(join(tmpdir(), 'od-registry-'));
   const port = await freeLoopbackPort();
   const configPath = join(storageDir, 'config.yml');
-  await writeFile(configPath, registryConfig(storageDir, port));
-  const child = spawn(DOCKER_REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const listen = options.listen ?? '127.0.0.1';
+  await writeFile(configPath, registryConfig(storageDir, listen, port));
+  const [command, ...args] = [...(options.wrap ?? []), DOCKER_REGISTRY_BIN, 'serve', configPath];
+  const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const host = `127.0.0.1:${port}`;
+  const host = `${listen}:${port}`;
   const url = `http://${host}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
