@@ -76,8 +76,14 @@ function isBlank(body: Buffer): boolean {
   return true;
 }
 
-/** Who each request proved to be, for the audit log. */
+/** Who each request proved to be, for its limits and the audit log. */
 const callers = new WeakMap<FastifyRequest, Identity>();
+
+/** What the audit log says of a request: where it came from and who it proved to be. */
+function audited(request: FastifyRequest) {
+  const caller = callers.get(request);
+  return { method: request.method, path: auditPath(request.url), remote: request.ip, ...(caller ? { subject: caller.subject, via: caller.via } : {}) };
+}
 
 export class ApiServer implements Startable {
   readonly hooks: ApiHooks = Object.freeze({
@@ -187,18 +193,16 @@ export class ApiServer implements Startable {
       if (permission === 'public' || request.is404) return;
       const refusal = await this.hooks.authorize.promise(request, permission);
       if (!refusal) return this.limitCaller(request, reply);
-      const caller = callers.get(request);
-      const refused = (refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED' ? 401 : 403;
-      this.audit?.record({ event: 'auth.refused', status: refused, reason: refusal.message, method: request.method, path: auditPath(request.url), remote: request.ip, ...(caller ? { subject: caller.subject, via: caller.via } : {}) });
+      const unauthorized = (refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED';
+      this.audit?.record({ event: 'auth.refused', status: unauthorized ? 401 : 403, reason: refusal.message, ...audited(request) });
       // RFC 6750: a 401 names the scheme that would be accepted.
-      if ((refusal as ProductError).code === 'OD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+      if (unauthorized) reply.header('www-authenticate', 'Bearer');
       throw refusal;
     });
     app.addHook('onResponse', async (request, reply) => {
       const permission = request.routeOptions.config.permission;
       if ((permission !== 'admin' && permission !== 'write') || reply.statusCode === 401 || reply.statusCode === 403) return;
-      const caller = callers.get(request);
-      this.audit?.record({ event: 'admin', status: reply.statusCode, method: request.method, path: auditPath(request.url), remote: request.ip, ...(caller ? { subject: caller.subject, via: caller.via } : {}) });
+      this.audit?.record({ event: 'admin', status: reply.statusCode, ...audited(request) });
     });
     this.forwarding = new Forwarding({ ...this.deps, tls: tlsMaterial });
     this.forwarding.register(app, this.hooks.beforeForward);
