@@ -420,6 +420,11 @@ export const schema = {
       env: ['OLLAMA_DISTRIBUTION_POLICY'],
       why: 'Where new replicas go: spread (the node holding the fewest models) or pack (fill a node before the next).',
     }),
+    replace_after: durationSetting(duration(), {
+      default: 300_000,
+      env: ['OLLAMA_DISTRIBUTION_REPLACE_AFTER'],
+      why: 'How long a node may be silent before its placements move to other nodes; a drained or removed node moves them at once.',
+    }),
     max_rate: setting(rate, {
       default: 0,
       env: ['OLLAMA_DISTRIBUTION_MAX_RATE'],

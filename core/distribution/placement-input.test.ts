@@ -21,10 +21,19 @@ t.test('the planner sees healthy admitted members with their drain flag, free di
     member('e', { nameTakenBy: 'a' }),
     member('f', { leaving: true }),
   ];
-  t.same(plannerNodes(members, admitted('a', 'b', 'c', 'e', 'f')), [
+  t.same(plannerNodes(members, admitted('a', 'b', 'c', 'e', 'f'), 10_000, 5000), [
     { id: 'a', drained: false, diskFree: 500, vramFree: 42 },
     { id: 'b', drained: true },
   ]);
+});
+
+t.test('a member silent for less than replace_after stays, marked down; longer, it is gone', async (t) => {
+  const members = [member('a'), member('c', { healthy: false, lastSeen: 8000 })];
+  t.same(plannerNodes(members, admitted('a', 'c'), 10_000, 5000), [
+    { id: 'a', drained: false },
+    { id: 'c', drained: false, down: true },
+  ]);
+  t.same(plannerNodes(members, admitted('a', 'c'), 13_000, 5000), [{ id: 'a', drained: false }]);
 });
 
 t.test('copies present: verified reports and announcements of the agreed digest, with or without its prefix', async (t) => {

@@ -9,15 +9,18 @@ import type { Placements, PlannerNode } from './planner.js';
 const bare = (digest: string) => digest.replace(/^sha256:/, '');
 
 /**
- * The live members the planner may place on: healthy, admitted to the cluster facts (a placement
- * names only those) and not refused for a taken name. A node without GPUs has no VRAM bound.
+ * The members the planner may place on: admitted to the cluster facts (a placement names only
+ * those), not refused for a taken name, and healthy, or silent for less than `replaceAfterMs`: a
+ * node that restarts or drops off for a moment keeps its placements rather than have its models
+ * copied elsewhere at once. A node without GPUs has no VRAM bound.
  */
-export function plannerNodes(members: readonly Member[], admitted: ClusterState['members']): PlannerNode[] {
+export function plannerNodes(members: readonly Member[], admitted: ClusterState['members'], now: number, replaceAfterMs: number): PlannerNode[] {
   return members
-    .filter((m) => m.healthy && !m.leaving && !m.nameTakenBy && admitted[m.id] !== undefined)
+    .filter((m) => (m.healthy || now - m.lastSeen < replaceAfterMs) && !m.leaving && !m.nameTakenBy && admitted[m.id] !== undefined)
     .map((m) => ({
       id: m.id,
       drained: m.drained,
+      ...(m.healthy ? {} : { down: true }),
       ...(m.diskFree === undefined ? {} : { diskFree: m.diskFree }),
       ...(m.gpus.length === 0 ? {} : { vramFree: m.gpus.reduce((sum, gpu) => sum + gpu.vramFree, 0) }),
     }));

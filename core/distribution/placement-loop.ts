@@ -102,7 +102,7 @@ export class PlacementLoop implements Startable {
         if (size === undefined && (present[record.name] ?? []).length === 0) continue;
         models.push({ name: record.name, size: size ?? 0, vram: await this.vramOf(record.name, record.digest, size ?? 0), replicas: record.replicas });
       }
-      const plan = planPlacements({ nodes: plannerNodes(members, state.members), models, placements: state.placements, present, policy: config.distribution.policy });
+      const plan = planPlacements({ nodes: plannerNodes(members, state.members, Date.now(), config.distribution.replace_after), models, placements: state.placements, present, policy: config.distribution.policy });
       for (const [model, nodes] of changedPlacements(state.placements, plan)) {
         if (!(await this.propose({ type: 'placement.set', payload: { model, nodes } }))) return;
       }

@@ -34,6 +34,11 @@ const cases: Case[] = [
     want: { large: ['a'], small: ['b'] },
   },
   {
+    name: 'a node down for a moment keeps its placement and takes no new one',
+    input: { nodes: [node('a', { down: true }), node('b'), node('c')], models: [model('m', 1), model('n', 2)], placements: { m: ['a'] }, present: { m: ['a'] } },
+    want: { m: ['a'], n: ['b', 'c'] },
+  },
+  {
     name: "a drained node's replica moves to the undrained node left",
     input: { nodes: [node('a'), node('b', { drained: true }), node('c')], models: [model('m', 2)], placements: { m: ['a', 'b'] }, present: { m: ['a', 'b'] } },
     want: { m: ['a', 'c'] },

@@ -8,6 +8,8 @@ export type PlacementPolicy = (typeof PLACEMENT_POLICIES)[number];
 export interface PlannerNode {
   id: string;
   drained: boolean;
+  /** Silent for less than distribution.replace_after: keeps its placements, takes no new one. */
+  down?: boolean;
   /** Bytes free for models; undefined when the node does not say. */
   diskFree?: number;
   /** VRAM free across its GPUs; undefined for a node without GPUs, which runs models from system memory. */
@@ -89,7 +91,7 @@ export function planPlacements(input: PlanInput): Placements {
     const chosen = plan[model.name]!;
     const present = new Set(input.present[model.name] ?? []);
     while (chosen.length < model.replicas) {
-      const candidates = [...rooms.values()].filter((room) => !chosen.includes(room.node.id) && fits(room, model, present.has(room.node.id)));
+      const candidates = [...rooms.values()].filter((room) => !room.node.down && !chosen.includes(room.node.id) && fits(room, model, present.has(room.node.id)));
       if (candidates.length === 0) break;
       const pick = candidates.sort((a, b) => {
         const holds = Number(present.has(b.node.id)) - Number(present.has(a.node.id));
