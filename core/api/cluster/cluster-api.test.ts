@@ -7,10 +7,10 @@ import type { TestNode } from '../../../conformance/fixtures/node.js';
 import type { Consensus } from '../../contracts/consensus.js';
 import type { Engine } from '../../contracts/engine.js';
 import { FORWARDED_HEADER, REFUSED_HEADER } from '../forward/headers.js';
-import { heldBy, startCluster, until, view } from '../forward/test-cluster.js';
+import { heldBy, MODELS_STAY, startCluster, until, view } from '../forward/test-cluster.js';
 import { createTiny, getJson, post, postJson } from '../ollama/test-support.js';
 
-const nodes = await startCluster(t, ['a', 'b', 'c']);
+const nodes = await startCluster(t, ['a', 'b', 'c'], MODELS_STAY);
 const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
 const SHORT = { num_predict: 2 };
 

@@ -11,7 +11,7 @@ import type { Scheduler } from '../../scheduler/scheduler.js';
 import { createTiny, post } from '../ollama/test-support.js';
 import type { ApiServer } from '../server.js';
 import { FORWARDED_HEADER } from './headers.js';
-import { heldBy, startCluster, until, view } from './test-cluster.js';
+import { heldBy, MODELS_STAY, startCluster, until, view } from './test-cluster.js';
 
 const SHORT = { num_predict: 4 };
 /** Fields that say when or how long, which two runs of one request never share. */
@@ -40,7 +40,7 @@ const running = (node: TestNode) => node.node.component<Engine>('engine').loaded
 
 for (const mode of ['http', 'libp2p']) {
   t.test(`forwarding over ${mode}`, async (t) => {
-    const nodes = await startCluster(t, ['a', 'b', 'c'], { OLLAMA_P2P_FORWARD: mode });
+    const nodes = await startCluster(t, ['a', 'b', 'c'], { OLLAMA_P2P_FORWARD: mode, ...MODELS_STAY });
     const [a, , c] = nodes as [TestNode, TestNode, TestNode];
     await createTiny(c.url, 'tiny');
     await heldBy(nodes, 'tiny:latest', [c]);
@@ -172,7 +172,7 @@ for (const mode of ['http', 'libp2p']) {
   });
 
   t.test(`over ${mode}, a holder that died before answering is replaced by another`, async (t) => {
-    const nodes = await startCluster(t, ['a', 'b', 'c'], { OLLAMA_P2P_FORWARD: mode });
+    const nodes = await startCluster(t, ['a', 'b', 'c'], { OLLAMA_P2P_FORWARD: mode, ...MODELS_STAY });
     const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
     const digest = await createTiny(b.url, 'tiny');
     await createTiny(c.url, 'tiny');

@@ -18,6 +18,12 @@ export async function until(condition: () => boolean | Promise<boolean>, withinM
   return performance.now() - started;
 }
 
+/**
+ * A routing and forwarding test's own setting: models stay where the test made them, so a drained
+ * or dead holder is not replaced by a copy (distribution.default_replicas 0 places nothing).
+ */
+export const MODELS_STAY = { OLLAMA_DISTRIBUTION_DEFAULT_REPLICAS: '0' };
+
 /** Nodes named `names`, the first the others bootstrap to, all healthy on every node when it resolves. */
 export async function startCluster(t: Test, names: string[], env: Record<string, string> = {}): Promise<TestNode[]> {
   const first = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: names[0]!, ...env } });
