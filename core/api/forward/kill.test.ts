@@ -13,7 +13,7 @@ import { startTestNode } from '../../../conformance/fixtures/node.js';
 import type { Transport } from '../../contracts/transport.js';
 import { PACKAGE_ROOT } from '../../version.js';
 import { createTiny, postJson } from '../ollama/test-support.js';
-import { until, view } from './test-cluster.js';
+import { MODELS_STAY, until, view } from './test-cluster.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'core', 'cli', 'main.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -26,15 +26,15 @@ const FAILURE_TIMEOUT_MS = 2000;
 
 /** a and b in this process, c a child process bootstrapped to a; c is killed by pid when the test ends. */
 async function cluster(t: Test) {
-  const a = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: 'a' } });
+  const a = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: 'a', ...MODELS_STAY } });
   t.teardown(() => a.stop());
   const bootstrap = a.node.component<Transport>('transport').addresses()[0]!;
-  const b = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: 'b', OLLAMA_P2P_BOOTSTRAP: bootstrap } });
+  const b = await startTestNode({ env: { OLLAMA_ENGINE: 'sim', OLLAMA_NODE_NAME: 'b', OLLAMA_P2P_BOOTSTRAP: bootstrap, ...MODELS_STAY } });
   t.teardown(() => b.stop());
   const dataDir = mkdtempSync(join(tmpdir(), 'od-kill-'));
   const port = await freePort();
   const args = [CLI, 'start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--consensus-bind', '127.0.0.1:0', '--bootstrap', bootstrap, '--node-name', 'c'];
-  const child = spawn(process.execPath, args, { env: { ...BASE_ENV, OLLAMA_ENGINE: 'sim' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env: { ...BASE_ENV, OLLAMA_ENGINE: 'sim', ...MODELS_STAY }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
