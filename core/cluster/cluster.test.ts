@@ -16,11 +16,11 @@ const view = (node: TestNode) => node.node.component<ClusterView>('cluster');
 const transport = (node: TestNode) => node.node.component<Transport>('transport');
 const memberOf = (node: TestNode, of: TestNode) => view(node).member(of.node.nodeId);
 
-/** Resolves with the ms it took until `condition` held, checked on every view change and every 10 ms. */
-async function until(condition: () => boolean, withinMs: number, what: string): Promise<number> {
+/** Resolves with the ms it took until `condition` held, checked every 10 ms; `seen` describes a failure. */
+async function until(condition: () => boolean, withinMs: number, what: string, seen?: () => unknown): Promise<number> {
   const started = performance.now();
   while (!condition()) {
-    if (performance.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
+    if (performance.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}${seen ? ` (seen: ${JSON.stringify(seen())})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return performance.now() - started;
@@ -95,10 +95,14 @@ t.test('three nodes see each other healthy within 5 s, each announcing what its 
   t.equal(ps.models.length, 1);
   // /api/ps names the node each model runs on, which an announcement of one node leaves out.
   for (const model of ps.models) delete model.node;
-  // The load at once, its expiry (extended when the run ended) on the next round.
-  await until(() => JSON.stringify(memberOf(a, c)!.loaded) === JSON.stringify(ps.models), 1500, "c's /api/ps reaching a");
+  // The load at once, its expiry (extended when the run ended) on the next round: 3 s leaves a
+  // loaded machine two more.
+  await until(() => JSON.stringify(memberOf(a, c)!.loaded) === JSON.stringify(ps.models), 3000, "c's /api/ps reaching a");
   const tokensPerSecond = run.body.eval_count / 10;
-  await until(() => memberOf(a, c)!.load.tokensPerSecond === tokensPerSecond, 1500, "c's load after the run reaching a");
+  await until(() => memberOf(a, c)!.load.tokensPerSecond === tokensPerSecond, 3000, "c's load after the run reaching a", () => ({
+    announced: memberOf(a, c)!.load,
+    evalCount: run.body.eval_count,
+  }));
   const load = memberOf(a, c)!.load;
   t.ok(load.ttftMs > 0 && load.ttftMs < run.body.total_duration / 1e6, `time to first token ${load.ttftMs} ms, within the run`);
   t.match(load, { inFlight: 0, queued: 0 }, 'nothing runs after the run');

@@ -91,7 +91,7 @@ export class Distribution implements Startable {
 
   /** Sets the copies' rate from this node's inference figures against their baseline. */
   #repace(): void {
-    const figures = this.#c.load.snapshot(Date.now());
+    const figures = this.#c.load.snapshot(performance.now());
     const copying = this.transfers.entries().filter((entry) => entry.state === 'copying');
     this.#baseline = nextBaseline(this.#baseline, figures, copying.length > 0);
     const fetchedRate = copying.reduce((sum, entry) => sum + entry.speed, 0);
