@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
+import { createTiny } from '../../core/api/ollama/test-support.js';
 import { etcdMissing, startEtcd } from '../fixtures/etcd.js';
 import { startCluster, waitUntil, type Cluster } from '../fixtures/cluster.js';
 
@@ -165,7 +166,15 @@ t.test('raft, seven nodes with consensus.voters 3: three vote, four follow; kill
 // Under CI a missing etcd is a failure; elsewhere a stated skip.
 const noEtcd = etcdMissing(t);
 
-t.test('etcd, three nodes over a three-member etcd: one leader everywhere; kill -9 it and another leads within 5 s', { skip: noEtcd }, async (t) => {
+/** The nodes one node's consensus state places `model` on, by name. */
+async function placedBy(cluster: Cluster, index: number, model: string): Promise<string[]> {
+  const status = await statusOf(cluster, index);
+  const { models } = (await (await fetch(`${cluster.nodes[index]!.apiUrl}/api/v1/models/replicas`)).json()) as { models: { model: string; placements: string[] }[] };
+  const ids = models.find((m) => m.model === model)?.placements ?? [];
+  return ids.map((id) => status.nodes.find((n) => n.id === id)?.name ?? id).sort();
+}
+
+t.test('etcd, three nodes over a three-member etcd: one leader everywhere; models are placed; kill -9 the leader and another leads within 5 s', { skip: noEtcd }, async (t) => {
   const etcd = await startEtcd(t, { size: 3 });
   const prefix = `/od-e2e-${randomBytes(4).toString('hex')}`;
   const cluster = await startCluster({
@@ -177,6 +186,18 @@ t.test('etcd, three nodes over a three-member etcd: one leader everywhere; kill 
   });
   const settled = await waitUntil(() => agreed(cluster), { timeoutMs: 20_000, what: 'one leader named by every node' });
   for (const status of settled.statuses) t.match(status, { consensus: 'etcd', cluster_id: String, leader: { id: settled.leader.id, name: settled.leader.name } }, `${status.node_name} names ${settled.leader.name}`);
+
+  // The leader records the etcd members in the cluster facts, so models get placements.
+  await createTiny(cluster.nodes[0]!.apiUrl, 'tiny');
+  const placedEverywhere = async (want: number) => {
+    const seen = await Promise.all([0, 1, 2].map((i) => placedBy(cluster, i, 'tiny:latest')));
+    if (seen.every((p) => p.length === want && JSON.stringify(p) === JSON.stringify(seen[0]))) return seen[0]!;
+    throw new Error(`placements seen: ${JSON.stringify(seen)}`);
+  };
+  t.same(await waitUntil(() => placedEverywhere(1), { timeoutMs: 15_000, what: 'tiny placed on its holder' }), ['node-1'], 'a new model is placed on its holder');
+  const set = await fetch(`${cluster.nodes[2]!.apiUrl}/api/v1/models/replicas`, { method: 'POST', body: JSON.stringify({ model: 'tiny', replicas: 2 }) });
+  t.equal(set.status, 200, await set.clone().text());
+  t.ok((await waitUntil(() => placedEverywhere(2), { timeoutMs: 15_000, what: 'tiny placed on two nodes' })).includes('node-1'), 'replicas 2 adds a second node beside the holder');
 
   const killedAt = Date.now();
   await cluster.kill(indexOfNode(cluster, settled.leader.name));

@@ -1,6 +1,7 @@
-// On the consensus leader: keeps the consensus membership in step with the nodes gossip sees,
-// one change at a time (nextMembershipChange decides which). Idle on other members, and with a
-// backend that keeps its own membership.
+// On the consensus leader: records every consensus member in the cluster facts (the members
+// placements may name), and keeps the consensus membership in step with the nodes gossip sees,
+// one change at a time (nextMembershipChange decides which). Idle on other members; a backend
+// that keeps its own membership (etcd: no consensus address) gets only the first.
 
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
@@ -33,7 +34,7 @@ export class ConsensusMembers implements Startable {
   constructor(private readonly c: ConsensusMembersComponents) {}
 
   start(): void {
-    if (this.timer || this.c.consensus.address() === undefined) return;
+    if (this.timer) return;
     this.timer = setInterval(() => void this.reconcile(), RECONCILE_INTERVAL_MS);
   }
 
@@ -71,7 +72,7 @@ export class ConsensusMembers implements Startable {
   private async reconcile(): Promise<void> {
     const { consensus, nodeId, logger, config } = this.c;
     if (this.changing || consensus.leader()?.id !== nodeId) return;
-    if (await this.register()) return;
+    if ((await this.register()) || consensus.address() === undefined) return;
     const now = Date.now();
     const change = nextMembershipChange({
       leader: nodeId,

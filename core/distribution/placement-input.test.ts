@@ -50,14 +50,15 @@ t.test('only placements that differ are proposed, in name order', async (t) => {
   ]);
 });
 
-t.test('held models: the newest copy of each name on healthy members, drained ones included', async (t) => {
+t.test('held models: the newest copy of each name on healthy admitted members, drained ones included', async (t) => {
   const newer = { ...heldModel('tiny:latest', DIGEST_B, '2025-06-01T00:00:00.5+02:00'), size: 2000 };
   const members = [
     member('a'),
     member('b', { drained: true, models: [newer, heldModel('only-b:latest')] }),
     member('c', { healthy: false, models: [heldModel('gone:latest')] }),
+    member('d', { models: [heldModel('not-yet:latest')] }),
   ];
-  const held = heldModels(members);
+  const held = heldModels(members, admitted('a', 'b', 'c'));
   t.same([...held], [
     ['tiny:latest', { digest: DIGEST_B, size: 2000 }],
     ['only-b:latest', { digest: DIGEST_A, size: 1000 }],

@@ -46,13 +46,15 @@ export interface HeldModel {
 }
 
 /**
- * Each model the healthy members hold, by name: its newest digest (by modified_at, then digest)
- * and that copy's size. Drained members count: their copies are sources still.
+ * Each model the healthy admitted members hold, by name: its newest digest (by modified_at, then
+ * digest) and that copy's size. Drained members count: their copies are sources still. A member
+ * not yet admitted is no place to plan on, so a model made there waits for its admission rather
+ * than be placed, and copied, elsewhere.
  */
-export function heldModels(members: readonly Member[]): Map<string, HeldModel> {
+export function heldModels(members: readonly Member[], admitted: ClusterState['members']): Map<string, HeldModel> {
   const newest = new Map<string, HeldModel & { at: number }>();
   for (const member of members) {
-    if (!member.healthy || member.nameTakenBy) continue;
+    if (!member.healthy || member.nameTakenBy || admitted[member.id] === undefined) continue;
     for (const model of member.models) {
       const known = newest.get(model.name);
       const at = Date.parse(model.modified_at);

@@ -88,7 +88,7 @@ export class PlacementLoop implements Startable {
     try {
       if (consensus.leader()?.id !== nodeId) return;
       const members = cluster.members();
-      const held = heldModels(members);
+      const held = heldModels(members, consensus.state().state.members);
       for (const [name, digest] of unregisteredModels(consensus.state().state, held)) {
         if (!(await this.propose({ type: 'model.register', payload: { name, digest, replicas: config.distribution.default_replicas } }))) return;
       }
