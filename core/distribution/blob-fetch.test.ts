@@ -103,7 +103,7 @@ t.test('bad requests get error answers and the server goes on serving', async (t
   const { map, have } = await requestMap(asker.transport, holder.transport.peerId, { digest, size });
   t.equal(map.checksums.length, CHUNKS, 'the map of a complete blob still comes');
   t.equal(have, undefined, 'a complete blob comes without a have-bitmap');
-  const chunk = await requestChunk(asker.transport, holder.transport.peerId, digest, 3, MIB);
+  const chunk = await requestChunk(asker.transport, holder.transport.peerId, { digest, index: 3, maxBytes: MIB, chunkCount: CHUNKS });
   t.same(chunk, content.subarray(3 * MIB, 4 * MIB), 'chunk 3 is the blob bytes at its offset');
   await t.rejects(requestMap(asker.transport, holder.transport.peerId, { digest, size: size + 1 }), /size/, 'a map for another size is refused by the asker');
 });
@@ -117,7 +117,7 @@ t.test('a holder sends at most maxConcurrentChunks chunks at once; the other req
   let most = 0;
   const sampler = setInterval(() => (most = Math.max(most, server.answering)), 1);
   t.teardown(() => clearInterval(sampler));
-  const chunks = await Promise.all([...Array(CHUNKS).keys()].map((i) => requestChunk(asker.transport, transport.peerId, digest, i, MIB)));
+  const chunks = await Promise.all([...Array(CHUNKS).keys()].map((i) => requestChunk(asker.transport, transport.peerId, { digest, index: i, maxBytes: MIB, chunkCount: CHUNKS })));
   clearInterval(sampler);
   t.same(Buffer.concat(chunks), content, 'every request is answered, in full');
   t.ok(most >= 1 && most <= 2, `at most 2 answers at once (${most} seen)`);
@@ -147,8 +147,8 @@ t.test('a blob being fetched serves its verified chunks, and only those', async 
   const held = await requestMap(third.transport, fetcher.transport.peerId, { digest, size });
   const bits = [...Array(CHUNKS).keys()].filter((i) => held.have![i >> 3]! & (0x80 >> (i & 7)));
   t.same(bits, [1, 4], 'the have-bitmap lists the verified chunks');
-  t.same(await requestChunk(third.transport, fetcher.transport.peerId, digest, 4, MIB), content.subarray(4 * MIB, 5 * MIB));
-  await t.rejects(requestChunk(third.transport, fetcher.transport.peerId, digest, 2, MIB), /not verified/, 'an unverified chunk is refused');
+  t.same(await requestChunk(third.transport, fetcher.transport.peerId, { digest, index: 4, maxBytes: MIB, chunkCount: CHUNKS }), content.subarray(4 * MIB, 5 * MIB));
+  await t.rejects(requestChunk(third.transport, fetcher.transport.peerId, { digest, index: 2, maxBytes: MIB, chunkCount: CHUNKS }), /not verified/, 'an unverified chunk is refused');
   fetcher.server.withdraw(partial);
   await t.rejects(requestMap(third.transport, fetcher.transport.peerId, { digest, size }), /not here/, 'withdrawn, the blob is not offered');
 });
@@ -319,4 +319,25 @@ t.test('a fetch under a rate cap takes at least size / rate', async (t) => {
   t.equal(await sha256Of(fetcher.store.blobPath(digest)), digest, 'the capped blob has the right sha256');
   t.ok(took >= (size / rate) * 1000, `${size} bytes at ${rate} B/s took ${took} ms, at least ${Math.round((size / rate) * 1000)} ms`);
   t.ok(took < (size / rate) * 1000 * 2, 'and not twice as long: the cap paces, it does not stall');
+});
+
+t.test('nodes fetching the same blob from one holder meet through its answers and fetch from each other', async (t) => {
+  const seed = await node(t);
+  await seed.store.putBlobBytes(content);
+  const a = await node(t, [seed]);
+  const b = await node(t, [seed, a]);
+  const seenHolders = new Map<string, Set<string>>([
+    [a.transport.peerId, new Set()],
+    [b.transport.peerId, new Set()],
+  ]);
+  // Paced, so that each fetch lasts long enough for the other's chunks to matter; no lookup is offered.
+  const fetchInto = (fetcher: TestNode) => {
+    const path = fetcher.store.blobPath(digest);
+    const pace = new FetchPace(4 * MIB);
+    const fetching = fetchBlob({ transport: fetcher.transport, hasher, logger: silentLogger(), path, digest, size, holders: [seed.transport.peerId], server: fetcher.server, pace, refreshMs: 100, onProgress: (p) => p.holders.forEach((h) => seenHolders.get(fetcher.transport.peerId)!.add(h)) });
+    return fetching.then(() => sha256Of(path));
+  };
+  t.same(await Promise.all([fetchInto(a), fetchInto(b)]), [digest, digest], 'both blobs are whole and right');
+  t.ok(seenHolders.get(a.transport.peerId)!.has(b.transport.peerId), 'a took b as a holder, told of it by the seed');
+  t.ok(seenHolders.get(b.transport.peerId)!.has(a.transport.peerId), 'b took a as a holder');
 });

@@ -10,6 +10,7 @@ import type { FetchPace } from './fetch-pace.js';
 import type { ChunkHasher } from './hasher.js';
 import { openPartialBlob, type PartialBlob } from './partial-blob.js';
 import { haveBitmap, PiecePicker, type ChunkRequest } from './piece-picker.js';
+import type { SwarmHint } from './swarm.js';
 
 export interface BlobProgress {
   digest: string;
@@ -58,6 +59,8 @@ export interface BlobFetchOptions {
 /** Failed requests in a row after which a holder is given up for this blob. */
 const MAX_CONSECUTIVE_FAILURES = 3;
 const MAP_TIMEOUT_MS = 30_000;
+/** A swarm peer that did not answer with a map (it had not begun its fetch) is asked again after this. */
+const MEET_AGAIN_MS = 1000;
 
 /** Resolves once the blob is at `path`, whole and verified; rejects, keeping the verified chunks for a later fetch, otherwise. */
 export async function fetchBlob(options: BlobFetchOptions): Promise<void> {
@@ -113,6 +116,11 @@ class ChunkRun {
   /** Holders that answered with a chunk map at some point, dropped ones included: never asked again by discovery. */
   readonly #known: Set<string>;
   #discovery: Promise<void> | undefined;
+  #refreshing: Promise<void> | undefined;
+  /** Swarm peers being asked for their maps, and when each was last asked. */
+  readonly #meetings = new Set<Promise<void>>();
+  readonly #metAt = new Map<string, number>();
+  readonly #swarmPeers: string[] = [];
   readonly #ending = new AbortController();
   #fetched = 0;
   readonly #kept: number;
@@ -140,6 +148,10 @@ class ChunkRun {
     for (const [peer, held] of maps) {
       this.#picker.announce(peer, held.have ?? whole);
       if (held.have) this.#partialHolders.add(peer);
+      if (held.swarm) {
+        this.#picker.sentBy(peer, held.swarm.sent);
+        this.#swarmPeers.push(...held.swarm.peers);
+      }
     }
     this.#holders = new Set(maps.keys());
     this.#known = new Set(maps.keys());
@@ -152,6 +164,7 @@ class ChunkRun {
     let lastRefresh = Date.now();
     let lastDiscovery = Date.now();
     this.#report();
+    this.#meet(this.#swarmPeers.splice(0));
     try {
       while (!this.#picker.done) {
         signal?.throwIfAborted();
@@ -173,10 +186,10 @@ class ChunkRun {
           lastDiscovery = now;
           this.#discovery = this.#discover(this.options.findHolders).finally(() => (this.#discovery = undefined));
         }
-        if (this.#partialHolders.size > 0 && now - lastRefresh >= refreshMs) {
+        // In the background, as discovery: requests keep going out while the holders answer.
+        if (this.#partialHolders.size > 0 && !this.#refreshing && now - lastRefresh >= refreshMs) {
           lastRefresh = now;
-          await this.#refresh();
-          continue;
+          this.#refreshing = this.#refresh().finally(() => (this.#refreshing = undefined));
         }
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -187,7 +200,7 @@ class ChunkRun {
       this.#ending.abort(new Error('the fetch is over'));
       for (const { controller } of this.#inFlight.values()) controller.abort(new Error('the fetch is over'));
       await Promise.allSettled([...this.#inFlight.values()].map((r) => r.done));
-      await this.#discovery;
+      await Promise.allSettled([this.#discovery, this.#refreshing, ...this.#meetings]);
     }
   }
 
@@ -205,20 +218,48 @@ class ChunkRun {
     try {
       const found = (await findHolders(signal)).filter((peer) => !this.#known.has(peer));
       if (found.length === 0) return;
-      const maps = await holderMaps(this.options.transport, found, this.map, signal);
-      const count = chunkCount(this.map.size, this.map.chunkSize);
-      for (const [peer, held] of maps) {
-        this.#known.add(peer);
-        if (!sameLayout(held.map, this.map)) continue;
-        this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
-        this.#holders.add(peer);
-        if (held.have) this.#partialHolders.add(peer);
-      }
-      this.#report();
-      this.#wakeUp();
+      this.#admit(await holderMaps(this.options.transport, found, this.map, signal));
     } catch (error) {
       if (!signal.aborted) this.options.logger.debug({ digest: this.map.digest, err: error }, 'looking for more holders failed');
     }
+  }
+
+  /** Holders that answered with their maps are asked for chunks from then on; the peers their swarm hints name are met next. */
+  #admit(maps: Map<string, HolderMap>): void {
+    const count = chunkCount(this.map.size, this.map.chunkSize);
+    for (const [peer, held] of maps) {
+      this.#known.add(peer);
+      if (!sameLayout(held.map, this.map)) continue;
+      this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
+      this.#holders.add(peer);
+      if (held.have) this.#partialHolders.add(peer);
+      if (held.swarm) this.#learn(peer, held.swarm);
+    }
+    this.#report();
+    this.#wakeUp();
+  }
+
+  /** A holder's swarm hint: what it has sent steers what it is asked for, and the fellow fetchers it names are met. */
+  #learn(peer: string, swarm: SwarmHint): void {
+    if (this.#picker.peer(peer)?.banned) return;
+    this.#picker.sentBy(peer, swarm.sent);
+    this.#meet(swarm.peers);
+  }
+
+  /** Asks peers fetching the same blob for their maps, in the background; those that answer become holders. */
+  #meet(peers: readonly string[]): void {
+    const now = Date.now();
+    const fresh = peers.filter((peer) => !this.#known.has(peer) && now - (this.#metAt.get(peer) ?? -Infinity) >= MEET_AGAIN_MS);
+    if (fresh.length === 0 || this.#ending.signal.aborted) return;
+    for (const peer of fresh) this.#metAt.set(peer, now);
+    const signal = anyOf(this.options.signal, this.#ending.signal);
+    const meeting = holderMaps(this.options.transport, fresh, this.map, signal)
+      .then((maps) => this.#admit(maps))
+      .catch((error: unknown) => {
+        if (!signal.aborted) this.options.logger.debug({ digest: this.map.digest, err: error }, 'meeting fellow fetchers failed');
+      })
+      .finally(() => this.#meetings.delete(meeting));
+    this.#meetings.add(meeting);
   }
 
   #send(request: ChunkRequest): void {
@@ -230,7 +271,8 @@ class ChunkRun {
       let bytes: Buffer;
       try {
         await this.options.pace?.take(end - start, anyOf(signal, controller.signal));
-        bytes = await requestChunk(transport, request.peer, this.map.digest, request.chunk, end - start, anyOf(signal, controller.signal));
+        const chunk = { digest: this.map.digest, index: request.chunk, maxBytes: end - start, chunkCount: chunkCount(this.map.size, this.map.chunkSize) };
+        bytes = await requestChunk(transport, request.peer, { ...chunk, onSwarm: (swarm) => this.#learn(request.peer, swarm) }, anyOf(signal, controller.signal));
       } catch (error) {
         if (controller.signal.aborted || signal?.aborted) return;
         this.#lapse(request, error);
@@ -282,16 +324,24 @@ class ChunkRun {
 
   /** Asks the holders of part of the blob what they hold now; a holder that completed is whole from then on. */
   async #refresh(): Promise<void> {
-    const { transport, signal } = this.options;
+    const signal = anyOf(this.options.signal, this.#ending.signal);
     const asked = [...this.#partialHolders];
-    const maps = await holderMaps(transport, asked, this.map, signal);
+    let maps: Map<string, HolderMap>;
+    try {
+      maps = await holderMaps(this.options.transport, asked, this.map, signal);
+    } catch (error) {
+      if (!signal.aborted) this.options.logger.debug({ digest: this.map.digest, err: error }, 'asking holders what they hold failed');
+      return;
+    }
     const count = chunkCount(this.map.size, this.map.chunkSize);
     for (const peer of asked) {
       const held = maps.get(peer);
       if (!held || !sameLayout(held.map, this.map) || this.#picker.peer(peer)?.banned) continue;
       this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
       if (!held.have) this.#partialHolders.delete(peer);
+      if (held.swarm) this.#learn(peer, held.swarm);
     }
+    this.#wakeUp();
   }
 
   #report(): void {

@@ -4,7 +4,8 @@
 import type { Transport } from '../contracts/transport.js';
 import { manifestProblem, type Manifest } from '../models/manifest.js';
 import { chunkCount, parseChunkMap, type ChunkMap } from './chunk-map.js';
-import { CHUNK_PROTOCOL, ChunkProtocolError, encodeFrame, FrameReader, MAX_HEADER_BYTES, parseAnswer, type ChunkAnswer, type ChunkRequestMessage } from './chunk-protocol.js';
+import { CHUNK_PROTOCOL, ChunkProtocolError, encodeFrame, FrameReader, MAX_HEADER_BYTES, parseAnswer, type ChunkAnswer, type ChunkRequestMessage, type SwarmFields } from './chunk-protocol.js';
+import type { SwarmHint } from './swarm.js';
 
 export type ChunkPeers = Pick<Transport, 'openStream'>;
 
@@ -12,6 +13,15 @@ export interface HolderMap {
   map: ChunkMap;
   /** The holder's have-bitmap; undefined when it holds the whole blob. */
   have: Uint8Array | undefined;
+  swarm: SwarmHint | undefined;
+}
+
+/** The swarm fields of an answer about a blob of `count` chunks. */
+function swarmOf(answer: SwarmFields, count: number): SwarmHint | undefined {
+  if (answer.sent === undefined) return undefined;
+  const sent = Buffer.from(answer.sent, 'base64');
+  if (sent.byteLength !== Math.ceil(count / 8)) throw new ChunkProtocolError("an answer's 'sent' bitmap does not fit its chunk map");
+  return { peers: answer.peers ?? [], sent: new Uint8Array(sent) };
 }
 
 async function ask<T extends ChunkAnswer['type']>(
@@ -48,17 +58,31 @@ export async function requestMap(transport: ChunkPeers, peerId: string, expected
     'map',
     (answer) => {
       const map = parseChunkMap(answer.map, expected);
-      if (answer.have === undefined) return { map, have: undefined };
+      const count = chunkCount(map.size, map.chunkSize);
+      const swarm = swarmOf(answer, count);
+      if (answer.have === undefined) return { map, have: undefined, swarm };
       const have = Buffer.from(answer.have, 'base64');
-      if (have.byteLength !== Math.ceil(chunkCount(map.size, map.chunkSize) / 8)) throw new ChunkProtocolError('a have-bitmap does not fit its chunk map');
-      return { map, have: new Uint8Array(have) };
+      if (have.byteLength !== Math.ceil(count / 8)) throw new ChunkProtocolError('a have-bitmap does not fit its chunk map');
+      return { map, have: new Uint8Array(have), swarm };
     },
     signal,
   )) as HolderMap;
 }
 
-/** Chunk `index` of the blob as the holder sends it, at most `maxBytes`; unverified. */
-export async function requestChunk(transport: ChunkPeers, peerId: string, digest: string, index: number, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+export interface ChunkAsk {
+  digest: string;
+  index: number;
+  /** The chunk's length by the map: a longer answer breaks the protocol. */
+  maxBytes: number;
+  /** The blob's chunks, which its swarm bitmap must fit. */
+  chunkCount: number;
+  /** The holder's swarm hint, as soon as its answer header arrives, before the bytes. */
+  onSwarm?: (swarm: SwarmHint) => void;
+}
+
+/** A chunk of the blob as the holder sends it; unverified. */
+export async function requestChunk(transport: ChunkPeers, peerId: string, chunk: ChunkAsk, signal?: AbortSignal): Promise<Buffer> {
+  const { digest, index, maxBytes } = chunk;
   return (await ask(
     transport,
     peerId,
@@ -67,6 +91,8 @@ export async function requestChunk(transport: ChunkPeers, peerId: string, digest
     (answer, reader) => {
       if (answer.index !== index) throw new ChunkProtocolError(`asked for chunk ${index}, got ${answer.index}`);
       if (answer.length > maxBytes) throw new ChunkProtocolError(`chunk ${index} is ${answer.length} bytes, at most ${maxBytes} expected`);
+      const swarm = swarmOf(answer, chunk.chunkCount);
+      if (swarm) chunk.onSwarm?.(swarm);
       return reader.bytes(answer.length);
     },
     signal,

@@ -4,6 +4,7 @@
 import { ProductError } from '../errors.js';
 import { isDigest } from '../models/manifest.js';
 import { MAX_CHUNK_SIZE } from './chunk-map.js';
+import { MAX_SWARM_PEERS } from './swarm.js';
 
 export const CHUNK_PROTOCOL = '/ollama-distributed/chunks/1';
 
@@ -21,11 +22,17 @@ export type ChunkRequestMessage =
   /** The manifest of a model the peer holds whole, by its full name. */
   | { type: 'manifest'; model: string };
 
+/** What the answering peer knows of the blob's other fetchers (swarm.ts); `sent` is a have-bitmap, base64. */
+export interface SwarmFields {
+  peers?: string[];
+  sent?: string;
+}
+
 export type ChunkAnswer =
   /** `have` is the haveBitmap of held chunks, base64; absent when the peer holds the whole blob. */
-  | { type: 'map'; map: unknown; have?: string }
+  | ({ type: 'map'; map: unknown; have?: string } & SwarmFields)
   /** `length` raw bytes follow this header. */
-  | { type: 'chunk'; index: number; length: number }
+  | ({ type: 'chunk'; index: number; length: number } & SwarmFields)
   | { type: 'manifest'; manifest: unknown }
   | { type: 'error'; error: string };
 
@@ -130,5 +137,17 @@ export function parseAnswer<T extends ChunkAnswer['type']>(value: unknown, expec
     }
   }
   if (expected === 'map' && answer.have !== undefined && typeof answer.have !== 'string') throw new ChunkProtocolError("a map answer's 'have' must be base64");
+  if (expected === 'map' || expected === 'chunk') checkSwarm(answer);
   return answer as Extract<ChunkAnswer, { type: T }>;
+}
+
+/** libp2p peer ids as base58btc text. */
+const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/;
+
+function checkSwarm(answer: Record<string, unknown>): void {
+  const { peers, sent } = answer;
+  if (peers !== undefined && (!Array.isArray(peers) || peers.length > MAX_SWARM_PEERS || !peers.every((peer) => typeof peer === 'string' && PEER_ID.test(peer)))) {
+    throw new ChunkProtocolError(`an answer's 'peers' must be at most ${MAX_SWARM_PEERS} peer ids`);
+  }
+  if (sent !== undefined && typeof sent !== 'string') throw new ChunkProtocolError("an answer's 'sent' must be base64");
 }

@@ -8,10 +8,11 @@ import type { PeerStream, Transport } from '../contracts/transport.js';
 import type { Logger } from '../log.js';
 import { parseModelName } from '../models/name.js';
 import { chunkCount, chunkRange, DEFAULT_CHUNK_SIZE, type ChunkMap } from './chunk-map.js';
-import { CHUNK_PROTOCOL, encodeFrame, FrameReader, MAX_REQUEST_BYTES, parseRequest, type ChunkAnswer, type ChunkRequestMessage } from './chunk-protocol.js';
+import { CHUNK_PROTOCOL, encodeFrame, FrameReader, MAX_REQUEST_BYTES, parseRequest, type ChunkAnswer, type ChunkRequestMessage, type SwarmFields } from './chunk-protocol.js';
 import type { ChunkHasher } from './hasher.js';
 import { readFully, type PartialBlob } from './partial-blob.js';
 import { haveBitmap } from './piece-picker.js';
+import { Swarms } from './swarm.js';
 
 /** A peer that opens a stream and sends nothing is cut off after this. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -19,6 +20,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const ANSWER_TIMEOUT_MS = 120_000;
 /** Maps of complete blobs kept in memory; computing one reads the whole blob. */
 const MAP_CACHE_ENTRIES = 512;
+/** A fetcher asks every second or two while it fetches; one silent this long has finished or gone. */
+const SWARM_MEMORY_MS = 30_000;
 
 export interface ChunkServerComponents {
   transport: Pick<Transport, 'handle' | 'unhandle'>;
@@ -45,6 +48,7 @@ export class ChunkServer implements Startable {
   /** Chunk answers under way, and the requests waiting for one to end. */
   #answering = 0;
   readonly #waiting: (() => void)[] = [];
+  readonly #swarms = new Swarms({ forgetAfterMs: SWARM_MEMORY_MS, maxBlobs: 64, maxPeers: 64 });
   #started = false;
 
   constructor(components: ChunkServerComponents, options: ChunkServerOptions = {}) {
@@ -133,11 +137,12 @@ export class ChunkServer implements Startable {
     const partial = this.#partials.get(request.digest);
     const map = partial?.map ?? (await this.mapOf(request.digest));
     if (!map) return this.#answer(stream, { type: 'error', error: `blob ${request.digest} is not here` });
-    if (request.type === 'map') {
-      const have = partial && Buffer.from(haveBitmap(chunkCount(map.size, map.chunkSize), partial.verifiedChunks())).toString('base64');
-      return this.#answer(stream, { type: 'map', map, ...(have === undefined ? {} : { have }) });
-    }
     const count = chunkCount(map.size, map.chunkSize);
+    if (request.type === 'map') {
+      this.#swarms.asked(map.digest, count, stream.peerId, Date.now());
+      const have = partial && Buffer.from(haveBitmap(count, partial.verifiedChunks())).toString('base64');
+      return this.#answer(stream, { type: 'map', map, ...(have === undefined ? {} : { have }), ...this.#swarmFields(map.digest, stream.peerId) });
+    }
     if (request.index >= count) return this.#answer(stream, { type: 'error', error: `chunk ${request.index} is outside the blob's ${count} chunks` });
     await this.#turn(signal);
     try {
@@ -147,7 +152,9 @@ export class ChunkServer implements Startable {
       } catch (error) {
         return await this.#answer(stream, { type: 'error', error: (error as Error).message });
       }
-      await stream.write(encodeFrame({ type: 'chunk', index: request.index, length: bytes.byteLength } satisfies ChunkAnswer), signal);
+      this.#swarms.asked(map.digest, count, stream.peerId, Date.now(), request.index);
+      const header: ChunkAnswer = { type: 'chunk', index: request.index, length: bytes.byteLength, ...this.#swarmFields(map.digest, stream.peerId) };
+      await stream.write(encodeFrame(header), signal);
       await stream.write(bytes, signal);
       await stream.closeWrite();
     } finally {
@@ -155,6 +162,11 @@ export class ChunkServer implements Startable {
       // Every waiter checks again, so one whose signal fired meanwhile takes no turn from the others.
       for (const wake of this.#waiting.splice(0)) wake();
     }
+  }
+
+  #swarmFields(digest: string, requester: string): SwarmFields {
+    const hint = this.#swarms.hint(digest, requester, Date.now());
+    return hint ? { peers: hint.peers, sent: Buffer.from(hint.sent).toString('base64') } : {};
   }
 
   /** Resolves once a chunk answer may start, counting it as under way. */

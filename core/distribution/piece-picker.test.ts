@@ -178,3 +178,18 @@ t.test('properties: every chunk arrives, no banned peer is asked, the cap holds'
   );
   t.pass('300 swarms fetched every chunk');
 });
+
+t.test('among equally rare chunks, a peer is asked for one it has not sent to anyone', async (t) => {
+  const p = picker(8, { maxInFlightPerPeer: 2 });
+  p.announce('seed', haveBitmap(8, range(8)));
+  p.sentBy('seed', haveBitmap(8, [0, 1, 2, 4, 5, 7]));
+  t.same(pairs(p.next(0)), ['seed:3', 'seed:6'], 'the two chunks it has sent no one');
+
+  const q = picker(4);
+  q.announce('seed', haveBitmap(4, range(4)));
+  q.announce('b', haveBitmap(4, [0, 1]));
+  q.sentBy('seed', haveBitmap(4, [2, 3]));
+  const fromSeed = q.next(0).filter((r) => r.peer === 'seed');
+  t.ok(fromSeed.length === 1 && [2, 3].includes(fromSeed[0]!.chunk), `rarity comes first: a chunk only the seed holds, though sent (${pairs(fromSeed)})`);
+  t.doesNotThrow(() => q.sentBy('nobody', haveBitmap(4, [])), 'a peer not announced is ignored');
+});

@@ -36,6 +36,8 @@ export interface PeerStanding {
 interface Peer {
   id: string;
   have: Uint8Array;
+  /** Chunks the peer says it has sent to anyone (a have-bitmap), or none said. */
+  sent: Uint8Array | undefined;
   /** Chunk → sentAt. */
   requests: Map<number, number>;
   badChunks: number;
@@ -110,7 +112,7 @@ export class PiecePicker {
     }
     let peer = this.#peers.get(id);
     if (!peer) {
-      peer = { id, have: new Uint8Array(count), requests: new Map(), badChunks: 0, lapses: 0, banned: false };
+      peer = { id, have: new Uint8Array(count), sent: undefined, requests: new Map(), badChunks: 0, lapses: 0, banned: false };
       this.#peers.set(id, peer);
     }
     for (let chunk = 0; chunk < count; chunk++) {
@@ -124,6 +126,17 @@ export class PiecePicker {
     const peer = this.#peers.get(id);
     if (!peer) throw new ProductError('OD_ERR_BAD_REQUEST', `peer ${id} announced chunk ${chunk} before its have-bitmap`);
     this.#setHave(peer, chunk, true);
+  }
+
+  /**
+   * The chunks a peer says it has sent to anyone (haveBitmap's layout; replaces what it said
+   * before): among equally rare chunks it is asked for one it has not sent, since a chunk it sent
+   * will be on another fetcher soon. A peer not announced yet is ignored.
+   */
+  sentBy(id: string, bitmap: Uint8Array): void {
+    const peer = this.#peers.get(id);
+    if (!peer || bitmap.byteLength !== Math.ceil(this.#held.length / 8)) return;
+    peer.sent = bitmap;
   }
 
   /** The peer left: its requests are freed and returned, for the caller to cancel. */
@@ -243,25 +256,32 @@ export class PiecePicker {
   }
 
   /**
-   * The rarest missing chunk `peer` holds and is not fetching, ties broken at random (reservoir
-   * sampling); out of endgame only chunks no one is fetching. -1 when there is none.
+   * The rarest missing chunk `peer` holds and is not fetching, one it has not sent to anyone before
+   * one it has, ties broken at random (reservoir sampling); out of endgame only chunks no one is
+   * fetching. -1 when there is none.
    */
   #pick(peer: Peer, endgame: boolean): number {
     let best = -1;
     let bestRequested = 0;
     let bestAvailability = 0;
+    let bestSent = 0;
     let ties = 0;
     for (let chunk = 0; chunk < this.#held.length; chunk++) {
       if (this.#held[chunk] || !peer.have[chunk] || peer.requests.has(chunk)) continue;
       const requested = this.#requested[chunk]!;
       if (requested > 0 && !endgame) continue;
       const availability = this.#availability[chunk]!;
-      const better = best < 0 || requested < bestRequested || (requested === bestRequested && availability < bestAvailability);
-      const tie = !better && requested === bestRequested && availability === bestAvailability;
+      const sent = peer.sent && peer.sent[chunk >> 3]! & (0x80 >> (chunk & 7)) ? 1 : 0;
+      const better =
+        best < 0 ||
+        requested < bestRequested ||
+        (requested === bestRequested && (availability < bestAvailability || (availability === bestAvailability && sent < bestSent)));
+      const tie = !better && requested === bestRequested && availability === bestAvailability && sent === bestSent;
       if (better) {
         best = chunk;
         bestRequested = requested;
         bestAvailability = availability;
+        bestSent = sent;
         ties = 1;
       } else if (tie && this.#options.random() * ++ties < 1) {
         best = chunk;
