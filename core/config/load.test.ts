@@ -183,12 +183,15 @@ t.test('rules between fields', async (t) => {
 
 t.test('distribution keys: nothing moves by default; policy and copy rate from the environment', async (t) => {
   const defaults = loadConfig({ env: {} }).config.distribution;
-  t.same(defaults, { default_replicas: 1, policy: 'spread', replace_after: 300_000, max_rate: 0 });
-  const set = loadConfig({ env: { OLLAMA_DISTRIBUTION_DEFAULT_REPLICAS: '3', OLLAMA_DISTRIBUTION_POLICY: 'pack', OLLAMA_DISTRIBUTION_MAX_RATE: '100MB', OLLAMA_DISTRIBUTION_REPLACE_AFTER: '30s' } }).config.distribution;
-  t.same(set, { default_replicas: 3, policy: 'pack', replace_after: 30_000, max_rate: 100_000_000 });
+  t.same(defaults, { default_replicas: 1, policy: 'spread', replace_after: 300_000, max_rate: 0, preload: false });
+  const set = loadConfig({
+    env: { OLLAMA_DISTRIBUTION_DEFAULT_REPLICAS: '3', OLLAMA_DISTRIBUTION_POLICY: 'pack', OLLAMA_DISTRIBUTION_MAX_RATE: '100MB', OLLAMA_DISTRIBUTION_REPLACE_AFTER: '30s', OLLAMA_DISTRIBUTION_PRELOAD: 'true' },
+  }).config.distribution;
+  t.same(set, { default_replicas: 3, policy: 'pack', replace_after: 30_000, max_rate: 100_000_000, preload: true });
   t.equal(loadConfig({ file: yamlFile('distribution:\n  max_rate: 0\n'), env: {} }).config.distribution.max_rate, 0, '0 is no cap');
   t.match(problemsOf(() => loadConfig({ env: { OLLAMA_DISTRIBUTION_POLICY: 'scatter' } })), /distribution\.policy/);
   t.match(problemsOf(() => loadConfig({ env: { OLLAMA_DISTRIBUTION_MAX_RATE: '-5' } })), /distribution\.max_rate/);
+  t.match(problemsOf(() => loadConfig({ env: { OLLAMA_DISTRIBUTION_PRELOAD: 'sometimes' } })), /distribution\.preload/);
 });
 
 t.test('config/node.yaml is the rendered schema and loads to the defaults', async (t) => {

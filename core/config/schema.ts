@@ -430,6 +430,11 @@ export const schema = {
       env: ['OLLAMA_DISTRIBUTION_MAX_RATE'],
       why: 'Bytes per second a node fetches from peers across all its model copies, such as 100MB; 0 sets no cap, and copies still back off when inference slows.',
     }),
+    preload: setting(parseBoolean, {
+      default: false,
+      env: ['OLLAMA_DISTRIBUTION_PRELOAD'],
+      why: 'Keep each model placed on this node loaded (keep_alive -1) once it is here, so no request waits for a load; a model whose placement moves away is unloaded. Off, a model loads on its first request.',
+    }),
   },
   engine: {
     name: setting(parsePluginRef, {

@@ -1,12 +1,14 @@
 // The node's model distribution unit: the chunk hasher's workers, the chunk server, DHT provider
 // records for every complete blob here (at start and whenever the model list changes), the copier,
-// the follower that copies here the models the agreed placements name this node for, and the pace
-// its copies fetch at: distribution.max_rate, cut while its own inference slows (serving-first.ts).
+// the follower that copies here the models the agreed placements name this node for, the preloader
+// that keeps them loaded (distribution.preload), and the pace its copies fetch at:
+// distribution.max_rate, cut while its own inference slows (serving-first.ts).
 
 import type { LoadWindow } from '../cluster/load-window.js';
 import type { ModelChanges } from '../cluster/model-changes.js';
 import type { ClusterState } from '../cluster/state-machine.js';
 import type { ClusterView } from '../cluster/types.js';
+import type { Engine } from '../contracts/engine.js';
 import type { Startable } from '../contracts/plugin.js';
 import type { ModelStore } from '../contracts/storage.js';
 import type { Transport } from '../contracts/transport.js';
@@ -17,6 +19,7 @@ import { FetchPace } from './fetch-pace.js';
 import { chunkHasher, type ChunkHasher } from './hasher.js';
 import { ModelCopier } from './model-copy.js';
 import { PlacementFollower } from './placement-follow.js';
+import { Preloader } from './preload.js';
 import { copyRate, nextBaseline, type ServingBaseline } from './serving-first.js';
 import { Transfers } from './transfers.js';
 
@@ -29,6 +32,7 @@ export interface DistributionComponents {
   nodeId: string;
   modelChanges: ModelChanges;
   load: Pick<LoadWindow, 'snapshot'>;
+  engine: Pick<Engine, 'load' | 'unload' | 'loaded'>;
 }
 
 export interface DistributionOptions {
@@ -36,6 +40,8 @@ export interface DistributionOptions {
   hashThreads: number;
   /** Bytes per second the node fetches across its copies: distribution.max_rate (0: no cap). */
   maxRate: number;
+  /** distribution.preload: keep the models placed here loaded. */
+  preload: boolean;
 }
 
 /** How often the copies' pace is set again from the inference figures. */
@@ -47,6 +53,7 @@ export class Distribution implements Startable {
   /** The copy route and the placement follower call it. */
   readonly copier: ModelCopier;
   readonly follower: PlacementFollower;
+  readonly #preloader: Preloader | undefined;
   readonly #c: DistributionComponents;
   readonly #hasher: ChunkHasher;
   readonly #server: ChunkServer;
@@ -67,6 +74,7 @@ export class Distribution implements Startable {
     this.pace = new FetchPace(options.maxRate);
     this.copier = new ModelCopier({ ...components, logger, hasher: this.#hasher, server: this.#server, transfers: this.transfers, pace: this.pace });
     this.follower = new PlacementFollower({ ...components, copier: this.copier, logger });
+    if (options.preload) this.#preloader = new Preloader({ ...components, logger });
   }
 
   start(): void {
@@ -76,6 +84,7 @@ export class Distribution implements Startable {
     this.#unlisten = this.#c.modelChanges.listen(async () => void this.#announce());
     void this.#announce();
     this.follower.start();
+    this.#preloader?.start();
     this.#pacing = setInterval(() => this.#repace(), PACE_INTERVAL_MS);
   }
 
@@ -83,6 +92,7 @@ export class Distribution implements Startable {
     this.#stopping.abort(new Error('the node is stopping'));
     this.#unlisten?.();
     clearInterval(this.#pacing);
+    await this.#preloader?.stop();
     await this.follower.stop();
     this.#server.stop();
     await this.copier.close();

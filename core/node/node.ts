@@ -131,7 +131,7 @@ export class OllamaDistributedNode {
       name: 'distribution',
       kind: 'core',
       provides: ['distribution'],
-      requires: ['transport', 'storage', 'cluster', 'consensus', 'logger', 'nodeId', 'load'],
+      requires: ['transport', 'storage', 'cluster', 'consensus', 'logger', 'nodeId', 'load', 'engine'],
       build: (c) =>
         new Distribution(
           {
@@ -143,8 +143,9 @@ export class OllamaDistributedNode {
             nodeId,
             modelChanges,
             load: c.load as LoadWindow,
+            engine: c.engine as Engine,
           },
-          { hashThreads: config.scheduler.worker_count, maxRate: config.distribution.max_rate },
+          { hashThreads: config.scheduler.worker_count, maxRate: config.distribution.max_rate, preload: config.distribution.preload },
         ),
     });
     units.push({
