@@ -266,6 +266,21 @@ t.test('the machine is asked only when the Host needs it', async (t) => {
   t.ok(asked > 0, 'a public address is checked against the interfaces');
 });
 
+t.test("what the machine's names and addresses admit follows them when they change", async (t) => {
+  const machine = { name: 'box', addresses: ['192.0.2.7'] };
+  const changing: LocalMachine = { hostname: () => machine.name, addresses: () => machine.addresses };
+  t.equal(hostAdmission('box:11434', changing), 'name');
+  t.equal(hostAdmission('192.0.2.7:11434', changing), 'address');
+  t.equal(hostAdmission('127.0.0.1:11434', changing), 'address');
+  t.equal(hostAdmission('app.localhost:11434', changing), 'name');
+  Object.assign(machine, { name: 'renamed', addresses: ['192.0.2.8'] });
+  t.equal(hostAdmission('box:11434', changing), 'refused', 'the old hostname');
+  t.equal(hostAdmission('192.0.2.7:11434', changing), 'refused', 'an address the machine no longer has');
+  t.equal(hostAdmission('renamed:11434', changing), 'name');
+  t.equal(hostAdmission('127.0.0.1:11434', changing), 'address');
+  t.equal(hostAdmission('app.localhost:11434', changing), 'name');
+});
+
 t.test('the listener decides whether Host is checked at all', async (t) => {
   t.ok(addressIsLoopback('127.0.0.1'));
   t.ok(addressIsLoopback('::1'));

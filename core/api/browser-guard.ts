@@ -213,12 +213,28 @@ export type HostAdmission = 'address' | 'name' | 'refused';
 
 /** Ollama's allowedHostsMiddleware: which Host values a loopback listener serves, and why. */
 export function hostAdmission(hostHeader: string, machine: LocalMachine): HostAdmission {
+  const known = hostOnly.get(hostHeader);
+  if (known) return known;
   const host = splitHostPort(hostHeader) ?? hostHeader;
   const ip = parseIp(host);
-  if (ip && (isLoopback(ip) || isPrivate(ip) || isUnspecified(ip) || isInterfaceAddress(ip, machine))) return 'address';
+  if (ip && (isLoopback(ip) || isPrivate(ip) || isUnspecified(ip))) return remember(hostHeader, 'address');
+  if (ip && isInterfaceAddress(ip, machine)) return 'address';
   const name = host.toLowerCase();
-  if (name === '' || name === 'localhost' || name === machine.hostname().toLowerCase()) return 'name';
-  return LOCAL_SUFFIXES.some((suffix) => name.endsWith(suffix)) ? 'name' : 'refused';
+  if (name === '' || name === 'localhost' || LOCAL_SUFFIXES.some((suffix) => name.endsWith(suffix))) return remember(hostHeader, 'name');
+  return name === machine.hostname().toLowerCase() ? 'name' : 'refused';
+}
+
+/**
+ * Admissions that follow from the Host value alone, by value: a client sends the same Host with
+ * every request. What the machine's names and addresses decide is looked up each time, as they change.
+ */
+const hostOnly = new Map<string, HostAdmission>();
+const HOST_ONLY_ENTRIES = 256;
+
+function remember(hostHeader: string, admission: HostAdmission): HostAdmission {
+  if (hostOnly.size >= HOST_ONLY_ENTRIES) hostOnly.delete(hostOnly.keys().next().value!);
+  hostOnly.set(hostHeader, admission);
+  return admission;
 }
 
 /**

@@ -172,12 +172,13 @@ export class ApiServer implements Startable {
     app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJsonBody);
     app.setErrorHandler(handleError(this.deps.logger));
     answerUnmatched(app);
-    app.addHook('onRequest', async (_request, reply) => {
+    app.addHook('onRequest', (_request, reply, done) => {
       this.inFlight += 1;
       reply.raw.once('close', () => {
         this.inFlight -= 1;
         if (this.inFlight === 0) this.drained?.();
       });
+      done();
     });
     // Before auth and before the body is read: a foreign page's "simple" POST must reach no handler.
     app.addHook('onRequest', browserGuard(app, config.api.origins));

@@ -76,3 +76,26 @@ t.test("a conversation keeps its latest message, system messages, then the newes
   const [alone] = await fitMessages(model, [message('system', 'Be brief.'), message('user', 'q'.repeat(50_000))], 1000);
   t.equal(alone!.content, 'q'.repeat(1000), 'a latest message longer than the context keeps its end');
 });
+
+t.test('a text tokenized again is not tokenized again, and each caller gets its own tokens', async (t) => {
+  const text = 'a prompt sent twice <s> with a special token';
+  const special = model.tokenize(text, true);
+  const plain = model.tokenize(text, false);
+  t.notSame(special, plain, 'the text tokenizes differently with and without special tokens');
+  const tokenize = model.tokenize;
+  let calls = 0;
+  model.tokenize = ((...args: Parameters<typeof tokenize>) => {
+    calls += 1;
+    return tokenize.apply(model, args);
+  }) as typeof tokenize;
+  t.teardown(() => {
+    model.tokenize = tokenize;
+  });
+  const first = (await tokenizeEnd(model, text, true, Infinity)).tokens;
+  first.push(0 as (typeof first)[number]);
+  t.strictSame((await tokenizeEnd(model, text, true, Infinity)).tokens, special, 'the same tokens, untouched by what the first caller did');
+  t.strictSame((await tokenizeStart(model, text, true, Infinity)).tokens, special);
+  t.equal(calls, 1, 'the tokenizer ran once');
+  t.strictSame((await tokenizeEnd(model, text, false, Infinity)).tokens, plain, 'without special tokens it is another text');
+  t.equal(calls, 2);
+});

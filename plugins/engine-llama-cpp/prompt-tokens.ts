@@ -28,9 +28,27 @@ function cutNear(text: string, at: number, limit: number): number {
   return isHighSurrogate(text.charCodeAt(at - 1)) ? at - 1 : at;
 }
 
-/** Slices after the first continue a text: the tokenizer must not add its leading-space prefix again. */
+/** Texts whose tokens each model keeps: a prompt, system prompt or template preamble sent again. */
+const RECENT_TEXTS = 32;
+const recentTokens = new WeakMap<LlamaModel, Map<string, readonly Token[]>>();
+
+/**
+ * Slices after the first continue a text: the tokenizer must not add its leading-space prefix again.
+ * A text tokenized lately is not tokenized again: the same model gives the same tokens, and a
+ * request waits on tokenizing before its first token. Callers get their own copy.
+ */
 function tokenizeSlice(model: LlamaModel, slice: string, special: boolean, continuing: boolean): Token[] {
-  return continuing ? model.tokenize(slice, special, 'trimLeadingSpace') : model.tokenize(slice, special);
+  let recent = recentTokens.get(model);
+  if (!recent) recentTokens.set(model, (recent = new Map()));
+  const key = `${special ? 's' : '-'}${continuing ? 'c' : '-'}${slice}`;
+  let tokens = recent.get(key);
+  if (tokens) recent.delete(key);
+  else {
+    tokens = continuing ? model.tokenize(slice, special, 'trimLeadingSpace') : model.tokenize(slice, special);
+    if (recent.size >= RECENT_TEXTS) recent.delete(recent.keys().next().value!);
+  }
+  recent.set(key, tokens);
+  return [...tokens];
 }
 
 /**
@@ -59,7 +77,7 @@ export async function tokenizeEnd(model: LlamaModel, text: string, special: bool
 
 /** The tokens of `text`'s start: all of them, or, past `limit`, the first `limit + 1` (enough to tell it is longer). */
 export async function tokenizeStart(model: LlamaModel, text: string, special: boolean, limit: number, signal?: AbortSignal): Promise<TextTokens> {
-  if (text.length <= SLICE_CHARS) return { tokens: model.tokenize(text, special), complete: true };
+  if (text.length <= SLICE_CHARS) return { tokens: tokenizeSlice(model, text, special, false), complete: true };
   const tokens: Token[] = [];
   let start = 0;
   while (start < text.length && tokens.length <= limit) {

@@ -1,14 +1,16 @@
 // Manifests kept in memory while their file stays the same: every request resolves its model by
 // manifest, and a stat tells a changed file (written here or by an Ollama sharing the store) at once.
 
-import { statSync } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
 import { readManifestFile, type ManifestFile } from './manifest-io.js';
 
 /** Enough for every model of a large store; past it the oldest entry goes. */
 const MAX_ENTRIES = 1024;
 
+type Signature = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
+
 interface Entry {
-  signature: string;
+  signature: Signature;
   file: ManifestFile;
 }
 
@@ -17,9 +19,13 @@ interface Entry {
  * place moves the times. Undefined when there is no file. A stat on the event loop takes a few µs;
  * the file read it saves takes several thread-pool round trips.
  */
-function signatureOf(path: string): string | undefined {
-  const info = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return info && `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+function signatureOf(path: string): Signature | undefined {
+  return statSync(path, { bigint: true, throwIfNoEntry: false });
+}
+
+/** Compared field by field: printing the five numbers would cost more than the stat. */
+function sameFile(a: Signature, b: Signature): boolean {
+  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.size === b.size && a.dev === b.dev;
 }
 
 function frozen(file: ManifestFile): ManifestFile {
@@ -35,7 +41,7 @@ export class ManifestCache {
 
   /** Like readManifestFile; the result is shared between callers and frozen. */
   async read(path: string): Promise<ManifestFile | undefined> {
-    let signature: string | undefined;
+    let signature: Signature | undefined;
     try {
       signature = signatureOf(path);
     } catch {
@@ -48,7 +54,7 @@ export class ManifestCache {
       return undefined;
     }
     const cached = this.entries.get(path);
-    if (cached?.signature === signature) return cached.file;
+    if (cached && sameFile(cached.signature, signature)) return cached.file;
     // Stat first, then read: a file replaced in between is read again next time, never kept stale.
     const file = await readManifestFile(path);
     if (!file) {
@@ -56,7 +62,8 @@ export class ManifestCache {
       return undefined;
     }
     if (!this.entries.has(path) && this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-    const entry = { signature, file: frozen(file) };
+    const { dev, ino, size, mtimeNs, ctimeNs } = signature;
+    const entry = { signature: { dev, ino, size, mtimeNs, ctimeNs }, file: frozen(file) };
     this.entries.set(path, entry);
     return entry.file;
   }

@@ -19,8 +19,12 @@ export interface StorePaths {
   manifest(name: ModelName): string;
 }
 
+/** Manifest paths kept per store: every request resolves its model's, by the same few names. */
+const MAX_MANIFEST_PATHS = 1024;
+
 export function storePaths(modelDir: string): StorePaths {
   const root = resolve(modelDir);
+  const manifestPaths = new Map<string, string>();
   const blobs = join(root, 'blobs');
   const manifests = join(root, 'manifests');
   const blob = (digest: string) => {
@@ -33,7 +37,16 @@ export function storePaths(modelDir: string): StorePaths {
     manifests,
     blob,
     partialBlob: (digest) => blob(digest) + PARTIAL_SUFFIX,
-    manifest: (name) => insideOf(manifests, join(manifests, ...manifestPathSegments(name))),
+    manifest: (name) => {
+      const key = `${name.host}\0${name.namespace}\0${name.model}\0${name.tag}`;
+      let path = manifestPaths.get(key);
+      if (path === undefined) {
+        path = insideOf(manifests, join(manifests, ...manifestPathSegments(name)));
+        if (manifestPaths.size >= MAX_MANIFEST_PATHS) manifestPaths.delete(manifestPaths.keys().next().value!);
+        manifestPaths.set(key, path);
+      }
+      return path;
+    },
   };
 }
 
