@@ -1,7 +1,8 @@
 // The chunk protocol and the blob fetcher over real libp2p transports and fs stores in one process:
 // bad requests answered with errors, chunks served while a blob is still being fetched, a holder
-// whose file went bad on disk detected and avoided, and a resumed fetch that asks only for what is
-// missing. Needs `npm run build` (the hasher's compiled worker).
+// whose file went bad on disk detected and avoided, a resumed fetch that asks only for what is
+// missing, and fetchers of one blob meeting through the seed, which sends each chunk once before
+// any twice. Needs `npm run build` (the hasher's compiled worker).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -340,4 +341,53 @@ t.test('nodes fetching the same blob from one holder meet through its answers an
   t.same(await Promise.all([fetchInto(a), fetchInto(b)]), [digest, digest], 'both blobs are whole and right');
   t.ok(seenHolders.get(a.transport.peerId)!.has(b.transport.peerId), 'a took b as a holder, told of it by the seed');
   t.ok(seenHolders.get(b.transport.peerId)!.has(a.transport.peerId), 'b took a as a holder');
+});
+
+t.test('a seed sends every chunk once before any twice: asked for one another fetcher got, it points there', async (t) => {
+  const seed = await node(t);
+  await seed.store.putBlobBytes(content);
+  // The seed's answers, read off its streams: the header frame each answer starts with.
+  const answers: { type: string; index: number }[] = [];
+  seed.server.stop();
+  const watched = new ChunkServer(
+    {
+      transport: {
+        handle: (protocol, handler) =>
+          seed.transport.handle(protocol, (stream) => {
+            let first = true;
+            return handler({
+              peerId: stream.peerId,
+              protocol: stream.protocol,
+              write: (bytes: Uint8Array, signal?: AbortSignal) => {
+                if (first) answers.push(JSON.parse(Buffer.from(bytes.subarray(4)).toString()) as { type: string; index: number });
+                first = false;
+                return stream.write(bytes, signal);
+              },
+              closeWrite: () => stream.closeWrite(),
+              abort: (error: Error) => stream.abort(error),
+              [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator](),
+            });
+          }),
+        unhandle: (protocol) => seed.transport.unhandle(protocol),
+      },
+      store: seed.store,
+      hasher,
+      logger: silentLogger(),
+    },
+    { chunkSize: MIB },
+  );
+  watched.start();
+  t.teardown(() => watched.stop());
+  const a = await node(t, [seed]);
+  const b = await node(t, [seed, a]);
+  const fetchInto = (fetcher: TestNode) => {
+    const path = fetcher.store.blobPath(digest);
+    const pace = new FetchPace(4 * MIB);
+    return fetchBlob({ transport: fetcher.transport, hasher, logger: silentLogger(), path, digest, size, holders: [seed.transport.peerId], server: fetcher.server, pace, refreshMs: 100 }).then(() => sha256Of(path));
+  };
+  t.same(await Promise.all([fetchInto(a), fetchInto(b)]), [digest, digest], 'both blobs are whole and right');
+  const sent = answers.filter((answer) => answer.type === 'chunk').map((answer) => answer.index);
+  // Every chunk starts at the seed, so its first CHUNKS chunks sent are all of them when none went twice.
+  t.equal(new Set(sent.slice(0, CHUNKS)).size, CHUNKS, `no chunk was sent twice before every chunk went out once (${sent.join(' ')})`);
+  t.ok(answers.some((answer) => answer.type === 'elsewhere'), 'a fetcher asking for a chunk the other got was pointed there');
 });

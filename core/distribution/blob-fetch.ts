@@ -5,7 +5,7 @@
 import { ProductError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { chunkCount, chunkRange, type ChunkMap } from './chunk-map.js';
-import { requestChunk, requestMap, type ChunkPeers, type HolderMap } from './chunk-client.js';
+import { ChunkElsewhere, requestChunk, requestMap, type ChunkPeers, type HolderMap } from './chunk-client.js';
 import type { FetchPace } from './fetch-pace.js';
 import type { ChunkHasher } from './hasher.js';
 import { openPartialBlob, type PartialBlob } from './partial-blob.js';
@@ -275,7 +275,11 @@ class ChunkRun {
         bytes = await requestChunk(transport, request.peer, { ...chunk, onSwarm: (swarm) => this.#learn(request.peer, swarm) }, anyOf(signal, controller.signal));
       } catch (error) {
         if (controller.signal.aborted || signal?.aborted) return;
-        this.#lapse(request, error);
+        if (error instanceof ChunkElsewhere) {
+          this.#picker.elsewhere(request.peer, request.chunk, Date.now());
+          if (error.swarm) this.#learn(request.peer, error.swarm);
+          this.#meet([error.peer]);
+        } else this.#lapse(request, error);
         return;
       }
       this.#fetched += bytes.byteLength;
@@ -289,7 +293,7 @@ class ChunkRun {
         if (this.#picker.peer(request.peer)?.banned) this.#drop(request.peer);
         return;
       }
-      for (const duplicate of this.#picker.received(request.peer, request.chunk, true)) this.#cancel(duplicate);
+      for (const duplicate of this.#picker.received(request.peer, request.chunk, true, Date.now())) this.#cancel(duplicate);
       this.#report();
     })()
       .catch((error: unknown) => void (this.#failure ??= error))

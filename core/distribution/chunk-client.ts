@@ -4,7 +4,7 @@
 import type { Transport } from '../contracts/transport.js';
 import { manifestProblem, type Manifest } from '../models/manifest.js';
 import { chunkCount, parseChunkMap, type ChunkMap } from './chunk-map.js';
-import { CHUNK_PROTOCOL, ChunkProtocolError, encodeFrame, FrameReader, MAX_HEADER_BYTES, parseAnswer, type ChunkAnswer, type ChunkRequestMessage, type SwarmFields } from './chunk-protocol.js';
+import { CHUNK_PROTOCOL, ChunkProtocolError, encodeFrame, FrameReader, MAX_HEADER_BYTES, parseAnswer, type AnswerTo, type ChunkRequestMessage, type SwarmFields } from './chunk-protocol.js';
 import type { SwarmHint } from './swarm.js';
 
 export type ChunkPeers = Pick<Transport, 'openStream'>;
@@ -24,12 +24,12 @@ function swarmOf(answer: SwarmFields, count: number): SwarmHint | undefined {
   return { peers: answer.peers ?? [], sent: new Uint8Array(sent) };
 }
 
-async function ask<T extends ChunkAnswer['type']>(
+async function ask<T extends 'map' | 'chunk' | 'manifest'>(
   transport: ChunkPeers,
   peerId: string,
   request: ChunkRequestMessage,
   expected: T,
-  read: (answer: Extract<ChunkAnswer, { type: T }>, reader: FrameReader) => Promise<unknown> | unknown,
+  read: (answer: AnswerTo<T>, reader: FrameReader) => Promise<unknown> | unknown,
   signal?: AbortSignal,
 ) {
   const stream = await transport.openStream(peerId, CHUNK_PROTOCOL, signal);
@@ -80,7 +80,19 @@ export interface ChunkAsk {
   onSwarm?: (swarm: SwarmHint) => void;
 }
 
-/** A chunk of the blob as the holder sends it; unverified. */
+/** A holder of the whole blob sent the chunk to `peer` and asks that it be taken from there. */
+export class ChunkElsewhere extends Error {
+  constructor(
+    readonly index: number,
+    readonly peer: string,
+    readonly swarm: SwarmHint | undefined,
+  ) {
+    super(`chunk ${index} is to be taken from ${peer}`);
+    this.name = 'ChunkElsewhere';
+  }
+}
+
+/** A chunk of the blob as the holder sends it; unverified. Throws ChunkElsewhere when the holder points to another fetcher. */
 export async function requestChunk(transport: ChunkPeers, peerId: string, chunk: ChunkAsk, signal?: AbortSignal): Promise<Buffer> {
   const { digest, index, maxBytes } = chunk;
   return (await ask(
@@ -90,6 +102,7 @@ export async function requestChunk(transport: ChunkPeers, peerId: string, chunk:
     'chunk',
     (answer, reader) => {
       if (answer.index !== index) throw new ChunkProtocolError(`asked for chunk ${index}, got ${answer.index}`);
+      if (answer.type === 'elsewhere') throw new ChunkElsewhere(index, answer.peer, swarmOf(answer, chunk.chunkCount));
       if (answer.length > maxBytes) throw new ChunkProtocolError(`chunk ${index} is ${answer.length} bytes, at most ${maxBytes} expected`);
       const swarm = swarmOf(answer, chunk.chunkCount);
       if (swarm) chunk.onSwarm?.(swarm);

@@ -17,6 +17,10 @@ t.test("an answer's swarm fields are checked before a fetcher takes them", async
     [`${MAX_SWARM_PEERS + 1} peers`, { peers: Array.from({ length: MAX_SWARM_PEERS + 1 }, () => PEER) }],
     ['sent not a string', { sent: [1, 2] }],
   ];
+  t.match(parseAnswer({ type: 'elsewhere', index: 2, peer: PEER, peers: [PEER] }, 'chunk'), { type: 'elsewhere', index: 2, peer: PEER }, 'a chunk request may be pointed elsewhere');
+  t.throws(() => parseAnswer({ type: 'elsewhere', index: 2, peer: PEER }, 'map'), ChunkProtocolError, 'a map request may not');
+  t.throws(() => parseAnswer({ type: 'elsewhere', index: -1, peer: PEER }, 'chunk'), ChunkProtocolError, 'an elsewhere answer needs an index');
+  t.throws(() => parseAnswer({ type: 'elsewhere', index: 1, peer: 'not/a/peer' }, 'chunk'), ChunkProtocolError, 'and a peer id');
   for (const [what, fields] of bad) {
     t.throws(() => parseAnswer(chunk(fields), 'chunk'), ChunkProtocolError, what);
     t.throws(() => parseAnswer({ type: 'map', map: {}, ...fields }, 'map'), ChunkProtocolError, `${what}, in a map answer`);

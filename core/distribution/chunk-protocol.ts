@@ -33,6 +33,8 @@ export type ChunkAnswer =
   | ({ type: 'map'; map: unknown; have?: string } & SwarmFields)
   /** `length` raw bytes follow this header. */
   | ({ type: 'chunk'; index: number; length: number } & SwarmFields)
+  /** A holder of the whole blob sent chunk `index` to `peer`: take it from there. */
+  | ({ type: 'elsewhere'; index: number; peer: string } & SwarmFields)
   | { type: 'manifest'; manifest: unknown }
   | { type: 'error'; error: string };
 
@@ -121,24 +123,31 @@ export function parseRequest(value: unknown): ChunkRequestMessage {
   }
 }
 
+type Expected = Exclude<ChunkAnswer['type'], 'error' | 'elsewhere'>;
+/** A chunk request is answered with the chunk or, by a holder of the whole blob, with where to take it instead. */
+export type AnswerTo<T extends Expected> = T extends 'chunk' ? Extract<ChunkAnswer, { type: 'chunk' | 'elsewhere' }> : Extract<ChunkAnswer, { type: T }>;
+
+const wholeNumber = (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
 /** A peer's answer, checked for the shape the request expects; an error answer is thrown with its text. */
-export function parseAnswer<T extends ChunkAnswer['type']>(value: unknown, expected: T): Extract<ChunkAnswer, { type: T }> {
+export function parseAnswer<T extends Expected>(value: unknown, expected: T): AnswerTo<T> {
   const answer = record(value, 'an answer');
   if (answer.type === 'error') {
     const error = typeof answer.error === 'string' ? answer.error.slice(0, 500) : 'unspecified';
     throw new ProductError('OD_ERR_BLOB_NOT_FOUND', `the peer refused: ${error}`);
   }
-  if (answer.type !== expected) throw new ChunkProtocolError(`expected a ${expected} answer, got ${String(answer.type).slice(0, 40)}`);
-  if (expected === 'chunk') {
-    const { index, length } = answer;
-    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new ChunkProtocolError("a chunk answer's 'index' must be a whole number ≥ 0");
-    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > MAX_CHUNK_SIZE) {
-      throw new ChunkProtocolError(`a chunk answer's 'length' must be from 0 to ${MAX_CHUNK_SIZE}`);
-    }
+  const elsewhere = expected === 'chunk' && answer.type === 'elsewhere';
+  if (answer.type !== expected && !elsewhere) throw new ChunkProtocolError(`expected a ${expected} answer, got ${String(answer.type).slice(0, 40)}`);
+  if (elsewhere) {
+    if (!wholeNumber(answer.index)) throw new ChunkProtocolError("an elsewhere answer's 'index' must be a whole number ≥ 0");
+    if (typeof answer.peer !== 'string' || !PEER_ID.test(answer.peer)) throw new ChunkProtocolError("an elsewhere answer's 'peer' must be a peer id");
+  } else if (expected === 'chunk') {
+    if (!wholeNumber(answer.index)) throw new ChunkProtocolError("a chunk answer's 'index' must be a whole number ≥ 0");
+    if (!wholeNumber(answer.length) || (answer.length as number) > MAX_CHUNK_SIZE) throw new ChunkProtocolError(`a chunk answer's 'length' must be from 0 to ${MAX_CHUNK_SIZE}`);
   }
   if (expected === 'map' && answer.have !== undefined && typeof answer.have !== 'string') throw new ChunkProtocolError("a map answer's 'have' must be base64");
-  if (expected === 'map' || expected === 'chunk') checkSwarm(answer);
-  return answer as Extract<ChunkAnswer, { type: T }>;
+  if (expected !== 'manifest') checkSwarm(answer);
+  return answer as AnswerTo<T>;
 }
 
 /** libp2p peer ids as base58btc text. */

@@ -22,6 +22,8 @@ const ANSWER_TIMEOUT_MS = 120_000;
 const MAP_CACHE_ENTRIES = 512;
 /** A fetcher asks every second or two while it fetches; one silent this long has finished or gone. */
 const SWARM_MEMORY_MS = 30_000;
+/** Smaller chunks (a config blob's) cost less to send again than to wait for. */
+const MIN_PASS_ON_BYTES = 1024 * 1024;
 
 export interface ChunkServerComponents {
   transport: Pick<Transport, 'handle' | 'unhandle'>;
@@ -144,6 +146,9 @@ export class ChunkServer implements Startable {
       return this.#answer(stream, { type: 'map', map, ...(have === undefined ? {} : { have }), ...this.#swarmFields(map.digest, stream.peerId) });
     }
     if (request.index >= count) return this.#answer(stream, { type: 'error', error: `chunk ${request.index} is outside the blob's ${count} chunks` });
+    const { start, end } = chunkRange(map, request.index);
+    const passOn = partial || end - start < MIN_PASS_ON_BYTES ? undefined : this.#swarms.passOn(map.digest, request.index, stream.peerId, Date.now());
+    if (passOn) return this.#answer(stream, { type: 'elsewhere', index: request.index, peer: passOn, ...this.#swarmFields(map.digest, stream.peerId) });
     await this.#turn(signal);
     try {
       let bytes: Buffer;

@@ -193,3 +193,16 @@ t.test('among equally rare chunks, a peer is asked for one it has not sent to an
   t.ok(fromSeed.length === 1 && [2, 3].includes(fromSeed[0]!.chunk), `rarity comes first: a chunk only the seed holds, though sent (${pairs(fromSeed)})`);
   t.doesNotThrow(() => q.sentBy('nobody', haveBitmap(4, [])), 'a peer not announced is ignored');
 });
+
+t.test('a peer that points elsewhere for a chunk is not asked for it for twice its chunk time, not even in the endgame', async (t) => {
+  const p = picker(2, { maxInFlightPerPeer: 1, elsewhereMs: 1000 });
+  p.announce('seed', haveBitmap(2, range(2)));
+  const [first] = p.next(0);
+  p.received('seed', first!.chunk, true, 3000);
+  const [second] = p.next(3000);
+  p.elsewhere('seed', second!.chunk, 3000);
+  t.same(p.next(3001), [], 'the only chunk left is not asked for, though the seed is free');
+  t.same(p.next(8999), [], 'a 3 s chunk keeps it away for 6 s');
+  t.same(pairs(p.next(9000)), [`seed:${second!.chunk}`], 'and no longer');
+  t.equal(p.peer('seed')!.lapses, 0, 'pointing elsewhere is no lapse');
+});

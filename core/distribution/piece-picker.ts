@@ -15,6 +15,8 @@ export interface PiecePickerOptions {
   random: () => number;
   /** Chunks already held, e.g. verified before a restart. */
   held?: Iterable<number>;
+  /** How long a peer that pointed elsewhere for a chunk is not asked for it again, at least; default 1000 ms. */
+  elsewhereMs?: number;
 }
 
 export interface ChunkRequest {
@@ -38,6 +40,10 @@ interface Peer {
   have: Uint8Array;
   /** Chunks the peer says it has sent to anyone (a have-bitmap), or none said. */
   sent: Uint8Array | undefined;
+  /** How long its last good chunk took, from request to arrival; 0 before one arrived. */
+  chunkMs: number;
+  /** Chunk → until when it is not to be asked for: the peer said another fetcher has it. */
+  elsewhereUntil: Map<number, number>;
   /** Chunk → sentAt. */
   requests: Map<number, number>;
   badChunks: number;
@@ -112,7 +118,7 @@ export class PiecePicker {
     }
     let peer = this.#peers.get(id);
     if (!peer) {
-      peer = { id, have: new Uint8Array(count), sent: undefined, requests: new Map(), badChunks: 0, lapses: 0, banned: false };
+      peer = { id, have: new Uint8Array(count), sent: undefined, chunkMs: 0, elsewhereUntil: new Map(), requests: new Map(), badChunks: 0, lapses: 0, banned: false };
       this.#peers.set(id, peer);
     }
     for (let chunk = 0; chunk < count; chunk++) {
@@ -137,6 +143,19 @@ export class PiecePicker {
     const peer = this.#peers.get(id);
     if (!peer || bitmap.byteLength !== Math.ceil(this.#held.length / 8)) return;
     peer.sent = bitmap;
+  }
+
+  /**
+   * The peer answered a request for `chunk` that another fetcher has it from there: the request is
+   * freed without a lapse, and the peer is not asked for that chunk again for twice its last chunk
+   * time (at least elsewhereMs), not even in the endgame.
+   */
+  elsewhere(id: string, chunk: number, now: number): void {
+    this.#checkChunk(chunk);
+    const peer = this.#peers.get(id);
+    if (!peer || !peer.requests.has(chunk)) return;
+    this.#free(peer, chunk);
+    peer.elsewhereUntil.set(chunk, now + Math.max(this.#options.elsewhereMs ?? 1000, 2 * peer.chunkMs));
   }
 
   /** The peer left: its requests are freed and returned, for the caller to cancel. */
@@ -167,7 +186,7 @@ export class PiecePicker {
       for (const peer of peers) {
         if (made.length >= limit) return made;
         if (peer.requests.size >= this.#options.maxInFlightPerPeer) continue;
-        const chunk = this.#pick(peer, endgame);
+        const chunk = this.#pick(peer, endgame, now);
         if (chunk < 0) continue;
         peer.requests.set(chunk, now);
         this.#requested[chunk]!++;
@@ -183,9 +202,11 @@ export class PiecePicker {
    * held from now on and the other requests for it are returned, to cancel. A bad one goes back to
    * missing and counts against the peer; at maxBadChunks it is banned and its requests are returned too.
    */
-  received(id: string, chunk: number, valid: boolean): ChunkRequest[] {
+  received(id: string, chunk: number, valid: boolean, now?: number): ChunkRequest[] {
     this.#checkChunk(chunk);
     const peer = this.#peers.get(id);
+    const sentAt = peer?.requests.get(chunk);
+    if (peer && valid && sentAt !== undefined && now !== undefined) peer.chunkMs = Math.max(0, now - sentAt);
     if (peer) this.#free(peer, chunk);
     if (!valid) {
       if (!peer || peer.banned) return [];
@@ -258,9 +279,9 @@ export class PiecePicker {
   /**
    * The rarest missing chunk `peer` holds and is not fetching, one it has not sent to anyone before
    * one it has, ties broken at random (reservoir sampling); out of endgame only chunks no one is
-   * fetching. -1 when there is none.
+   * fetching; never one it pointed elsewhere for lately. -1 when there is none.
    */
-  #pick(peer: Peer, endgame: boolean): number {
+  #pick(peer: Peer, endgame: boolean, now: number): number {
     let best = -1;
     let bestRequested = 0;
     let bestAvailability = 0;
@@ -268,6 +289,7 @@ export class PiecePicker {
     let ties = 0;
     for (let chunk = 0; chunk < this.#held.length; chunk++) {
       if (this.#held[chunk] || !peer.have[chunk] || peer.requests.has(chunk)) continue;
+      if ((peer.elsewhereUntil.get(chunk) ?? 0) > now) continue;
       const requested = this.#requested[chunk]!;
       if (requested > 0 && !endgame) continue;
       const availability = this.#availability[chunk]!;

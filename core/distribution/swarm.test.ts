@@ -35,3 +35,17 @@ t.test('memory stays bounded: peers per blob, blobs, peers per answer', async (t
   s.asked('f', 16, 'q', 98, 16);
   t.same(s.hint('f', 'x', 99)!.sent, haveBitmap(16, [15]), 'a chunk past the blob is not recorded');
 });
+
+t.test('a chunk sent to one fetcher is passed on by it while some chunk went to no one', async (t) => {
+  const s = swarms({ forgetAfterMs: 60_000 });
+  t.equal(s.passOn('d', 0, 'b', 0), undefined, 'nothing sent yet');
+  s.asked('d', 3, 'a', 0, 0);
+  t.equal(s.passOn('d', 0, 'b', 5000), 'a', 'b takes chunk 0 from a while chunks 1 and 2 went to no one');
+  t.equal(s.passOn('d', 0, 'a', 10), undefined, 'a itself, asking again, gets it');
+  t.equal(s.passOn('d', 1, 'b', 10), undefined, 'a chunk not sent is sent');
+  s.asked('d', 3, 'b', 10, 1);
+  s.asked('d', 3, 'a', 10, 1);
+  t.equal(s.passOn('d', 0, 'c', 20), 'a', 'sending one chunk twice does not count it twice');
+  s.asked('d', 3, 'b', 30, 2);
+  t.equal(s.passOn('d', 0, 'c', 40), undefined, 'every chunk sent, anything is sent again');
+});

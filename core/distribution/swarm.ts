@@ -1,8 +1,9 @@
-// What a serving node tells the nodes fetching a blob from it: the other peers that asked it for
-// the blob lately, and which chunks it has already sent. A fetcher learns its fellow fetchers from
-// the first answer instead of a DHT lookup, and asks the serving node for chunks nobody got yet,
-// so a seed's uplink carries each chunk about once however many nodes fetch at the same time.
-// Pure: time comes in.
+// What a serving node knows of the nodes fetching a blob from it: the other peers that asked it
+// for the blob lately, which chunks it has already sent, and to whom. A fetcher learns its fellow
+// fetchers from the first answer instead of a DHT lookup, and asks for chunks nobody got yet; a
+// holder of the whole blob asked for a chunk it sent another fetcher tells the asker to take it
+// from that one (passOn) while some chunk has not been sent to anyone, so its uplink carries each
+// chunk once before any twice, however many nodes fetch at the same time. Pure: time comes in.
 
 /** Peers named in one answer; a swarm larger than this still meets through the peers it names. */
 export const MAX_SWARM_PEERS = 16;
@@ -18,6 +19,10 @@ interface Swarm {
   /** Peer → when it last asked. */
   askedAt: Map<string, number>;
   sent: Uint8Array;
+  /** Chunks not sent to anyone yet. */
+  unsent: number;
+  /** Per chunk, the peer it was last sent to. */
+  sentTo: (string | undefined)[];
   lastAt: number;
 }
 
@@ -42,7 +47,23 @@ export class Swarms {
     swarm.askedAt.set(peer, now);
     if (swarm.askedAt.size > this.options.maxPeers) swarm.askedAt.delete(swarm.askedAt.keys().next().value!);
     swarm.lastAt = now;
-    if (chunk !== undefined && chunk >= 0 && chunk < chunkCount) swarm.sent[chunk >> 3]! |= 0x80 >> (chunk & 7);
+    if (chunk === undefined || chunk < 0 || chunk >= chunkCount) return;
+    const bit = 0x80 >> (chunk & 7);
+    if (!(swarm.sent[chunk >> 3]! & bit)) swarm.unsent--;
+    swarm.sent[chunk >> 3]! |= bit;
+    swarm.sentTo[chunk] = peer;
+  }
+
+  /**
+   * The fetcher `requester` should take chunk `chunk` from instead: another one this node sent it
+   * to, while some chunk of the blob has gone to no one yet (this node's uplink is better spent on
+   * it); undefined to send it. Once every chunk went out, the swarm's holders of part of the blob
+   * are what is short, and this node serves anything.
+   */
+  passOn(digest: string, chunk: number, requester: string, now: number): string | undefined {
+    const swarm = this.#live(digest, now);
+    const to = swarm?.sentTo[chunk];
+    return swarm && swarm.unsent > 0 && to !== undefined && to !== requester ? to : undefined;
   }
 
   /** What to tell `requester` of the blob's swarm: undefined when nobody else asked lately. */
@@ -70,7 +91,7 @@ export class Swarms {
   #swarm(digest: string, chunkCount: number, now: number): Swarm {
     let swarm = this.#live(digest, now);
     if (!swarm || swarm.sent.byteLength !== Math.ceil(chunkCount / 8)) {
-      swarm = { askedAt: new Map(), sent: new Uint8Array(Math.ceil(chunkCount / 8)), lastAt: now };
+      swarm = { askedAt: new Map(), sent: new Uint8Array(Math.ceil(chunkCount / 8)), unsent: chunkCount, sentTo: [], lastAt: now };
       this.#swarms.delete(digest);
       this.#swarms.set(digest, swarm);
       if (this.#swarms.size > this.options.maxBlobs) this.#evictOldest();
