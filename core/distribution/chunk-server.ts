@@ -22,6 +22,8 @@ const ANSWER_TIMEOUT_MS = 120_000;
 const MAP_CACHE_ENTRIES = 512;
 /** A fetcher asks every second or two while it fetches; one silent this long has finished or gone. */
 const SWARM_MEMORY_MS = 30_000;
+/** A fetcher asks several times a second; one silent this long passes nothing on. */
+const SWARM_ACTIVE_MS = 5000;
 /** Smaller chunks (a config blob's) cost less to send again than to wait for. */
 const MIN_PASS_ON_BYTES = 1024 * 1024;
 
@@ -50,7 +52,7 @@ export class ChunkServer implements Startable {
   /** Chunk answers under way, and the requests waiting for one to end. */
   #answering = 0;
   readonly #waiting: (() => void)[] = [];
-  readonly #swarms = new Swarms({ forgetAfterMs: SWARM_MEMORY_MS, maxBlobs: 64, maxPeers: 64 });
+  readonly #swarms = new Swarms({ forgetAfterMs: SWARM_MEMORY_MS, maxBlobs: 64, maxPeers: 64, activeMs: SWARM_ACTIVE_MS });
   #started = false;
 
   constructor(components: ChunkServerComponents, options: ChunkServerOptions = {}) {

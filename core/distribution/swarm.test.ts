@@ -2,7 +2,7 @@ import t from 'tap';
 import { haveBitmap } from './piece-picker.js';
 import { MAX_SWARM_PEERS, Swarms } from './swarm.js';
 
-const swarms = (options: Partial<ConstructorParameters<typeof Swarms>[0]> = {}) => new Swarms({ forgetAfterMs: 1000, maxBlobs: 4, maxPeers: 64, ...options });
+const swarms = (options: Partial<ConstructorParameters<typeof Swarms>[0]> = {}) => new Swarms({ forgetAfterMs: 1000, maxBlobs: 4, maxPeers: 64, activeMs: 500, ...options });
 
 t.test('a requester hears of the other peers that asked lately, latest first, and of the chunks sent', async (t) => {
   const s = swarms();
@@ -37,10 +37,11 @@ t.test('memory stays bounded: peers per blob, blobs, peers per answer', async (t
 });
 
 t.test('a chunk sent to one fetcher is passed on by it while some chunk went to no one', async (t) => {
-  const s = swarms({ forgetAfterMs: 60_000 });
+  const s = swarms({ forgetAfterMs: 60_000, activeMs: 5000 });
   t.equal(s.passOn('d', 0, 'b', 0), undefined, 'nothing sent yet');
   s.asked('d', 3, 'a', 0, 0);
-  t.equal(s.passOn('d', 0, 'b', 5000), 'a', 'b takes chunk 0 from a while chunks 1 and 2 went to no one');
+  t.equal(s.passOn('d', 0, 'b', 4999), 'a', 'b takes chunk 0 from a while chunks 1 and 2 went to no one');
+  t.equal(s.passOn('d', 0, 'b', 5000), undefined, 'but not once a stopped asking: it may be gone');
   t.equal(s.passOn('d', 0, 'a', 10), undefined, 'a itself, asking again, gets it');
   t.equal(s.passOn('d', 1, 'b', 10), undefined, 'a chunk not sent is sent');
   s.asked('d', 3, 'b', 10, 1);

@@ -1,9 +1,10 @@
 // What a serving node knows of the nodes fetching a blob from it: the other peers that asked it
 // for the blob lately, which chunks it has already sent, and to whom. A fetcher learns its fellow
 // fetchers from the first answer instead of a DHT lookup, and asks for chunks nobody got yet; a
-// holder of the whole blob asked for a chunk it sent another fetcher tells the asker to take it
-// from that one (passOn) while some chunk has not been sent to anyone, so its uplink carries each
-// chunk once before any twice, however many nodes fetch at the same time. Pure: time comes in.
+// holder of the whole blob asked for a chunk it sent another fetcher, still fetching, tells the
+// asker to take it from that one (passOn) while some chunk has not been sent to anyone, so its
+// uplink carries each chunk once before any twice, however many nodes fetch at the same time.
+// Pure: time comes in.
 
 /** Peers named in one answer; a swarm larger than this still meets through the peers it names. */
 export const MAX_SWARM_PEERS = 16;
@@ -33,6 +34,8 @@ export interface SwarmsOptions {
   maxBlobs: number;
   /** Peers remembered per blob; past it the one silent longest is forgotten. */
   maxPeers: number;
+  /** A chunk is passed on only by a fetcher that asked this node within this long: one still fetching. */
+  activeMs: number;
 }
 
 export class Swarms {
@@ -56,14 +59,15 @@ export class Swarms {
 
   /**
    * The fetcher `requester` should take chunk `chunk` from instead: another one this node sent it
-   * to, while some chunk of the blob has gone to no one yet (this node's uplink is better spent on
-   * it); undefined to send it. Once every chunk went out, the swarm's holders of part of the blob
-   * are what is short, and this node serves anything.
+   * to and still fetching (asked within activeMs), while some chunk of the blob has gone to no one
+   * yet (this node's uplink is better spent on it); undefined to send it. Once every chunk went
+   * out, the swarm's holders of part of the blob are what is short, and this node serves anything.
    */
   passOn(digest: string, chunk: number, requester: string, now: number): string | undefined {
     const swarm = this.#live(digest, now);
     const to = swarm?.sentTo[chunk];
-    return swarm && swarm.unsent > 0 && to !== undefined && to !== requester ? to : undefined;
+    if (!swarm || swarm.unsent === 0 || to === undefined || to === requester) return undefined;
+    return now - (swarm.askedAt.get(to) ?? -Infinity) < this.options.activeMs ? to : undefined;
   }
 
   /** What to tell `requester` of the blob's swarm: undefined when nobody else asked lately. */
