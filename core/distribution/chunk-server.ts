@@ -151,6 +151,8 @@ export class ChunkServer implements Startable {
     const { start, end } = chunkRange(map, request.index);
     const passOn = partial || end - start < MIN_PASS_ON_BYTES ? undefined : this.#swarms.passOn(map.digest, request.index, stream.peerId, Date.now());
     if (passOn) return this.#answer(stream, { type: 'elsewhere', index: request.index, peer: passOn, ...this.#swarmFields(map.digest, stream.peerId) });
+    // Recorded in the same turn as the check, so two askers of one chunk at once do not both get it.
+    this.#swarms.asked(map.digest, count, stream.peerId, Date.now(), request.index);
     await this.#turn(signal);
     try {
       let bytes: Buffer;
@@ -159,7 +161,6 @@ export class ChunkServer implements Startable {
       } catch (error) {
         return await this.#answer(stream, { type: 'error', error: (error as Error).message });
       }
-      this.#swarms.asked(map.digest, count, stream.peerId, Date.now(), request.index);
       const header: ChunkAnswer = { type: 'chunk', index: request.index, length: bytes.byteLength, ...this.#swarmFields(map.digest, stream.peerId) };
       await stream.write(encodeFrame(header), signal);
       await stream.write(bytes, signal);
