@@ -124,6 +124,9 @@ class ChunkRun {
   readonly #ending = new AbortController();
   #fetched = 0;
   readonly #kept: number;
+  readonly #chunkCount: number;
+  /** The have-bitmap of a holder of the whole blob. */
+  readonly #whole: Uint8Array;
   /** The last time a request was out. */
   #progressAt = Date.now();
   #wake: (() => void) | undefined;
@@ -136,6 +139,8 @@ class ChunkRun {
     maps: Map<string, HolderMap>,
   ) {
     const count = chunkCount(map.size, map.chunkSize);
+    this.#chunkCount = count;
+    this.#whole = haveBitmap(count, Array.from({ length: count }, (_, i) => i));
     this.#picker = new PiecePicker({
       chunkCount: count,
       maxInFlightPerPeer: options.maxInFlightPerPeer ?? 2,
@@ -144,9 +149,8 @@ class ChunkRun {
       random: options.random ?? Math.random,
       held: partial.verifiedChunks(),
     });
-    const whole = haveBitmap(count, Array.from({ length: count }, (_, i) => i));
     for (const [peer, held] of maps) {
-      this.#picker.announce(peer, held.have ?? whole);
+      this.#picker.announce(peer, held.have ?? this.#whole);
       if (held.have) this.#partialHolders.add(peer);
       if (held.swarm) {
         this.#picker.sentBy(peer, held.swarm.sent);
@@ -226,11 +230,10 @@ class ChunkRun {
 
   /** Holders that answered with their maps are asked for chunks from then on; the peers their swarm hints name are met next. */
   #admit(maps: Map<string, HolderMap>): void {
-    const count = chunkCount(this.map.size, this.map.chunkSize);
     for (const [peer, held] of maps) {
       this.#known.add(peer);
       if (!sameLayout(held.map, this.map)) continue;
-      this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
+      this.#picker.announce(peer, held.have ?? this.#whole);
       this.#holders.add(peer);
       if (held.have) this.#partialHolders.add(peer);
       if (held.swarm) this.#learn(peer, held.swarm);
@@ -271,7 +274,7 @@ class ChunkRun {
       let bytes: Buffer;
       try {
         await this.options.pace?.take(end - start, anyOf(signal, controller.signal));
-        const chunk = { digest: this.map.digest, index: request.chunk, maxBytes: end - start, chunkCount: chunkCount(this.map.size, this.map.chunkSize) };
+        const chunk = { digest: this.map.digest, index: request.chunk, maxBytes: end - start, chunkCount: this.#chunkCount };
         bytes = await requestChunk(transport, request.peer, { ...chunk, onSwarm: (swarm) => this.#learn(request.peer, swarm) }, anyOf(signal, controller.signal));
       } catch (error) {
         if (controller.signal.aborted || signal?.aborted) return;
@@ -337,11 +340,10 @@ class ChunkRun {
       if (!signal.aborted) this.options.logger.debug({ digest: this.map.digest, err: error }, 'asking holders what they hold failed');
       return;
     }
-    const count = chunkCount(this.map.size, this.map.chunkSize);
     for (const peer of asked) {
       const held = maps.get(peer);
       if (!held || !sameLayout(held.map, this.map) || this.#picker.peer(peer)?.banned) continue;
-      this.#picker.announce(peer, held.have ?? haveBitmap(count, Array.from({ length: count }, (_, i) => i)));
+      this.#picker.announce(peer, held.have ?? this.#whole);
       if (!held.have) this.#partialHolders.delete(peer);
       if (held.swarm) this.#learn(peer, held.swarm);
     }
@@ -356,7 +358,7 @@ class ChunkRun {
   /** The picker holds a chunk once its write resolved, so once the sidecar lists it: what a restart keeps. */
   #heldBytes(): number {
     let held = 0;
-    for (let chunk = 0; chunk < chunkCount(this.map.size, this.map.chunkSize); chunk++) {
+    for (let chunk = 0; chunk < this.#chunkCount; chunk++) {
       if (!this.#picker.has(chunk)) continue;
       const { start, end } = chunkRange(this.map, chunk);
       held += end - start;

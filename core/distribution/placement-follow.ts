@@ -9,6 +9,7 @@ import type { ModelStore } from '../contracts/storage.js';
 import type { Logger } from '../log.js';
 import { parseModelName } from '../models/name.js';
 import type { ModelCopier } from './model-copy.js';
+import { sameDigest } from './placement-input.js';
 
 export interface PlacementFollowComponents {
   nodeId: string;
@@ -26,8 +27,6 @@ export interface PlacementFollowOptions {
 
 /** Placements change by consensus events; this catches a copy whose retry was the only thing pending. */
 const RECHECK_MS = 10_000;
-
-const bare = (digest: string) => digest.replace(/^sha256:/, '');
 
 /** Model name → agreed digest, for every model whose placement names `nodeId`. */
 export function placedOn(state: ClusterState, nodeId: string): Map<string, string> {
@@ -101,10 +100,10 @@ export class PlacementFollower implements Startable {
     for (let failures = 0; !signal.aborted; ) {
       try {
         const held = await store.getModel(parseModelName(model), signal);
-        if (held && bare(held.digest) === bare(digest)) return await this.#report(model, digest);
+        if (held && sameDigest(held.digest, digest)) return await this.#report(model, digest);
         logger.info({ model, digest }, 'placed on this node; copying it');
         const copied = await copier.copy(model, signal);
-        if (bare(copied.digest) !== bare(digest)) throw new Error(`the holders of '${model}' sent ${copied.digest}, not the agreed ${digest}`);
+        if (!sameDigest(copied.digest, digest)) throw new Error(`the holders of '${model}' sent ${copied.digest}, not the agreed ${digest}`);
       } catch (error) {
         if (signal.aborted) return;
         failures += 1;

@@ -8,6 +8,8 @@ import type { Placements, PlannerNode } from './planner.js';
 /** Digests compare without their algorithm prefix: gossip carries bare hex, records may not. */
 const bare = (digest: string) => digest.replace(/^sha256:/, '');
 
+export const sameDigest = (a: string, b: string): boolean => bare(a) === bare(b);
+
 /**
  * The members the planner may place on: admitted to the cluster facts (a placement names only
  * those), not refused for a taken name, and healthy, or silent for less than `replaceAfterMs`: a
@@ -33,7 +35,7 @@ export function presentCopies(state: ClusterState, members: readonly Member[]): 
     const holders = new Set(state.replicas[record.name] ?? []);
     const wanted = record.name.toLowerCase();
     for (const member of members) {
-      if (member.models.some((m) => m.name.toLowerCase() === wanted && bare(m.digest) === bare(record.digest))) holders.add(member.id);
+      if (member.models.some((m) => m.name.toLowerCase() === wanted && sameDigest(m.digest, record.digest))) holders.add(member.id);
     }
     present[record.name] = [...holders].sort();
   }
@@ -67,7 +69,7 @@ export function heldModels(members: readonly Member[], admitted: ClusterState['m
 /** Held models the agreed facts lack, or know under another digest: what the leader registers. */
 export function unregisteredModels(state: ClusterState, held: ReadonlyMap<string, HeldModel>): [string, string][] {
   return [...held]
-    .filter(([name, { digest }]) => state.models[name] === undefined || bare(state.models[name]!.digest) !== bare(digest))
+    .filter(([name, { digest }]) => state.models[name] === undefined || !sameDigest(state.models[name]!.digest, digest))
     .map(([name, { digest }]): [string, string] => [name, digest])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -13,7 +13,7 @@ import { readGguf, type GgufFile } from '../models/gguf.js';
 import { layerOf } from '../models/manifest.js';
 import { parseModelName } from '../models/name.js';
 import { estimateVram } from '../models/vram-estimate.js';
-import { changedPlacements, heldModels, plannerNodes, presentCopies, unregisteredModels } from './placement-input.js';
+import { changedPlacements, heldModels, plannerNodes, presentCopies, sameDigest, unregisteredModels } from './placement-input.js';
 import { planPlacements, type PlannerModel } from './planner.js';
 import { ObservedVram } from './vram-observed.js';
 
@@ -128,7 +128,7 @@ export class PlacementLoop implements Startable {
     let file: GgufFile | undefined;
     try {
       const stored = await this.c.storage.getModel(parseModelName(name));
-      const weights = stored && stored.digest.replace(/^sha256:/, '') === digest.replace(/^sha256:/, '') ? layerOf(stored.manifest, 'model') : undefined;
+      const weights = stored && sameDigest(stored.digest, digest) ? layerOf(stored.manifest, 'model') : undefined;
       if (weights) file = await readGguf(this.c.storage.blobPath(weights.digest), { maxArrayLength: 0 });
     } catch (error) {
       this.c.logger.debug({ err: error, model: name }, 'no GGUF header for a VRAM estimate');

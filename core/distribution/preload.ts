@@ -8,12 +8,13 @@ import type { ClusterState } from '../cluster/state-machine.js';
 import type { Consensus } from '../contracts/consensus.js';
 import type { Engine, LoadedModel } from '../contracts/engine.js';
 import type { Startable } from '../contracts/plugin.js';
-import type { ModelStore } from '../contracts/storage.js';
+import type { ModelStore, StoredModel } from '../contracts/storage.js';
 import type { Logger } from '../log.js';
 import { FOREVER } from '../api/ollama/keep-alive.js';
 import { parseModelName } from '../models/name.js';
 import { modelSpec } from '../models/spec.js';
 import { placedOn } from './placement-follow.js';
+import { sameDigest } from './placement-input.js';
 
 /** A load that expires later than this from now was made to stay. */
 const STAYS_MS = 365 * 24 * 3600 * 1000;
@@ -47,8 +48,6 @@ export interface PreloaderComponents {
   engine: Pick<Engine, 'load' | 'unload' | 'loaded'>;
   logger: Logger;
 }
-
-const bare = (digest: string) => digest.replace(/^sha256:/, '');
 
 export class Preloader implements Startable {
   readonly #c: PreloaderComponents;
@@ -98,13 +97,14 @@ export class Preloader implements Startable {
   async #sync(): Promise<void> {
     const { consensus, nodeId, store, engine, logger } = this.#c;
     const signal = this.#stopping.signal;
-    const placedHere = new Set<string>();
+    /** Placed here and held under the agreed digest. */
+    const placedHere = new Map<string, StoredModel>();
     for (const [model, digest] of placedOn(consensus.state().state, nodeId)) {
       const held = await store.getModel(parseModelName(model), signal).catch(() => undefined);
-      if (held && bare(held.digest) === bare(digest)) placedHere.add(model);
+      if (held && sameDigest(held.digest, digest)) placedHere.set(model, held);
     }
     const now = Date.now();
-    const { load, unload } = preloadChanges({ placedHere, loaded: engine.loaded(), preloaded: this.#preloaded, now });
+    const { load, unload } = preloadChanges({ placedHere: new Set(placedHere.keys()), loaded: engine.loaded(), preloaded: this.#preloaded, now });
     for (const model of this.#preloaded) if (!placedHere.has(model)) this.#preloaded.delete(model);
     for (const model of unload) {
       await engine.unload(model, signal).catch((error: unknown) => logger.warn({ model, err: error }, 'a model no longer placed here was not unloaded'));
@@ -113,9 +113,7 @@ export class Preloader implements Startable {
     for (const model of load) {
       if (signal.aborted || now - (this.#failedAt.get(model) ?? -Infinity) < RETRY_AFTER_MS) continue;
       try {
-        const stored = await store.getModel(parseModelName(model), signal);
-        if (!stored) continue;
-        await engine.load(await modelSpec(store, stored), FOREVER, signal);
+        await engine.load(await modelSpec(store, placedHere.get(model)!), FOREVER, signal);
         this.#preloaded.add(model);
         this.#failedAt.delete(model);
         logger.info({ model }, 'loaded: placed on this node (distribution.preload)');
