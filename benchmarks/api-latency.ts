@@ -29,7 +29,12 @@ export interface ApiLatencyOptions {
 const PROMPT = 'The quick brown fox jumps over the lazy dog. ';
 /** A seed under which neither default model samples end-of-sequence within the default tokens. */
 const SEED = 2;
-/** Rounds before measuring: enough for the JIT to compile the request path, as on a node in service. */
+/**
+ * One-token requests on every side before the rounds: V8 compiles a request path with its optimizing
+ * tier only after hundreds of calls, and a node in service has long passed that.
+ */
+const JIT_WARM_UP = 1000;
+/** Full rounds before measuring, after the JIT warm-up. */
 const WARM_UP = 20;
 /** The engine's defaults on this machine: OLLAMA_CONTEXT_LENGTH and OLLAMA_NUM_THREAD unset. */
 const CONTEXT_LENGTH = 4096;
@@ -238,6 +243,8 @@ async function measureModel({ llama, engine, node, client }: Sides, gguf: TinyGg
     const api = new ApiCompletion(client, name);
     const sides = [() => direct.run(tokens), () => engineRun(engine, spec, tokens), () => api.streamed(tokens), () => api.whole(tokens), () => bare.run()];
     const labels = ['the engine plugin', 'streamed /api/generate', '/api/generate'];
+    const warmUps = [() => direct.run(1), () => engineRun(engine, spec, 1), () => api.streamed(1), () => api.whole(1), () => bare.run()];
+    for (let round = 0; round < JIT_WARM_UP; round++) for (const warmUp of warmUps) await warmUp();
     const samples: Sample[][] = sides.map(() => []);
     for (let round = 0; round < WARM_UP + requests; round++) {
       // Rotate the order so no side always runs right after the same other one.
@@ -258,7 +265,7 @@ async function measureModel({ llama, engine, node, client }: Sides, gguf: TinyGg
 }
 
 export async function run(options: ApiLatencyOptions = {}): Promise<BenchmarkRow[]> {
-  const { requests = 60, tokens = 32, models = [{}, { embeddingLength: 512, layers: 4 }] } = options;
+  const { requests = 150, tokens = 32, models = [{}, { embeddingLength: 512, layers: 4 }] } = options;
   const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: LlamaLogLevel.warn });
   const { config } = loadConfig({ env: { OLLAMA_LLAMA_GPU: 'off' } });
   const engine = llamaCpp(config.engine)({ logger: silentLogger(), config });
