@@ -6,22 +6,23 @@ export function abortError(signal: AbortSignal): DOMException {
 }
 
 /**
- * One signal that fires when any of `signals` does; `unlink` removes the listeners. AbortSignal.any
- * would leave a listener on a plugin's long-lived stop signal for every request.
+ * One signal that fires when any of `signals` does, or when `controller` aborts; `unlink` removes
+ * the listeners. AbortSignal.any would leave a listener on a plugin's long-lived stop signal for
+ * every request.
  */
-export function linkSignals(...signals: AbortSignal[]): { signal: AbortSignal; unlink(): void } {
+export function linkSignals(...signals: AbortSignal[]): { signal: AbortSignal; controller: AbortController; unlink(): void } {
   const controller = new AbortController();
   const aborted = signals.find((source) => source.aborted);
   if (aborted) {
     controller.abort(aborted.reason);
-    return { signal: controller.signal, unlink: () => {} };
+    return { signal: controller.signal, controller, unlink: () => {} };
   }
   const removers = signals.map((source) => {
     const onAbort = () => controller.abort(source.reason);
     source.addEventListener('abort', onAbort, { once: true });
     return () => source.removeEventListener('abort', onAbort);
   });
-  return { signal: controller.signal, unlink: () => removers.forEach((remove) => remove()) };
+  return { signal: controller.signal, controller, unlink: () => removers.forEach((remove) => remove()) };
 }
 
 /** Runs `call` with a signal that also aborts after `ms`; the timer never outlives the call. */

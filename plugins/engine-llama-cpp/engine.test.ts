@@ -360,3 +360,17 @@ t.test('stop() disposes everything and leaves no timer behind', async (t) => {
   await stopping.stop();
   await t.rejects(run(stopping.generate(generateRequest())), { code: 'OD_ERR_INTERNAL' }, 'a stopped engine refuses work');
 });
+
+t.test('stop() ends a run in flight with its reason', async (t) => {
+  const stopping = build();
+  await stopping.start();
+  const events = stopping.generate(generateRequest({ options: { num_predict: 100_000, temperature: 0 } }))[Symbol.asyncIterator]();
+  t.equal((await events.next()).value?.type, 'token', 'the run is under way');
+  const stopped = stopping.stop();
+  const rest = async () => {
+    for (let next = await events.next(); !next.done; next = await events.next()) if (next.value.type === 'done') return next.value.doneReason;
+    return 'ended without done';
+  };
+  await t.rejects(rest(), { code: 'OD_ERR_INTERNAL', message: 'the engine is stopping' });
+  await stopped;
+});

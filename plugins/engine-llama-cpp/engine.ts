@@ -56,6 +56,10 @@ interface Running {
   llama: Llama;
   residency: Residency<ResidentModel>;
   stopping: AbortController;
+  /** Each run's own controller, aborted when the engine stops: no listener on `stopping` per request. */
+  runs: Set<AbortController>;
+  /** Threads a load computes with unless num_thread says otherwise. */
+  threads: number;
 }
 
 export class LlamaCppEngine implements Engine {
@@ -79,7 +83,9 @@ export class LlamaCppEngine implements Engine {
   async stop(): Promise<void> {
     const running = await this.lifecycle.stop();
     if (!running) return;
-    running.stopping.abort(new ProductError('OD_ERR_INTERNAL', 'the engine is stopping'));
+    const stopping = new ProductError('OD_ERR_INTERNAL', 'the engine is stopping');
+    running.stopping.abort(stopping);
+    for (const run of running.runs) run.abort(stopping);
     await running.residency.close(STOP_GRACE_MS);
     this.grammars.clear();
     this.files.clear();
@@ -324,12 +330,22 @@ export class LlamaCppEngine implements Engine {
       capacity: () => capacity,
       onUnloadError: (name, error) => this.logger.error({ model: name, err: error }, 'unloading a model failed'),
     });
-    return { llama, residency, stopping: new AbortController() };
+    return { llama, residency, stopping: new AbortController(), runs: new Set(), threads: defaultThreads(this.settings.llama_cpp.threads) };
   }
 
   /** The request's signal, also aborted when the engine stops. */
-  private requestSignal(signal: AbortSignal) {
-    return linkSignals(signal, this.lifecycle.started().stopping.signal);
+  private requestSignal(signal: AbortSignal): { signal: AbortSignal; unlink(): void } {
+    const { stopping, runs } = this.lifecycle.started();
+    if (stopping.signal.aborted) return linkSignals(signal, stopping.signal);
+    const run = linkSignals(signal);
+    runs.add(run.controller);
+    return {
+      signal: run.signal,
+      unlink: () => {
+        run.unlink();
+        runs.delete(run.controller);
+      },
+    };
   }
 
   private async lease(spec: ModelSpec, options: ModelOptions, keepAliveMs: number, signal: AbortSignal): Promise<Lease<ResidentModel>> {
@@ -365,7 +381,7 @@ export class LlamaCppEngine implements Engine {
     const defaults = {
       numCtx: this.settings.llama_cpp.num_ctx,
       parallel: this.settings.num_parallel,
-      threads: defaultThreads(this.settings.llama_cpp.threads),
+      threads: this.lifecycle.started().threads,
     };
     return loadShape(options, defaults, info.architectureMetadata?.context_length);
   }
