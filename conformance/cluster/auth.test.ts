@@ -30,6 +30,7 @@ const cluster = await startCluster({
   config: () => ({ security: { auth: { enabled: true, secret_key: SECRET } } }),
 });
 await cluster.waitForMembers(3);
+await cluster.waitForConsensus(3);
 const [a, , c] = cluster.nodes;
 
 t.test('a key made on node-1 works on node-3; revoked on node-1, node-3 refuses it within 1 s', async (t) => {

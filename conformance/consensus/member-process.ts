@@ -28,7 +28,7 @@ export type Call =
   | { id: number; method: 'read' }
   | { id: number; method: 'addMember'; member: Member }
   | { id: number; method: 'removeMember'; memberId: string }
-  | { id: number; method: 'transferLeadership' }
+  | { id: number; method: 'transferLeadership'; waitMs?: number }
   | { id: number; method: 'stop' };
 
 /** What the parent mirrors so that the contract's synchronous calls answer at once. */
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     else if (call.method === 'read') void answer(call, () => consensus.read());
     else if (call.method === 'addMember') void answer(call, () => consensus.addMember(call.member));
     else if (call.method === 'removeMember') void answer(call, () => consensus.removeMember(call.memberId));
-    else if (call.method === 'transferLeadership') void answer(call, () => consensus.transferLeadership());
+    else if (call.method === 'transferLeadership') void answer(call, () => consensus.transferLeadership(call.waitMs === undefined ? undefined : AbortSignal.timeout(call.waitMs)));
     else if (call.method === 'stop') {
       await answer(call, () => Promise.resolve(consensus.stop()));
       return;

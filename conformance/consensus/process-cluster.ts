@@ -34,7 +34,7 @@ export interface ProcessClusterOptions {
   startTimeoutMs?: number;
 }
 
-class ProcessMember implements Consensus<KvState> {
+export class ProcessMember implements Consensus<KvState> {
   readonly name: string;
   private mirror: Mirror = { clusterId: null, address: null, leader: null, members: [], state: {}, index: 0 };
   private readonly calls = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
@@ -96,6 +96,8 @@ class ProcessMember implements Consensus<KvState> {
   addMember = (member: Member) => this.call<void>({ method: 'addMember', member });
   removeMember = (memberId: string) => this.call<void>({ method: 'removeMember', memberId });
   transferLeadership = () => this.call<void>({ method: 'transferLeadership' });
+  /** transferLeadership with a deadline `waitMs` from now, as a node's stop gives it. */
+  transferLeadershipWithin = (waitMs: number) => this.call<void>({ method: 'transferLeadership', waitMs });
   watch(listener: (event: ConsensusEvent, state: KvState) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -17,16 +17,23 @@ export interface ConsensusMembersComponents {
   config: NodeConfig;
   logger: Logger;
   nodeId: string;
+  /** How often the leader checks for a change to make besides when the view or the leader changes. */
+  reconcileIntervalMs?: number;
 }
 
 const RECONCILE_INTERVAL_MS = 500;
+
+type Step = 'made' | 'none' | 'failed';
 
 /** A voter unhealthy for twice the failure timeout (at least 4 s) gives its vote away. */
 export const replaceAfterMs = (failureTimeout: number) => Math.max(4000, 2 * failureTimeout);
 
 export class ConsensusMembers implements Startable {
   private timer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void)[] = [];
   private changing = false;
+  /** Asked for while changes were under way: look again before stopping. */
+  private again = false;
   private readonly controller = new AbortController();
   private readonly lastHealthy = new Map<string, number>();
   private readonly since = Date.now();
@@ -35,7 +42,16 @@ export class ConsensusMembers implements Startable {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.reconcile(), RECONCILE_INTERVAL_MS);
+    // Out of the caller's turn: a consensus event arrives while consensus handles its own work.
+    const reconcile = () => void setImmediate(() => void this.reconcile());
+    this.timer = setInterval(reconcile, this.c.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS);
+    this.unwatch = [
+      this.c.cluster.onChange(reconcile),
+      this.c.consensus.watch((event) => {
+        if (event.type === 'leader' && event.leader?.id === this.c.nodeId) reconcile();
+      }),
+    ];
+    reconcile();
   }
 
   private candidates(now: number): Candidate[] {
@@ -51,28 +67,29 @@ export class ConsensusMembers implements Startable {
     return candidates;
   }
 
-  /** Records in the cluster facts a member the configuration has and they lack; true if it did. */
-  private async register(): Promise<boolean> {
+  /** Records in the cluster facts a member the configuration has and they lack. */
+  private async register(): Promise<Step> {
     const { consensus, cluster } = this.c;
     const { members, removed } = consensus.state().state;
     const missing = consensus.members().find((m) => !members[m.id] && removed[m.id] === undefined);
-    if (!missing) return false;
-    this.changing = true;
+    if (!missing) return 'none';
     try {
       const name = cluster.member(missing.id)?.name ?? missing.id;
-      await consensus.propose({ type: 'member.admit', payload: { id: missing.id, name } }, this.controller.signal);
+      const { result } = await consensus.propose({ type: 'member.admit', payload: { id: missing.id, name } }, this.controller.signal);
+      if (result && typeof result === 'object' && 'error' in result) throw new Error(String(result.error));
+      return 'made';
     } catch (error) {
       if (!this.controller.signal.aborted) this.c.logger.warn({ err: error, member: missing.id }, 'consensus: could not record a member; retrying');
-    } finally {
-      this.changing = false;
+      return 'failed';
     }
-    return true;
   }
 
-  private async reconcile(): Promise<void> {
+  /** Makes the next change, if there is one. */
+  private async step(): Promise<Step> {
     const { consensus, nodeId, logger, config } = this.c;
-    if (this.changing || consensus.leader()?.id !== nodeId) return;
-    if ((await this.register()) || consensus.address() === undefined) return;
+    if (this.controller.signal.aborted || consensus.leader()?.id !== nodeId) return 'none';
+    const registered = await this.register();
+    if (registered !== 'none' || consensus.address() === undefined) return registered;
     const now = Date.now();
     const change = nextMembershipChange({
       leader: nodeId,
@@ -82,13 +99,33 @@ export class ConsensusMembers implements Startable {
       replaceAfterMs: replaceAfterMs(config.p2p.failure_timeout),
       now,
     });
-    if (!change) return;
-    this.changing = true;
+    if (!change) return 'none';
     try {
       logger.info({ member: change.member.id, voter: change.member.voter, reason: change.reason }, 'consensus: changing membership');
       await consensus.addMember(change.member, this.controller.signal);
+      return 'made';
     } catch (error) {
       if (!this.controller.signal.aborted) logger.warn({ err: error, member: change.member.id }, 'consensus: membership change did not complete; retrying');
+      return 'failed';
+    }
+  }
+
+  /**
+   * Changes follow one another at once, so a joining node is admitted, recorded and promoted
+   * without waiting a tick per step; after a failed one the next tick tries again.
+   */
+  private async reconcile(): Promise<void> {
+    if (this.changing) {
+      this.again = true;
+      return;
+    }
+    this.changing = true;
+    try {
+      for (;;) {
+        this.again = false;
+        const step = await this.step();
+        if (step === 'failed' || (step === 'none' && !this.again)) break;
+      }
     } finally {
       this.changing = false;
     }
@@ -97,6 +134,8 @@ export class ConsensusMembers implements Startable {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    for (const unwatch of this.unwatch) unwatch();
+    this.unwatch = [];
     this.controller.abort();
   }
 }

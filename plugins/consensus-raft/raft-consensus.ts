@@ -535,7 +535,10 @@ export class RaftConsensus<State> implements Consensus<State> {
       .filter((m) => m.voter && m.id !== this.options.nodeId)
       .sort((a, b) => (status.progress?.[b.id]?.match ?? 0) - (status.progress?.[a.id]?.match ?? 0))[0];
     if (!target) return;
-    const deadline = signal ?? AbortSignal.timeout(this.options.election_timeout * 2);
+    // A target that went away since it last spoke never campaigns: give up after two election
+    // timeouts, as a leader does whose transfer stalls, whatever the caller would wait.
+    const giveUp = AbortSignal.timeout(this.options.election_timeout * 2);
+    const deadline = signal ? AbortSignal.any([signal, giveUp]) : giveUp;
     await new Promise<void>((resolve) => {
       const stop = this.watch((event) => {
         if (event.type === 'leader' && event.leader && event.leader.id !== this.options.nodeId) {
